@@ -1,0 +1,208 @@
+"""Face detection (MTCNN) and alignment.
+
+``Detector`` wraps the ``mtcnn`` package (its weights ship in its wheel) and
+detects faces in batches of equal-size letterboxed canvases (boxes are scaled
+back to the photo). Every face comes with its box, five landmarks and the
+detector's confidence.
+
+``align`` rotates a face so its eyes are level, crops the box plus a margin and
+resizes it to the model's input, returning the affine map too, so landmarks and
+saliency maps can move between the photo and the aligned crop.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+Policy = Literal["largest", "all"]
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face: box ``(x, y, w, h)`` in photo pixels, landmarks (5, 2), confidence."""
+
+    box: tuple[float, float, float, float]
+    landmarks: np.ndarray = field(repr=False)
+    confidence: float
+
+    @property
+    def area(self) -> float:
+        """Box area in pixels."""
+        return self.box[2] * self.box[3]
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "box": [round(v, 2) for v in self.box],
+            "landmarks": {
+                k: [round(float(a), 2) for a in p]
+                for k, p in zip(LANDMARKS, self.landmarks, strict=True)
+            },
+            "confidence": round(self.confidence, 5),
+        }
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """What changes detection results; part of every store key.
+
+    Every photo is searched on a square, letterboxed canvas whose side is the one
+    of ``canvases`` nearest its longer side (on a log scale): photos of one canvas
+    size share a batch, and a photo's result depends on the photo alone, not on
+    the batch it came in (MTCNN pads mixed-size batches, which changes results).
+    """
+
+    min_face_size: int = 20
+    canvases: tuple[int, ...] = (320, 640, 1024)
+    threshold_onet: float = 0.8
+
+    def key(self) -> str:
+        """Stable string identifying these settings."""
+        sides = "-".join(str(c) for c in self.canvases)
+        return f"mtcnn-1.0:min{self.min_face_size}:canvas{sides}:onet{self.threshold_onet:g}"
+
+    def canvas_for(self, height: int, width: int) -> int:
+        """Canvas side for a photo: the nearest of ``canvases`` to its longer side."""
+        side = max(height, width)
+        return min(self.canvases, key=lambda c: abs(np.log(side / c)))
+
+
+@dataclass(frozen=True)
+class AlignSettings:
+    """How a detected face becomes the model's input crop; part of every store key."""
+
+    margin: float = 0.1
+    rotate: bool = True
+    policy: Policy = "largest"
+
+    def key(self, size: int) -> str:
+        """Stable string identifying these settings at a given output size."""
+        return f"align:m{self.margin:g}:rot{int(self.rotate)}:{size}px"
+
+
+def select(faces: Sequence[Face], policy: Policy) -> list[int]:
+    """Indices of the faces to keep: the largest one, or all of them."""
+    if not faces:
+        return []
+    if policy == "all":
+        return list(range(len(faces)))
+    if policy == "largest":
+        return [max(range(len(faces)), key=lambda i: faces[i].area)]
+    raise ValueError(f"unknown face policy {policy!r}; use 'largest' or 'all'")
+
+
+def alignment_matrix(
+    face: Face, size: int, *, margin: float = 0.0, rotate: bool = True
+) -> np.ndarray:
+    """2x3 affine map from photo pixels to the aligned ``size`` x ``size`` crop.
+
+    The crop is the face box grown by ``margin`` (a fraction of its width and height
+    on each side), turned about the box centre so the eyes are level.
+    """
+    x, y, w, h = face.box
+    cx, cy = x + w / 2.0, y + h / 2.0
+    angle = 0.0
+    if rotate:
+        (lx, ly), (rx, ry) = face.landmarks[0], face.landmarks[1]
+        angle = float(np.arctan2(ry - ly, rx - lx))
+    cos, sin = np.cos(-angle), np.sin(-angle)
+    rot = np.array([[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, 1.0]])
+    to_centre = np.array([[1.0, 0.0, -cx], [0.0, 1.0, -cy], [0.0, 0.0, 1.0]])
+    cw, ch = w * (1 + 2 * margin), h * (1 + 2 * margin)
+    scale = np.array([[size / cw, 0.0, size / 2.0], [0.0, size / ch, size / 2.0], [0.0, 0.0, 1.0]])
+    return (scale @ rot @ to_centre)[:2]
+
+
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 affine map to (N, 2) points."""
+    return np.asarray(points, dtype=np.float64) @ matrix[:, :2].T + matrix[:, 2]
+
+
+def align(
+    image: np.ndarray, face: Face, size: int, *, margin: float = 0.0, rotate: bool = True
+) -> np.ndarray:
+    """The aligned ``size`` x ``size`` RGB crop of one face (uint8)."""
+    import cv2
+
+    matrix = alignment_matrix(face, size, margin=margin, rotate=rotate)
+    return cv2.warpAffine(
+        image, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
+def tf_device() -> str:
+    """``GPU:0`` when TensorFlow sees a GPU, else ``CPU:0``."""
+    import tensorflow as tf
+
+    return "GPU:0" if tf.config.list_physical_devices("GPU") else "CPU:0"
+
+
+class Detector:
+    """MTCNN over batches of photos; safe to share between threads."""
+
+    def __init__(self, settings: DetectorSettings | None = None, *, batch_size: int = 16) -> None:
+        from facedash.models.tfsetup import configure
+
+        configure()
+        from mtcnn import MTCNN
+
+        self.settings = settings or DetectorSettings()
+        self.batch_size = batch_size
+        self.device = tf_device()
+        self._mtcnn = MTCNN(device=self.device)
+        self._lock = threading.Lock()
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
+        """Faces of each photo (same order as ``images``)."""
+        out: list[list[Face]] = [[] for _ in images]
+        groups: dict[int, list[int]] = {}
+        for i, img in enumerate(images):
+            groups.setdefault(self.settings.canvas_for(*img.shape[:2]), []).append(i)
+        for side, members in sorted(groups.items()):
+            for start in range(0, len(members), self.batch_size):
+                chunk = members[start : start + self.batch_size]
+                canvases, scales = zip(*(letterbox(images[i], side) for i in chunk), strict=True)
+                with self._lock:
+                    results = self._mtcnn.detect_faces(
+                        list(canvases),
+                        min_face_size=self.settings.min_face_size,
+                        threshold_onet=self.settings.threshold_onet,
+                    )
+                for i, found, scale in zip(chunk, results, scales, strict=True):
+                    height, width = images[i].shape[:2]
+                    out[i] = [_clip(_to_face(f, scale), width, height) for f in found]
+        return out
+
+
+def letterbox(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """Scale ``image`` so its longer side is ``side`` and pad it (bottom, right) to a square."""
+    import cv2
+
+    height, width = image.shape[:2]
+    scale = side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, size, interpolation=interp)
+    canvas = np.zeros((side, side, 3), dtype=np.uint8)
+    canvas[: resized.shape[0], : resized.shape[1]] = resized
+    return canvas, scale
+
+
+def _clip(face: Face, width: int, height: int) -> Face:
+    """Keep a box inside the photo (MTCNN boxes may overhang the edge)."""
+    x, y, w, h = face.box
+    x0, y0 = max(0.0, x), max(0.0, y)
+    x1, y1 = min(float(width), x + w), min(float(height), y + h)
+    return Face((x0, y0, max(1.0, x1 - x0), max(1.0, y1 - y0)), face.landmarks, face.confidence)
+
+
+def _to_face(found: dict, scale: float) -> Face:
+    x, y, w, h = (float(v) / scale for v in found["box"])
+    points = np.array([found["keypoints"][k] for k in LANDMARKS], dtype=np.float64) / scale
+    return Face(box=(x, y, w, h), landmarks=points, confidence=float(found["confidence"]))

@@ -1,0 +1,146 @@
+"""FaceNet: keras-facenet's Inception-ResNet-v1 with the ``facenet_keras.h5`` weights.
+
+The ``.h5`` file cannot be loaded as a model in Keras 3 (its Lambda layers hold
+Python 3.6 bytecode), so the architecture is rebuilt from keras-facenet and the
+weights are loaded by layer name. ``verify_weights`` then compares every array
+of every weight-bearing layer with the file: a silent partial load is impossible.
+Inference runs through one compiled ``tf.function`` over batches, on the GPU
+when TensorFlow sees one.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from facedash import assets
+from facedash.errors import WeightLoadError
+from facedash.models.registry import MODELS, ModelSpec
+
+BATCH = 32
+
+
+def prewhiten(faces: np.ndarray) -> np.ndarray:
+    """Per-image standardisation: ``(x - mean) / max(std, 1/sqrt(x.size))`` (float32)."""
+    x = np.asarray(faces, dtype=np.float32)
+    axes = tuple(range(1, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    std = x.std(axis=axes, keepdims=True)
+    floor = np.float32(1.0 / np.sqrt(float(np.prod(x.shape[1:]))))
+    return ((x - mean) / np.maximum(std, floor)).astype(np.float32, copy=False)
+
+
+def build(size: int = 160, dim: int = 128) -> Any:
+    """The bare architecture (random weights)."""
+    from facedash.models.tfsetup import configure
+
+    configure()
+    from keras_facenet.inception_resnet_v1 import InceptionResNetV1
+
+    return InceptionResNetV1(input_shape=(size, size, 3), classes=dim)
+
+
+def verify_weights(model: Any, h5_path: Path) -> int:
+    """Check every weight-bearing layer against the file; return how many arrays matched.
+
+    Raises ``WeightLoadError`` naming the layers that are missing or differ.
+    """
+    import h5py
+
+    problems: list[str] = []
+    checked = 0
+    with h5py.File(h5_path, "r") as fh:
+        group = fh["model_weights"] if "model_weights" in fh else fh
+        for layer in model.layers:
+            weights = layer.get_weights()
+            if not weights:
+                continue
+            if layer.name not in group:
+                problems.append(f"{layer.name}: not in the file")
+                continue
+            lg = group[layer.name]
+            names = [
+                n.decode() if isinstance(n, bytes) else n for n in lg.attrs.get("weight_names", [])
+            ]
+            stored = [np.asarray(lg[n]) for n in names]
+            if len(stored) != len(weights):
+                problems.append(
+                    f"{layer.name}: {len(weights)} arrays in the model, {len(stored)} in the file"
+                )
+                continue
+            for mine, theirs in zip(weights, stored, strict=True):
+                if mine.shape != theirs.shape or not np.array_equal(mine, theirs):
+                    problems.append(f"{layer.name}: weights differ from the file")
+                    break
+                checked += 1
+    if problems:
+        shown = "; ".join(problems[:5]) + (
+            f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+        )
+        raise WeightLoadError(f"FaceNet weights did not load completely from {h5_path}: {shown}")
+    return checked
+
+
+def flops_per_image(model: Any) -> int:
+    """Multiply-add FLOPs (2 per MAC) of one forward pass through conv and dense layers."""
+    total = 0
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            kh, kw, cin, cout = layer.kernel.shape
+            _, oh, ow, _ = layer.output.shape
+            total += 2 * kh * kw * cin * cout * oh * ow
+        elif kind == "Dense":
+            cin, cout = layer.kernel.shape
+            total += 2 * cin * cout
+    return int(total)
+
+
+class FaceNetEmbedder:
+    """Batched FaceNet inference; thread-safe."""
+
+    spec: ModelSpec = MODELS["facenet"]
+
+    def __init__(self, model: Any, device: str, arrays_checked: int) -> None:
+        import tensorflow as tf
+
+        self.model = model
+        self.device = device
+        self.arrays_checked = arrays_checked
+        size = self.spec.input_size
+        self._forward = tf.function(
+            lambda x: model(x, training=False),
+            input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
+        )
+        self._lock = threading.Lock()
+
+    def embed(self, faces: np.ndarray, batch_size: int = BATCH) -> np.ndarray:
+        """L2-normalised embeddings ``(N, 128)`` of aligned uint8 faces ``(N, 160, 160, 3)``."""
+        import tensorflow as tf
+
+        faces = np.asarray(faces)
+        size = self.spec.input_size
+        if faces.ndim != 4 or faces.shape[1:] != (size, size, 3):
+            raise ValueError(f"faces must have shape (N, {size}, {size}, 3), got {faces.shape}")
+        out = np.empty((len(faces), self.spec.dim), dtype=np.float32)
+        with self._lock, tf.device(self.device):
+            for start in range(0, len(faces), batch_size):
+                batch = prewhiten(faces[start : start + batch_size])
+                out[start : start + len(batch)] = self._forward(tf.constant(batch)).numpy()
+        return out
+
+
+def load(root: Path | None = None) -> FaceNetEmbedder:
+    """Build FaceNet, load and verify its weights, and warm the compiled function."""
+    from facedash.detect import tf_device
+
+    h5 = assets.require_weights(root)
+    model = build(MODELS["facenet"].input_size, MODELS["facenet"].dim)
+    model.load_weights(str(h5), by_name=True)
+    checked = verify_weights(model, h5)
+    embedder = FaceNetEmbedder(model, tf_device(), checked)
+    embedder.embed(np.zeros((1, 160, 160, 3), dtype=np.uint8))  # trace once, up front
+    return embedder

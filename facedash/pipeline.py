@@ -1,0 +1,362 @@
+"""Files -> faces -> embeddings: batched, resumable, with progress.
+
+``embed_dataset`` walks a ``Dataset`` in chunks of photos. For each chunk it
+reads and hashes the files, looks up what the store already has, decodes only
+the photos with missing work, detects faces in one batched call, aligns the
+selected faces, embeds them in one batched call, and commits the chunk to the
+store before moving on. A run killed half-way therefore keeps every finished
+chunk, and a rerun computes only what is missing. The detector and the model
+are asked for only when there is work for them: a fully stored set never
+imports TensorFlow.
+
+Every file that cannot be used (unreadable, not an image, no face) ends in
+``failures`` with its reason; the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from facedash.datasets import Dataset, Failure
+from facedash.detect import AlignSettings, Detector, DetectorSettings, Face, align, select
+from facedash.errors import ImageError
+from facedash.images import content_hash, decode, encode_jpeg, limit_side
+from facedash.models.registry import Embedder, spec
+from facedash.store import Detection, Store
+
+Progress = Callable[[int, int, str], None]
+PREVIEW_SIDE = 256
+THUMB_QUALITY = 90
+
+
+@dataclass
+class FaceRow:
+    """One embedded face and where it came from."""
+
+    name: str
+    person: str
+    attributes: dict[str, str]
+    image_hash: str
+    face_index: int
+    faces_in_image: int
+    box: tuple[float, float, float, float]
+    landmarks: np.ndarray = field(repr=False)
+    confidence: float
+    width: int
+    height: int
+
+
+@dataclass
+class EmbeddingSet:
+    """The embedded faces of a set, in the set's order, with what went wrong."""
+
+    dataset: str
+    model_id: str
+    det_key: str
+    align_key: str
+    rows: list[FaceRow]
+    embeddings: np.ndarray
+    thumbs: list[bytes | None]
+    previews: dict[str, bytes | None]
+    failures: list[Failure]
+    images: int
+    computed: int
+    cached: int
+    seconds: float
+
+    @property
+    def people(self) -> np.ndarray:
+        """Person label of each face."""
+        return np.array([r.person for r in self.rows], dtype=object)
+
+    @property
+    def names(self) -> np.ndarray:
+        """File name of each face."""
+        return np.array([r.name for r in self.rows], dtype=object)
+
+    @property
+    def attribute_names(self) -> list[str]:
+        """Attribute columns present on any face."""
+        return sorted({k for r in self.rows for k in r.attributes})
+
+    def summary(self) -> dict[str, Any]:
+        """The ``facedash embed --json`` record."""
+        return {
+            "images": self.images,
+            "faces": len(self.rows),
+            "identities": len(set(self.people.tolist())),
+            "computed": self.computed,
+            "cached": self.cached,
+            "failed": [f.as_dict() for f in self.failures],
+            "model": self.model_id,
+            "dim": int(self.embeddings.shape[1]) if self.embeddings.ndim == 2 else 0,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def frame(self) -> Any:
+        """Metadata as a pandas DataFrame, one row per face (no embedding columns)."""
+        import pandas as pd
+
+        base = pd.DataFrame(
+            {
+                "path": self.names,
+                "person": self.people,
+                "face_index": [r.face_index for r in self.rows],
+                "faces_in_image": [r.faces_in_image for r in self.rows],
+                "confidence": [r.confidence for r in self.rows],
+            }
+        )
+        for attr in self.attribute_names:
+            base[attr] = [r.attributes.get(attr, "") for r in self.rows]
+        return base
+
+    def save(self, out: Path | str) -> Path:
+        """Write one row per face (path, person, attributes, embedding) as .npz, .csv or .parquet."""
+        out = Path(out)
+        suffix = out.suffix.lower()
+        attrs = {
+            a: np.array([r.attributes.get(a, "") for r in self.rows], dtype=str)
+            for a in self.attribute_names
+        }
+        if suffix == ".npz":
+            reserved = {"path", "person", "embedding"}
+            extra = {(a if a not in reserved else f"attr_{a}"): v for a, v in attrs.items()}
+            np.savez(
+                out,
+                path=self.names.astype(str),
+                person=self.people.astype(str),
+                embedding=self.embeddings,
+                **extra,
+            )
+            return out
+        frame = self.frame()
+        if suffix == ".csv":
+            dims = [f"e{i}" for i in range(self.embeddings.shape[1])]
+            import pandas as pd
+
+            emb = pd.DataFrame(self.embeddings, columns=dims)
+            pd.concat([frame, emb], axis=1).to_csv(out, index=False)
+            return out
+        if suffix == ".parquet":
+            frame["embedding"] = list(self.embeddings.astype(np.float32))
+            frame.to_parquet(out, index=False)
+            return out
+        raise ValueError(f"unsupported output format {suffix!r}; use .npz, .csv or .parquet")
+
+
+def _default_detector(settings: DetectorSettings) -> Callable[[], Detector]:
+    return lambda: Detector(settings)
+
+
+def embed_dataset(
+    dataset: Dataset,
+    *,
+    model_id: str = "facenet",
+    store: Store,
+    detector_settings: DetectorSettings | None = None,
+    align_settings: AlignSettings | None = None,
+    get_detector: Callable[[], Detector] | None = None,
+    get_model: Callable[[], Embedder] | None = None,
+    progress: Progress | None = None,
+    chunk: int = 16,
+) -> EmbeddingSet:
+    """Detect, align and embed every photo of ``dataset``, reusing the store.
+
+    ``get_detector`` and ``get_model`` are called only if some work is missing
+    (the app passes its cached loaders; the default is the process-wide cache).
+    """
+    t0 = time.perf_counter()
+    det_settings = detector_settings or DetectorSettings()
+    al = align_settings or AlignSettings()
+    model_spec = spec(model_id)
+    size = model_spec.input_size
+    det_key, align_key = det_settings.key(), al.key(size)
+    if get_model is None:
+        from facedash.models.registry import get_model as cached_model
+
+        def get_model() -> Embedder:
+            return cached_model(model_id)
+
+    detector_factory = get_detector or _default_detector(det_settings)
+    detector: Detector | None = None
+    model: Embedder | None = None
+
+    failures: list[Failure] = list(dataset.problems)
+    failed_items: set[int] = set()
+    hashes: list[str | None] = [None] * len(dataset.items)
+    detections: dict[str, Detection] = {}
+    stored: dict[tuple[str, int], Any] = {}
+    computed = cached = 0
+    total = len(dataset.items)
+    report = progress or (lambda done, total, msg: None)
+
+    for start in range(0, total, chunk):
+        idx = list(range(start, min(start + chunk, total)))
+        data: dict[int, bytes] = {}
+        for i in idx:
+            item = dataset.items[i]
+            try:
+                data[i] = item.read()
+                hashes[i] = content_hash(data[i])
+            except ImageError as exc:
+                failures.append(Failure(item.name, str(exc)))
+                failed_items.add(i)
+        chunk_hashes = [hashes[i] for i in idx if hashes[i] is not None]
+        detections.update(store.get_detections(chunk_hashes, det_key))  # type: ignore[arg-type]
+
+        # 1. Which photos need decoding: no detection yet, or a selected face not embedded.
+        want: dict[int, list[int]] = {}
+        for i in idx:
+            h = hashes[i]
+            if h is None or h not in detections:
+                continue
+            want[i] = select(detections[h].faces, al.policy)
+        stored.update(
+            store.get_embeddings(
+                [(hashes[i], f) for i, faces in want.items() for f in faces],  # type: ignore[misc]
+                det_key=det_key,
+                align_key=align_key,
+                model_id=model_id,
+            )
+        )
+        needs_decode = [
+            i
+            for i in idx
+            if hashes[i] is not None
+            and (
+                hashes[i] not in detections
+                or any((hashes[i], f) not in stored for f in want.get(i, []))
+            )
+        ]
+        images: dict[int, np.ndarray] = {}
+        for i in needs_decode:
+            try:
+                images[i] = decode(data[i])
+            except ImageError as exc:
+                failures.append(Failure(dataset.items[i].name, str(exc)))
+                failed_items.add(i)
+
+        # 2. Detect, in one batched call, the photos not yet detected.
+        to_detect = [i for i in images if hashes[i] not in detections]
+        if to_detect:
+            report(start, total, f"Finding faces in {len(to_detect)} photos")
+            if detector is None:
+                detector = detector_factory()
+            found = detector.detect([images[i] for i in to_detect])
+            new = []
+            for i, faces in zip(to_detect, found, strict=True):
+                img = images[i]
+                preview, _ = limit_side(img, PREVIEW_SIDE)
+                new.append(
+                    Detection(
+                        hashes[i], img.shape[1], img.shape[0], tuple(faces), encode_jpeg(preview)
+                    )
+                )  # type: ignore[arg-type]
+            store.put_detections(new, det_key)
+            detections.update({d.image_hash: d for d in new})
+            for i in to_detect:
+                want[i] = select(detections[hashes[i]].faces, al.policy)  # type: ignore[index]
+
+        # 3. Align and embed, in one batched call, the selected faces not yet embedded.
+        pending: dict[tuple[str, int], int] = {}
+        for i in images:
+            for f in want.get(i, []):
+                if (hashes[i], f) not in stored:
+                    pending.setdefault((hashes[i], f), i)  # type: ignore[arg-type]
+        jobs = [(h, f, i) for (h, f), i in pending.items()]
+        if jobs:
+            report(start, total, f"Embedding {len(jobs)} faces")
+            if model is None:
+                model = get_model()
+            crops = np.stack(
+                [
+                    align(
+                        images[i], detections[h].faces[f], size, margin=al.margin, rotate=al.rotate
+                    )
+                    for h, f, i in jobs
+                ]
+            )
+            vectors = model.embed(crops)
+            rows = [
+                (h, f, v, encode_jpeg(c, THUMB_QUALITY))
+                for (h, f, _), v, c in zip(jobs, vectors, crops, strict=True)
+            ]
+            store.put_embeddings(rows, det_key=det_key, align_key=align_key, model_id=model_id)
+            for h, f, v, t in rows:
+                stored[(h, f)] = _Fresh(v, t)
+        report(min(start + chunk, total), total, "Stored")
+
+    # 4. Assemble the result in the set's order.
+    out_rows: list[FaceRow] = []
+    vectors_out: list[np.ndarray] = []
+    thumbs: list[bytes | None] = []
+    previews: dict[str, bytes | None] = {}
+    for i, item in enumerate(dataset.items):
+        h = hashes[i]
+        if h is None or i in failed_items or h not in detections:
+            continue
+        det = detections[h]
+        previews[h] = det.preview
+        if not det.faces:
+            failures.append(Failure(item.name, "no face found"))
+            continue
+        for f in select(det.faces, al.policy):
+            emb = stored.get((h, f))
+            if emb is None:  # pragma: no cover - every selected face was embedded above
+                failures.append(Failure(item.name, f"face {f} could not be embedded"))
+                continue
+            if isinstance(emb, _Fresh):
+                computed += 1
+            else:
+                cached += 1
+            face: Face = det.faces[f]
+            out_rows.append(
+                FaceRow(
+                    name=item.name,
+                    person=item.person,
+                    attributes=dict(item.attributes),
+                    image_hash=h,
+                    face_index=f,
+                    faces_in_image=len(det.faces),
+                    box=face.box,
+                    landmarks=face.landmarks,
+                    confidence=face.confidence,
+                    width=det.width,
+                    height=det.height,
+                )
+            )
+            vectors_out.append(emb.vector)
+            thumbs.append(emb.thumb)
+    dim = model_spec.dim
+    matrix = (
+        np.stack(vectors_out).astype(np.float32) if vectors_out else np.zeros((0, dim), np.float32)
+    )
+    return EmbeddingSet(
+        dataset=dataset.name,
+        model_id=model_id,
+        det_key=det_key,
+        align_key=align_key,
+        rows=out_rows,
+        embeddings=matrix,
+        thumbs=thumbs,
+        previews=previews,
+        failures=failures,
+        images=total,
+        computed=computed,
+        cached=cached,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+@dataclass(frozen=True)
+class _Fresh:
+    """An embedding computed in this run (counted as ``computed``)."""
+
+    vector: np.ndarray
+    thumb: bytes | None
