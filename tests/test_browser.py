@@ -1,0 +1,20 @@
+"""The app driven in headless Chromium (Debian chromium + Playwright), with screenshots."""
+
+import pytest
+
+from tests.conftest import screenshot, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+
+def test_data_page_shows_demo_faces(page, app_url):
+    page.goto(app_url)
+    wait_for_app(page, "Faces embedded")
+    page.get_by_text("ben_afflek").first.wait_for()
+    # Every demo face, with its box, ends up in the gallery.
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=stImage] img').length >= 118"
+    )
+    assert page.get_by_text("Photos", exact=True).count() == 1
+    path = screenshot(page, "data_page")
+    assert path.stat().st_size > 50_000
