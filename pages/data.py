@@ -53,7 +53,7 @@ def main() -> None:
     shown = [i for i, r in enumerate(result.rows) if choice == "Everyone" or r.person == choice]
     for start in range(0, len(shown), per_row):
         columns = st.columns(per_row)
-        for col, i in zip(columns, shown[start : start + per_row]):
+        for col, i in zip(columns, shown[start : start + per_row], strict=False):
             row = result.rows[i]
             preview = result.previews.get(row.image_hash)
             if preview is None:

@@ -1,0 +1,1 @@
+"""Further ``facedash`` sub-commands, one module per job, each with ``register(subparsers)``."""

@@ -1,0 +1,1 @@
+"""Pure plotly figure builders (data in, figure out), one module per page."""
