@@ -188,7 +188,6 @@ def _nearest_centroid(
     cents = np.stack([result.embeddings[people == p].mean(axis=0) for p in names])
     sims = cents @ embedding / np.linalg.norm(cents, axis=1)
     best = int(np.argmax(sims))
-    print(
-        f"facedash: centroid of {names[best]} (cosine {sims[best]:.3f})", file=sys.stderr
-    ) if not args.json else None
+    if not args.json:
+        print(f"facedash: centroid of {names[best]} (cosine {sims[best]:.3f})", file=sys.stderr)
     return cents[best], names[best]
