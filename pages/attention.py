@@ -235,6 +235,14 @@ def main() -> None:
     except ValueError as exc:
         st.warning(str(exc))
         return
+    st.session_state["attention_last"] = {
+        "method": a.explanation.method,
+        "layer": a.explanation.layer,
+        "target": a.explanation.target,
+        "faces": list(faces_idx),
+        "scores": [float(v) for v in a.explanation.scores],
+        "shares": a.shares.tolist(),
+    }
     cols = st.columns(len(faces_idx))
     for j, i in enumerate(faces_idx):
         _face_panel(cols[j], _label(result, i), faces[j], a, j, opacity)

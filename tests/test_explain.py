@@ -290,3 +290,133 @@ def test_figures_build():
     assert "0.500" in f.data[0].name
     assert len(figs.average_maps_figure(["a", "b"], np.zeros((2, 8, 8)), [3, 4]).data) == 2
     assert len(figs.average_regions_figure(["a"], np.array([[0.2, 0.3, 0.1, 0.4]])).data) == 4
+
+
+# -- the page ------------------------------------------------------------------------------
+def test_attention_page_switches_method_and_target(demo):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    at.switch_page("pages/attention.py")
+    at.run()
+    assert not at.exception
+    last = at.session_state["attention_last"]
+    assert (last["method"], last["layer"], last["target"]) == (
+        DEFAULT_METHOD,
+        DEFAULT_LAYER,
+        "centroid",
+    )
+    assert any("Deletion AUC" in c.value for c in at.caption)
+    np.testing.assert_allclose(np.sum(last["shares"], axis=1), 1.0)
+
+    at.selectbox(key="attention_method").select("gradcam++").run()
+    assert not at.exception and at.session_state["attention_last"]["method"] == "gradcam++"
+
+    at.selectbox(key="attention_target").select("reference").run()
+    assert not at.exception
+    last = at.session_state["attention_last"]
+    assert last["target"] == "reference" and len(last["faces"]) == 2
+    e = demo.embeddings[last["faces"]]
+    expected = float(e[0] @ e[1] / np.linalg.norm(e[0]) / np.linalg.norm(e[1]))
+    np.testing.assert_allclose(last["scores"], [expected, expected], atol=1e-4)
+
+    at.selectbox(key="attention_second").select(last["faces"][0]).run()
+    assert not at.exception
+    assert any("own embedding" in w.value for w in at.warning)
+
+    at.selectbox(key="attention_second").select(5).run()
+    at.button(key="attention_reference").click().run()
+    last = at.session_state["attention_last"]
+    assert (last["method"], last["layer"], last["target"]) == (
+        "gradcam",
+        REFERENCE_LAYER,
+        "top-channel",
+    )
+
+    at.button(key="attention_randomize").click().run()
+    assert not at.exception
+    assert len(at.session_state["attention_random_result"][1]) == 1
+
+    at.selectbox(key="attention_target").select("centroid").run()
+    at.selectbox(key="attention_method").select(DEFAULT_METHOD).run()
+    at.selectbox(key="attention_layer").select(DEFAULT_LAYER).run()
+    at.button(key="attention_set_run").click().run()
+    assert not at.exception
+    table = at.dataframe(key="attention_set_table").value
+    assert list(table["group"])[0] == "All faces" and len(table) == 1 + len(set(demo.people))
+    np.testing.assert_allclose(
+        table[["eyes", "nose", "mouth", "other"]].sum(axis=1), 1.0, atol=2e-3
+    )
+
+
+# -- the command line ----------------------------------------------------------------------
+def test_cli_explain_json_png_and_npy(demo_dataset, tmp_path, capsys):
+    import json
+
+    from PIL import Image
+
+    from facedash.cli import main
+
+    photo = demo_dataset.items[0].path
+    png = tmp_path / "map.png"
+    assert main(["explain", str(photo), "--out", str(png), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {
+        "method",
+        "layer",
+        "target",
+        "score",
+        "face_box",
+        "regions",
+        "deletion_auc",
+        "random_deletion_auc",
+    }
+    assert (out["method"], out["layer"], out["target"]) == (
+        "gradcam",
+        REFERENCE_LAYER,
+        "top-channel",
+    )
+    assert set(out["regions"]) == {"eyes", "nose", "mouth", "other"}
+    assert abs(sum(out["regions"].values()) - 1) < 1e-3
+    w, h = Image.open(photo).size
+    assert Image.open(png).size == (w, h)
+
+    npy = tmp_path / "map.npy"
+    ref = demo_dataset.items[1].path
+    args = [
+        "explain",
+        str(photo),
+        "--reference",
+        str(ref),
+        "--method",
+        "hirescam",
+        "--out",
+        str(npy),
+        "--json",
+    ]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["target"] == "reference" and -1 <= out["score"] <= 1
+    raw = np.load(npy)
+    assert raw.shape == (h, w) and np.isfinite(raw).all() and raw.max() > 0
+
+    assert (
+        main(
+            [
+                "explain",
+                str(photo),
+                "--reference",
+                str(photo),
+                "--target",
+                "reference",
+                "--out",
+                str(npy),
+            ]
+        )
+        == 2
+    )
+    assert "own embedding" in capsys.readouterr().err
+    assert main(["explain", str(photo), "--out", str(tmp_path / "x.jpg")]) == 2

@@ -6,8 +6,9 @@ by the target; for the top-channel target it is built in-graph from
 ``argmax |e|``) and ``∂s/∂A``. Every CAM variant is then a few lines of numpy
 over ``(A, ∂s/∂A)``:
 
-- Grad-CAM: ``relu(Σ_k α_k A_k)``, ``α_k = mean_ij g_kij``; with ``guided=True``
-  (tf-explain's default, the reference) ``g = ∂s/∂A · [A > 0] · [∂s/∂A > 0]``;
+- Grad-CAM: ``Σ_k α_k A_k``, ``α_k = mean_ij g_kij``; by default as tf-explain (the
+  reference): guided ``g = ∂s/∂A · [A > 0] · [∂s/∂A > 0]`` and no ReLU (the display
+  min-max scales the map); ``guided=False, relu=True`` gives the paper's version;
 - Grad-CAM++: ``α_k = Σ_ij a_kij relu(g_kij)``, ``a = g² / (2g² + Σ_ij A · g³)``;
 - HiResCAM: ``relu(Σ_k g_k ⊙ A_k)`` (element-wise, no spatial averaging);
 - LayerCAM: ``relu(Σ_k relu(g_k) ⊙ A_k)``.
@@ -99,7 +100,7 @@ class GradCAM(_CamBase):
         *,
         layer: str | None = None,
         guided: bool = True,
-        relu: bool = True,
+        relu: bool = False,
         batch_size: int = 16,
     ) -> None:
         super().__init__(model, layer=layer, batch_size=batch_size)

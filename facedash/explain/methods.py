@@ -25,7 +25,7 @@ METHODS: dict[str, type[Explainer]] = {
     )
 }
 REFERENCE_LAYER = "Block8_6_Conv2d_1x1"
-DEFAULT_METHOD = "layercam"
+DEFAULT_METHOD = "hirescam"
 DEFAULT_LAYER = "Block35_5_Activation"
 DEFAULT_TARGET = "centroid"
 
