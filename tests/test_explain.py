@@ -70,6 +70,7 @@ def test_aligned_crops_are_the_embedded_crops(crops, demo, facenet):
     np.testing.assert_allclose(facenet.embed(crops[sample]), demo.embeddings[sample], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_gradcam_agrees_with_tfexplain_on_every_demo_face(crops, model):
     """Reference configuration: class_index = argmax |e|, Block8_6_Conv2d_1x1, guided gradients."""
     ours = GradCAM(model, layer=REFERENCE_LAYER).explain(crops, TopChannel())
@@ -345,7 +346,7 @@ def test_attention_page_switches_method_and_target(demo):
     at.selectbox(key="attention_layer").select(DEFAULT_LAYER).run()
     at.button(key="attention_set_run").click().run()
     assert not at.exception
-    table = at.dataframe(key="attention_set_table").value
+    table = at.dataframe[0].value
     assert list(table["group"])[0] == "All faces" and len(table) == 1 + len(set(demo.people))
     np.testing.assert_allclose(
         table[["eyes", "nose", "mouth", "other"]].sum(axis=1), 1.0, atol=2e-3

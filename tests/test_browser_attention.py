@@ -1,0 +1,26 @@
+"""The Attention page in headless Chromium, with a screenshot."""
+
+import pytest
+
+from tests.conftest import screenshot, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+
+def test_attention_page_shows_maps_regions_and_deletion(page, app_url):
+    page.goto(app_url + "/attention")
+    wait_for_app(page, "Deletion AUC")
+    page.get_by_text("Where the map's mass is").first.wait_for()
+    page.get_by_text("Deletion curve").first.wait_for()
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=stImage] img').length >= 2"
+    )
+    # the plotly charts have drawn their bars and lines
+    page.wait_for_function(
+        "() => document.querySelectorAll('.js-plotly-plot .bars path').length >= 4"
+    )
+    page.wait_for_function(
+        "() => document.querySelectorAll('.js-plotly-plot .scatterlayer .trace').length >= 2"
+    )
+    path = screenshot(page, "attention_page")
+    assert path.stat().st_size > 50_000
