@@ -11,7 +11,6 @@ def test_attention_page_shows_maps_regions_and_deletion(page, app_url):
     page.goto(app_url + "/attention")
     wait_for_app(page, "Deletion AUC")
     page.get_by_text("Where the map's mass is").first.wait_for()
-    page.get_by_text("Deletion curve").first.wait_for()
     page.wait_for_function(
         "() => document.querySelectorAll('[data-testid=stImage] img').length >= 2"
     )
