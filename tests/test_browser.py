@@ -18,3 +18,13 @@ def test_data_page_shows_demo_faces(page, app_url):
     assert page.get_by_text("Photos", exact=True).count() == 1
     path = screenshot(page, "data_page")
     assert path.stat().st_size > 50_000
+
+
+def test_switching_the_face_set_keeps_the_sidebar(page, app_url):
+    page.goto(app_url)
+    wait_for_app(page, "Faces embedded")
+    page.get_by_text("Upload photos or a zip").click()
+    wait_for_app(page, "Upload photos or a zip in the sidebar")
+    assert page.get_by_text("Limit: 200 MB per file").count() == 1  # the upload limit, explained
+    assert page.get_by_text("Face settings").count() == 1  # the sidebar survives the rerun
+    screenshot(page, "data_upload")
