@@ -35,8 +35,14 @@ def rotated_with_exif(jpeg: bytes, orientation: int = 6) -> bytes:
 
 def png_bomb(width: int = 30000, height: int = 30000) -> bytes:
     """A tiny PNG that declares width x height pixels (its data would inflate to ~GBs)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     row = b"\x00" + b"\x00" * width
@@ -56,6 +62,6 @@ def zip_bytes(entries: dict[str, bytes], *, symlinks: dict[str, str] | None = No
             zf.writestr(name, data)
         for name, target in (symlinks or {}).items():
             info = zipfile.ZipInfo(name)
-            info.external_attr = (0o120777 << 16)
+            info.external_attr = 0o120777 << 16
             zf.writestr(info, target)
     return buf.getvalue()

@@ -61,7 +61,9 @@ def test_tar_member_paths_are_checked():
 
 
 def _cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "facedash.cli", *args], capture_output=True, text=True, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "facedash.cli", *args], capture_output=True, text=True, env=env
+    )
 
 
 def test_cli_status_json_and_missing_asset_message(tmp_path, monkeypatch):

@@ -43,7 +43,13 @@ def test_person_from_name():
 
 def test_demo_listing(demo_dataset):
     assert len(demo_dataset.items) == 118
-    assert demo_dataset.people == ["ben_afflek", "elton_john", "jerry_seinfeld", "madonna", "mindy_kaling"]
+    assert demo_dataset.people == [
+        "ben_afflek",
+        "elton_john",
+        "jerry_seinfeld",
+        "madonna",
+        "mindy_kaling",
+    ]
     splits = [i.attributes["split"] for i in demo_dataset.items]
     assert splits.count("train") == 93 and splits.count("val") == 25
     assert demo_dataset.problems == []
@@ -58,7 +64,10 @@ def test_folder_layout(tmp_path):
     (tmp_path / ".hidden" / "x.jpg").write_bytes(JPEG)
     (tmp_path / "alice" / "link.jpg").symlink_to(tmp_path / "bob" / "1.jpg")
     data = load_folder(tmp_path)
-    assert [(i.name, i.person) for i in data.items] == [("alice/1.jpg", "alice"), ("bob/1.jpg", "bob")]
+    assert [(i.name, i.person) for i in data.items] == [
+        ("alice/1.jpg", "alice"),
+        ("bob/1.jpg", "bob"),
+    ]
     reasons = {p.file: p.reason for p in data.problems}
     assert "not an image" in reasons["bob/notes.txt"]
     assert "symbolic link" in reasons["alice/link.jpg"]
@@ -69,12 +78,18 @@ def test_jaffe_names_in_a_flat_folder(tmp_path):
     (tmp_path / "KA.HA1.29.tiff").write_bytes(JPEG)
     (tmp_path / "KA.SA2.33.tiff").write_bytes(JPEG)
     data = load_path(tmp_path)
-    assert {(i.person, i.attributes["expression"]) for i in data.items} == {("KA", "HA"), ("KA", "SA")}
+    assert {(i.person, i.attributes["expression"]) for i in data.items} == {
+        ("KA", "HA"),
+        ("KA", "SA"),
+    }
 
 
 def test_zip_layout_strips_common_top_folder():
     data = load_zip(zip_bytes({"set/alice/a.jpg": JPEG, "set/bob/b.png": JPEG}), name="set.zip")
-    assert [(i.name, i.person) for i in data.items] == [("alice/a.jpg", "alice"), ("bob/b.png", "bob")]
+    assert [(i.name, i.person) for i in data.items] == [
+        ("alice/a.jpg", "alice"),
+        ("bob/b.png", "bob"),
+    ]
     assert all(i.path is None for i in data.items)  # nothing written to disk
 
 
@@ -123,7 +138,10 @@ def test_uploads_expand_zips_and_report_broken_ones():
             ("bad.zip", b"not a zip"),
         ]
     )
-    assert [(i.name, i.person) for i in data.items] == [("Ben_Afflek_0001.jpg", "Ben_Afflek"), ("carol/c.jpg", "carol")]
+    assert [(i.name, i.person) for i in data.items] == [
+        ("Ben_Afflek_0001.jpg", "Ben_Afflek"),
+        ("carol/c.jpg", "carol"),
+    ]
     assert [p.file for p in data.problems] == ["bad.zip"]
 
 
@@ -131,7 +149,9 @@ def test_manifest(tmp_path):
     (tmp_path / "img").mkdir()
     (tmp_path / "img" / "a.jpg").write_bytes(JPEG)
     (tmp_path / "img" / "b.jpg").write_bytes(JPEG)
-    (tmp_path / "faces.csv").write_text("path,person,age,glasses\nimg/a.jpg,ann,young,yes\nimg/b.jpg,ben,old,no\nimg/missing.jpg,cy,old,no\n")
+    (tmp_path / "faces.csv").write_text(
+        "path,person,age,glasses\nimg/a.jpg,ann,young,yes\nimg/b.jpg,ben,old,no\nimg/missing.jpg,cy,old,no\n"
+    )
     data = load_path(tmp_path / "faces.csv")
     assert [(i.person, dict(i.attributes)) for i in data.items] == [
         ("ann", {"age": "young", "glasses": "yes"}),

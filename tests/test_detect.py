@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from facedash.detect import AlignSettings, DetectorSettings, Face, align, alignment_matrix, select, transform_points
+from facedash.detect import (
+    AlignSettings,
+    DetectorSettings,
+    Face,
+    align,
+    alignment_matrix,
+    select,
+    transform_points,
+)
 
 
 def _face(box=(50.0, 40.0, 100.0, 120.0), eyes=((80.0, 90.0), (120.0, 70.0))):
@@ -39,7 +47,11 @@ def test_align_output_and_policy():
 
 def test_settings_keys_and_canvases():
     s = DetectorSettings()
-    assert s.canvas_for(240, 300) == 320 and s.canvas_for(500, 700) == 640 and s.canvas_for(3000, 4000) == 1024
+    assert (
+        s.canvas_for(240, 300) == 320
+        and s.canvas_for(500, 700) == 640
+        and s.canvas_for(3000, 4000) == 1024
+    )
     assert s.key() != DetectorSettings(min_face_size=40).key()
     assert AlignSettings().key(160) != AlignSettings(margin=0.2).key(160)
 

@@ -30,7 +30,9 @@ def test_data_page_on_the_demo_set(app):
 def test_filter_by_person(app):
     app.selectbox(key="data_person").select("madonna").run()
     assert not app.exception
-    shown = [c.value for c in app.caption if c.value.startswith("train/") or c.value.startswith("val/")]
+    shown = [
+        c.value for c in app.caption if c.value.startswith("train/") or c.value.startswith("val/")
+    ]
     assert shown and all("madonna" in name for name in shown)
 
 

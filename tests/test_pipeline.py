@@ -57,7 +57,9 @@ def test_outputs(tmp_path, demo):
     assert npz["embedding"].shape == (len(demo.rows), 128)
     assert list(npz["person"]) == list(demo.people) and "split" in npz.files
     csv = pd.read_csv(demo.save(tmp_path / "e.csv"))
-    assert len(csv) == len(demo.rows) and {"path", "person", "split", "e0", "e127"} <= set(csv.columns)
+    assert len(csv) == len(demo.rows) and {"path", "person", "split", "e0", "e127"} <= set(
+        csv.columns
+    )
     assert np.allclose(csv[[f"e{i}" for i in range(128)]].to_numpy(), demo.embeddings, atol=1e-6)
     pq = pd.read_parquet(demo.save(tmp_path / "e.parquet"))
     assert np.allclose(np.stack(pq["embedding"].to_numpy()), demo.embeddings)
@@ -91,6 +93,16 @@ def test_embed_json_and_resume_after_kill(tmp_path):
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
-    assert set(summary) >= {"images", "faces", "identities", "computed", "cached", "failed", "model", "dim", "seconds"}
+    assert set(summary) >= {
+        "images",
+        "faces",
+        "identities",
+        "computed",
+        "cached",
+        "failed",
+        "model",
+        "dim",
+        "seconds",
+    }
     assert summary["images"] == 118 and summary["identities"] == 5 and summary["dim"] == 128
     assert summary["cached"] == kept and summary["computed"] == summary["faces"] - kept

@@ -8,7 +8,10 @@ from facedash.store import Detection, Store
 
 
 def _det(h, n=1):
-    faces = tuple(Face((1.0, 2.0, 30.0, 40.0), np.arange(10, dtype=float).reshape(5, 2), 0.9) for _ in range(n))
+    faces = tuple(
+        Face((1.0, 2.0, 30.0, 40.0), np.arange(10, dtype=float).reshape(5, 2), 0.9)
+        for _ in range(n)
+    )
     return Detection(h, 100, 80, faces, b"jpeg")
 
 
@@ -16,13 +19,21 @@ def test_hits_and_misses(tmp_path):
     store = Store(tmp_path / "s.sqlite3")
     store.put_detections([_det("a"), _det("b", 0)], "det1")
     got = store.get_detections(["a", "b", "c"], "det1")
-    assert set(got) == {"a", "b"} and got["b"].faces == () and got["a"].faces[0].box == (1.0, 2.0, 30.0, 40.0)
+    assert (
+        set(got) == {"a", "b"}
+        and got["b"].faces == ()
+        and got["a"].faces[0].box == (1.0, 2.0, 30.0, 40.0)
+    )
     assert np.array_equal(got["a"].faces[0].landmarks, np.arange(10).reshape(5, 2))
     assert store.get_detections(["a"], "det2") == {}  # other detector settings: a miss
     vec = np.linspace(-1, 1, 128).astype(np.float32)
     store.put_embeddings([("a", 0, vec, b"t")], det_key="det1", align_key="al", model_id="m")
     hit = store.get_embeddings([("a", 0), ("a", 1)], det_key="det1", align_key="al", model_id="m")
-    assert list(hit) == [("a", 0)] and np.array_equal(hit[("a", 0)].vector, vec) and hit[("a", 0)].thumb == b"t"
+    assert (
+        list(hit) == [("a", 0)]
+        and np.array_equal(hit[("a", 0)].vector, vec)
+        and hit[("a", 0)].thumb == b"t"
+    )
     assert store.get_embeddings([("a", 0)], det_key="det1", align_key="al", model_id="other") == {}
     assert store.get_embeddings([("a", 0)], det_key="det1", align_key="al2", model_id="m") == {}
     assert store.counts() == {"detections": 2, "embeddings": 1}
