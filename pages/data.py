@@ -47,12 +47,11 @@ def main() -> None:
 
     if result.failures:
         st.subheader("Files not used")
-        st.dataframe(
-            pd.DataFrame([f.as_dict() for f in result.failures]),
-            hide_index=True,
-            width="stretch",
-            key="data_failures",
-        )
+        failures = pd.DataFrame([f.as_dict() for f in result.failures])
+        if len(failures) <= 200:
+            st.table(failures.rename(columns={"file": "File", "reason": "Reason"}))
+        else:
+            st.dataframe(failures, hide_index=True, width="stretch", key="data_failures")
 
     st.subheader("Faces")
     choice = st.selectbox("Person", ["Everyone", *people], key="data_person")
