@@ -37,17 +37,20 @@ def plain_path(images, mtcnn, model, prewhiten):
     return out
 
 
-def matmul_rate(n: int = 2048, repeat: int = 10) -> float:
+def matmul_rate(n: int = 2048, repeat: int = 20) -> float:
+    """Best dense float32 matmul rate (FLOP/s) of TensorFlow and NumPy on this machine."""
     import tensorflow as tf
 
     a = tf.random.normal((n, n))
     b = tf.random.normal((n, n))
-    tf.matmul(a, b).numpy()
+    x, y = a.numpy(), b.numpy()
     best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        tf.matmul(a, b).numpy()
-        best = min(best, time.perf_counter() - t)
+    for run in (lambda: tf.matmul(a, b).numpy(), lambda: x @ y):
+        run()
+        for _ in range(repeat):
+            t = time.perf_counter()
+            run()
+            best = min(best, time.perf_counter() - t)
     return 2 * n**3 / best
 
 
@@ -76,8 +79,11 @@ def main() -> None:
     facenet = get_model("facenet")
     detector = Detector(DetectorSettings())
 
+    from mtcnn import MTCNN
+
+    plain_mtcnn = MTCNN(device=detector.device)  # the package as shipped: eager, native size
     # Warm both paths (tracing, first-call allocation) on one photo.
-    plain_path(images[:1], detector._mtcnn, facenet.model, prewhiten)
+    plain_path(images[:1], plain_mtcnn, facenet.model, prewhiten)
     embed_dataset(
         Dataset("warm", "demo", items[:1]),
         store=Store(":memory:"),
@@ -86,7 +92,7 @@ def main() -> None:
     )
 
     t = time.perf_counter()
-    plain = plain_path(images, detector._mtcnn, facenet.model, prewhiten)
+    plain = plain_path(images, plain_mtcnn, facenet.model, prewhiten)
     plain_s = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -124,11 +130,13 @@ def main() -> None:
         best = min(best, time.perf_counter() - t)
     flops = flops_per_image(facenet.model)
     achieved = flops * len(batch) / best
-    peak = matmul_rate()
+    peak = max(matmul_rate(), matmul_rate())  # before and after: the machine may be shared
     print(
         f"embedding stage: {len(batch) / best:.1f} faces/s, {flops / 1e9:.2f} GFLOP/face -> {achieved / 1e9:.1f} GFLOP/s"
     )
-    print(f"dense matmul (2048x2048 float32, TensorFlow, same run): {peak / 1e9:.1f} GFLOP/s")
+    print(
+        f"dense matmul (2048x2048 float32, best of TensorFlow and NumPy, same run): {peak / 1e9:.1f} GFLOP/s"
+    )
     print(f"embedding FLOP rate / matmul rate: {achieved / peak:.0%}  (target >= 50%)")
 
 

@@ -18,7 +18,9 @@ def test_parallel_sessions_equal_serial(demo_dataset, facenet):
     ]
 
     def run(ds):
-        return embed_dataset(ds, store=Store(":memory:"), get_detector=lambda: detector, get_model=lambda: facenet)
+        return embed_dataset(
+            ds, store=Store(":memory:"), get_detector=lambda: detector, get_model=lambda: facenet
+        )
 
     serial = [run(ds) for ds in halves]
     parallel: list = [None, None]
@@ -40,4 +42,6 @@ def test_parallel_sessions_equal_serial(demo_dataset, facenet):
         assert [r.name for r in s.rows] == [r.name for r in p.rows]
         assert np.allclose(s.embeddings, p.embeddings, atol=1e-5)
         # Each session saw only its own photos.
-        assert {r.person for r in p.rows} <= {i.person for i in (halves[0] if p.dataset == "a" else halves[1]).items}
+        assert {r.person for r in p.rows} <= {
+            i.person for i in (halves[0] if p.dataset == "a" else halves[1]).items
+        }

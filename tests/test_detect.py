@@ -84,3 +84,20 @@ def test_detection_is_independent_of_the_batch(demo_dataset, demo):
         assert len(a) == len(b)
         for fa, fb in zip(a, b, strict=True):
             assert np.allclose(fa.box, fb.box, atol=2.0)  # one canvas pixel of float noise at most
+
+
+def test_compiled_stages_give_the_same_boxes_as_eager(demo_dataset):
+    from mtcnn import MTCNN
+
+    from facedash.detect import Detector, letterbox
+    from facedash.images import decode
+
+    compiled = Detector()
+    eager = MTCNN(device=compiled.device)
+    for item in demo_dataset.items[:4]:
+        canvas, _ = letterbox(decode(item.read()), 320)
+        ours = compiled._mtcnn.detect_faces([canvas])[0]
+        theirs = eager.detect_faces([canvas])[0]
+        assert len(ours) == len(theirs)
+        for a, b in zip(ours, theirs, strict=True):
+            assert np.allclose(a["box"], b["box"], atol=1e-3)

@@ -65,3 +65,13 @@ def test_upload_source_asks_for_files(demo):
     assert not at.exception
     assert any("Upload photos" in i.value for i in at.info)
     assert any("200 MB" in c.value for c in at.sidebar.caption)  # the upload limit is explained
+
+
+def test_server_config_is_private_by_default():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "127.0.0.1"
+    assert config["server"]["enableXsrfProtection"] is True
+    assert config["browser"]["gatherUsageStats"] is False
+    assert 0 < config["server"]["maxUploadSize"] <= 1024
