@@ -48,9 +48,9 @@ def test_upload_mixed_zip_shows_failures(page, app_url, demo_dataset, tmp_path):
     wait_for_app(page, "Upload photos or a zip in the sidebar")
     page.locator("input[type=file]").set_input_files(str(archive))
     wait_for_app(page, "Files not used")
-    page.get_by_text("no face found").first.wait_for()
-    text = page.inner_text("body")
-    assert "Photos" in text
+    table = page.locator("[data-testid='stTable']")
+    table.get_by_text("no face found").wait_for()
+    text = table.inner_text()
     screenshot(page, "data_upload_mixed_zip")
     for reason in ("empty file", "text file, not an image", "unsafe path"):
         assert reason in text
