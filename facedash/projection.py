@@ -73,7 +73,8 @@ def project(
     """Project ``embeddings`` (N x D) to ``dims`` (2 or 3) dimensions with PCA, UMAP or t-SNE.
 
     ``n_neighbors`` and ``min_dist`` are UMAP's, ``perplexity`` is t-SNE's; ``seed``
-    makes UMAP and t-SNE deterministic (PCA is deterministic anyway).
+    makes UMAP deterministic. PCA, and t-SNE started from the PCA layout, are
+    deterministic whatever the seed.
     """
     x = _check_points(embeddings)
     n, d = x.shape
