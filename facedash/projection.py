@@ -184,7 +184,9 @@ def project_covariances(projection: Projection, variances: np.ndarray) -> np.nda
     projection maps a Gaussian to a Gaussian, so this needs PCA.
     """
     if not projection.linear or projection.components is None:
-        raise ValueError(f"uncertainty ellipses need a linear projection (PCA), not {projection.method}")
+        raise ValueError(
+            f"uncertainty ellipses need a linear projection (PCA), not {projection.method}"
+        )
     var = np.asarray(variances, dtype=np.float64)
     w = projection.components
     if var.ndim != 2 or var.shape != (projection.coords.shape[0], w.shape[1]):
@@ -464,10 +466,16 @@ def selected_indices(event: Any, n: int) -> list[int]:
     """
     if event is None:
         return []
-    selection = event.get("selection") if isinstance(event, dict) else getattr(event, "selection", None)
+    selection = (
+        event.get("selection") if isinstance(event, dict) else getattr(event, "selection", None)
+    )
     if selection is None:
         return []
-    points = selection.get("points", []) if isinstance(selection, dict) else getattr(selection, "points", [])
+    points = (
+        selection.get("points", [])
+        if isinstance(selection, dict)
+        else getattr(selection, "points", [])
+    )
     found: list[int] = []
     for point in points or []:
         data = point.get("customdata") if isinstance(point, dict) else None

@@ -13,7 +13,21 @@ KEYS = {"projection", "dims", "k", "space", "accuracy", "ari", "nmi", "silhouett
 
 
 def test_cluster_json_matches_the_library(demo, capsys):
-    code = main(["cluster", "--demo", "--projection", "pca", "--space", "full", "--k", "4", "--seed", "1", "--json"])
+    code = main(
+        [
+            "cluster",
+            "--demo",
+            "--projection",
+            "pca",
+            "--space",
+            "full",
+            "--k",
+            "4",
+            "--seed",
+            "1",
+            "--json",
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert KEYS <= set(out)

@@ -173,7 +173,17 @@ def test_demo_set_clusters_match_people(demo, method, space, floor):
     assert m.confusion.sum() == len(demo.rows)
     assert np.trace(m.confusion) == round(m.accuracy * len(demo.rows))
     summary = result.summary()
-    assert {"projection", "dims", "k", "space", "accuracy", "ari", "nmi", "silhouette", "confusion"} <= set(summary)
+    assert {
+        "projection",
+        "dims",
+        "k",
+        "space",
+        "accuracy",
+        "ari",
+        "nmi",
+        "silhouette",
+        "confusion",
+    } <= set(summary)
 
 
 # -- neighbours, search, selection ----------------------------------------------------------
@@ -227,14 +237,18 @@ def test_thumbnail_uris(demo):
     assert image.size == (32, 32)
     assert thumbnails.data_uri(None) == thumbnails.BLANK
     key = thumbnails.set_key(["h1", "h2"], [0, 1])
-    assert key == thumbnails.set_key(["h1", "h2"], [0, 1]) != thumbnails.set_key(["h1", "h2"], [0, 2])
+    assert (
+        key == thumbnails.set_key(["h1", "h2"], [0, 1]) != thumbnails.set_key(["h1", "h2"], [0, 2])
+    )
 
 
 def test_csv_and_parquet_round_trip(demo):
     meta = demo.frame()
     frame = pd.read_csv(io.BytesIO(exports.csv_bytes(demo.embeddings, meta)))
     assert len(frame) == len(demo.rows)
-    np.testing.assert_allclose(frame[[f"e{i}" for i in range(128)]].to_numpy(), demo.embeddings, rtol=1e-6)
+    np.testing.assert_allclose(
+        frame[[f"e{i}" for i in range(128)]].to_numpy(), demo.embeddings, rtol=1e-6
+    )
     assert frame["person"].tolist() == demo.people.tolist()
     pq = pd.read_parquet(io.BytesIO(exports.parquet_bytes(demo.embeddings, meta)))
     np.testing.assert_array_equal(np.stack(pq["embedding"].to_numpy()), demo.embeddings)
@@ -262,7 +276,10 @@ def test_projector_bundle_parses_and_lines_up(demo, tmp_path):
         assert f'"{name}"' in config
     # Face 7 sits in cell 7 of the sprite, row-major.
     side = dims[0]
-    cell = np.asarray(sprite)[(7 // per_row) * side : (7 // per_row + 1) * side, (7 % per_row) * side : (7 % per_row + 1) * side]
+    cell = np.asarray(sprite)[
+        (7 // per_row) * side : (7 // per_row + 1) * side,
+        (7 % per_row) * side : (7 % per_row + 1) * side,
+    ]
     from facedash.images import decode_jpeg
 
     small = np.asarray(Image.fromarray(decode_jpeg(demo.thumbs[7])).resize((side, side)))
@@ -306,7 +323,9 @@ def test_face_map_2d_with_thumbnails(demo):
 
 def test_face_map_3d_and_person_colours(demo):
     proj = P.project(demo.embeddings, "pca", dims=3)
-    fig = F.face_map(proj.coords, names=demo.names, people=demo.people, thumbs=["x"] * len(demo.rows))
+    fig = F.face_map(
+        proj.coords, names=demo.names, people=demo.people, thumbs=["x"] * len(demo.rows)
+    )
     assert all(isinstance(t, go.Scatter3d) for t in fig.data)
     assert len(fig.layout.images) == 0  # 3-D scenes hold no pictures
     assert sorted(t.name for t in fig.data) == sorted(set(demo.people.tolist()))

@@ -77,9 +77,7 @@ def face_map(
         raise ValueError(f"thumb_size must be in (0, 0.5], got {thumb_size}")
     people_a = np.asarray(people).astype(str)
     names_a = np.asarray(names).astype(str)
-    cluster_a = (
-        np.asarray(labels).astype(int) if labels is not None else np.full(n, -1, dtype=int)
-    )
+    cluster_a = np.asarray(labels).astype(int) if labels is not None else np.full(n, -1, dtype=int)
     if colour_by == "person":
         group_names, group_of = _groups(people_a)
         legend = group_names
@@ -238,7 +236,12 @@ def _add_rings(
     if xy.shape[1] == 2:
         fig.add_trace(
             go.Scatter(
-                x=xy[idx, 0], y=xy[idx, 1], mode="markers", marker=marker, name=name, hoverinfo="skip"
+                x=xy[idx, 0],
+                y=xy[idx, 1],
+                mode="markers",
+                marker=marker,
+                name=name,
+                hoverinfo="skip",
             )
         )
     else:
