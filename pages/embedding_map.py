@@ -174,7 +174,7 @@ def controls(n: int, n_people: int) -> dict[str, Any]:
         "Thumbnail size (% of the plot)",
         1,
         15,
-        5,
+        6,
         key="embedding_map_thumb_size",
         disabled=not show_thumbs or dims == 3,
     )

@@ -46,6 +46,9 @@ def test_switch_projection_and_change_k(at, demo):
     ref3 = cluster_map(demo.embeddings, demo.people, method="tsne", k=3)
     assert _metric(at, "Accuracy (matched)") == f"{ref3.metrics.accuracy:.1%}"
     assert ref3.metrics.accuracy < 1.0  # three clusters cannot hold five people
+    at.radio(key="embedding_map_dims").set_value(3).run()
+    assert not at.exception, at.exception
+    assert any("3-D shows points only" in c.value for c in at.caption)
     at.radio(key="embedding_map_space").set_value("the full embedding").run()
     at.selectbox(key="embedding_map_method").select("UMAP").run()
     assert not at.exception, at.exception

@@ -134,7 +134,7 @@ def face_map(
                 fig.add_annotation(
                     x=xy[i, 0],
                     y=xy[i, 1],
-                    text=names_a[i].rsplit("/", 1)[-1][:40],
+                    text=_short(names_a[i]),
                     showarrow=True,
                     arrowcolor=HIGHLIGHT,
                     font={"color": HIGHLIGHT},
@@ -148,14 +148,24 @@ def face_map(
         title=title,
         height=640,
         margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-        legend={"itemsizing": "constant", "title": colour_by},
+        legend={
+            "itemsizing": "constant",
+            "title": colour_by,
+            "orientation": "h",
+            "yanchor": "top",
+            "y": -0.08 if dims == 2 else 0.0,
+        },
         dragmode="lasso" if dims == 2 else "orbit",
         hovermode="closest",
         uirevision="embedding_map",
     )
     if dims == 2:
-        fig.update_xaxes(title=axes[0], zeroline=False)
-        fig.update_yaxes(title=axes[1], zeroline=False, scaleanchor="x", scaleratio=1)
+        # Equal units on both axes (square pictures, honest PCA distances); the plot
+        # area shrinks to fit instead of padding one axis with empty range.
+        fig.update_xaxes(title=axes[0], zeroline=False, constrain="domain")
+        fig.update_yaxes(
+            title=axes[1], zeroline=False, scaleanchor="x", scaleratio=1, constrain="domain"
+        )
         if show_thumbs:
             assert thumbs is not None
             fig.update_layout(images=_images(xy, thumbs, side))
@@ -332,3 +342,9 @@ def confusion_heatmap(
         yaxis={"autorange": "reversed", "title": "person"},
     )
     return fig
+
+
+def _short(name: str, limit: int = 28) -> str:
+    """A file name's last part, shortened for a label."""
+    base = name.rsplit("/", 1)[-1]
+    return base if len(base) <= limit else base[: limit - 3] + "..."
