@@ -50,7 +50,9 @@ def augment(result, n: int, seed: int = 0):
 
 
 def build(coords, labels, people, names, uris):
-    fig = face_map(coords, names=names, people=people, labels=labels, colour_by="cluster", thumbs=uris)
+    fig = face_map(
+        coords, names=names, people=people, labels=labels, colour_by="cluster", thumbs=uris
+    )
     return fig, fig.to_json()
 
 
@@ -66,7 +68,9 @@ def main() -> None:
     cmap = P.cluster_map(emb, people, method="pca", dims=2)
     t_cluster = time.perf_counter() - t0
     coords, labels = cmap.projection.coords, cmap.clustering.labels
-    build(coords[:10], labels[:10], people[:10], names[:10], thumbnails.data_uris(thumbs[:10]))  # warm plotly
+    build(
+        coords[:10], labels[:10], people[:10], names[:10], thumbnails.data_uris(thumbs[:10])
+    )  # warm plotly
 
     uncached, cached, encode, size = [], [], [], 0
     uris = None
@@ -85,12 +89,16 @@ def main() -> None:
     med_u, med_c = statistics.median(uncached), statistics.median(cached)
     print(f"faces: {args.faces} (demo set x {args.faces / len(result.rows):.1f}, augmented)")
     print(f"PCA-2D + KMeans(k={cmap.clustering.k}) + metrics: {t_cluster:.3f} s")
-    print(f"thumbnail encoding alone ({thumbnails.THUMB_SIDE}px data URIs): {statistics.median(encode):.3f} s")
+    print(
+        f"thumbnail encoding alone ({thumbnails.THUMB_SIDE}px data URIs): {statistics.median(encode):.3f} s"
+    )
     print(f"figure build + to_json, thumbnails encoded every time (uncached): {med_u:.3f} s")
     print(f"figure build + to_json, thumbnails encoded once (cached):        {med_c:.3f} s")
     print(f"ratio uncached / cached: {med_u / med_c:.2f}x; figure JSON {size / 1e6:.1f} MB")
     verdict = "PASS" if med_c < BUDGET_S else "FAIL"
-    print(f"{verdict}: cached build {med_c:.3f} s vs budget {BUDGET_S:.1f} s (median of {args.repeats})")
+    print(
+        f"{verdict}: cached build {med_c:.3f} s vs budget {BUDGET_S:.1f} s (median of {args.repeats})"
+    )
 
 
 if __name__ == "__main__":

@@ -48,9 +48,10 @@ embeddings $z_i = x_i$. KMeans never sees the names; we then compare its cluster
 lands at $N(y_i, W\,\mathrm{diag}(\sigma_i^2)\,W^\top)$ in the plot; the ellipse is its 1-sigma contour.
 
 **How to read the chart.** Each picture (or dot) is one face, framed in its person's or
-cluster's colour. Drag a lasso or a box to see those faces below; click a face to list
-its nearest faces in the full 128-d space, with distances
-($\lVert x_i - x_j \rVert^2 = 2(1 - \cos\theta)$). Type a file name to ring it in red.
+cluster's colour. Click a face to list its nearest faces in the full 128-d space, with
+distances ($\lVert x_i - x_j \rVert^2 = 2(1 - \cos\theta)$); or pick the lasso or box tool
+(chart toolbar, top right) and drag over the map to see those faces below. Type a file
+name to ring it in red.
 """
 
 METHOD_LABELS = {"PCA": "pca", "UMAP": "umap", "t-SNE": "tsne"}
@@ -342,7 +343,8 @@ def main() -> None:
             st.caption(f"First 100 of {len(picked)} shown.")
     elif neighbours is None:
         st.caption(
-            "Drag a lasso or box over the map to see those faces here; click a face for its nearest faces."
+            "Click a face for its nearest faces; pick the lasso or box tool in the chart's toolbar "
+            "and drag over the map to see those faces here."
         )
 
     with st.expander("Export embeddings"):

@@ -34,3 +34,35 @@ def test_embedding_map_draws_thumbnails_and_finds_a_face(page, app_url, demo):
     page.wait_for_timeout(2000)
     path = screenshot(page, "embedding_map")
     assert path.stat().st_size > 100_000
+
+
+def test_click_a_face_then_lasso(page, app_url, demo):
+    page.goto(app_url)
+    wait_for_app(page, "Faces embedded")
+    page.goto(app_url + "/embedding_map")
+    wait_for_app(page, "Clusters vs people")
+    points = page.locator(".js-plotly-plot .scatterlayer .trace .points path")
+    points.nth(len(demo.rows) // 2).wait_for(state="attached")
+    # Click (pan mode, Streamlit's default): one face selected -> its nearest faces.
+    box = points.nth(len(demo.rows) // 2).bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x - 4, y - 4)
+    page.mouse.move(x, y, steps=3)
+    page.mouse.click(x, y)
+    wait_for_app(page, "Nearest faces to")
+    # Lasso from the chart's toolbar around the lower-left part of the plot.
+    chart = page.locator(".js-plotly-plot").first
+    chart.hover()
+    page.locator('.modebar-btn[data-val="lasso"]').first.click()
+    area = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+    path = [(0.02, 0.02), (0.98, 0.02), (0.98, 0.98), (0.02, 0.98), (0.02, 0.03)]
+    page.mouse.move(area["x"] + area["width"] * path[0][0], area["y"] + area["height"] * path[0][1])
+    page.mouse.down()
+    for fx, fy in path[1:]:
+        page.mouse.move(area["x"] + area["width"] * fx, area["y"] + area["height"] * fy, steps=10)
+    page.mouse.up()
+    wait_for_app(page, "selected faces")
+    assert page.get_by_text(f"{len(demo.rows)} selected faces").count() == 1
+    page.set_viewport_size({"width": 1400, "height": 2400})
+    page.wait_for_timeout(2000)
+    screenshot(page, "embedding_map_lasso")

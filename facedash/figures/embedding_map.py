@@ -93,7 +93,7 @@ def face_map(
     )
     custom = np.empty((n, 4), dtype=object)
     custom[:, 0] = np.arange(n)
-    custom[:, 1] = names_a
+    custom[:, 1] = [_short(v, 40) for v in names_a]
     custom[:, 2] = people_a
     custom[:, 3] = cluster_a
 
@@ -115,6 +115,9 @@ def face_map(
             "hovertemplate": hover,
             "showlegend": not show_thumbs,
         }
+        if show_thumbs:  # keep the points invisible when a selection dims the others
+            common["selected"] = {"marker": {"opacity": 0.0}}
+            common["unselected"] = {"marker": {"opacity": 0.0}}
         if dims == 2:
             fig.add_trace(go.Scatter(x=xy[idx, 0], y=xy[idx, 1], **common))
         else:
@@ -155,7 +158,6 @@ def face_map(
             "yanchor": "top",
             "y": -0.08 if dims == 2 else 0.0,
         },
-        dragmode="lasso" if dims == 2 else "orbit",
         hovermode="closest",
         uirevision="embedding_map",
     )
