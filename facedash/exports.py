@@ -71,9 +71,9 @@ def sprite(thumbs: Sequence[bytes | None], *, thumb: int = SPRITE_THUMB) -> tupl
     for i, data in enumerate(thumbs):
         if not data:
             continue
-        image = Image.open(io.BytesIO(data))
-        image.draft("RGB", (side, side))
-        image = image.convert("RGB").resize((side, side), Image.Resampling.BILINEAR)
+        opened = Image.open(io.BytesIO(data))
+        opened.draft("RGB", (side, side))
+        image = opened.convert("RGB").resize((side, side), Image.Resampling.BILINEAR)
         grid.paste(image, ((i % per_row) * side, (i // per_row) * side))
     buf = io.BytesIO()
     grid.save(buf, format="PNG", optimize=True)

@@ -22,9 +22,9 @@ def data_uri(jpeg: bytes | None, side: int = THUMB_SIDE, quality: int = 80) -> s
     """One JPEG thumbnail, shrunk to ``side`` x ``side``, as a ``data:image/jpeg`` URI."""
     if not jpeg:
         return BLANK
-    image = Image.open(io.BytesIO(jpeg))
-    image.draft("RGB", (side, side))  # let libjpeg decode at a reduced scale
-    image = image.convert("RGB").resize((side, side), Image.Resampling.BILINEAR)
+    opened = Image.open(io.BytesIO(jpeg))
+    opened.draft("RGB", (side, side))  # let libjpeg decode at a reduced scale
+    image = opened.convert("RGB").resize((side, side), Image.Resampling.BILINEAR)
     buf = io.BytesIO()
     image.save(buf, format="JPEG", quality=quality)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

@@ -101,7 +101,11 @@ def face_map(
     for g, label in enumerate(legend):
         idx = np.flatnonzero(group_of == g)
         col = colour(g)
-        marker = {"color": col, "size": 7 if dims == 2 else 4, "line": {"width": 0}}
+        marker: dict[str, object] = {
+            "color": col,
+            "size": 7 if dims == 2 else 4,
+            "line": {"width": 0},
+        }
         if show_thumbs:
             # Invisible points over the pictures keep hover, click and lasso working.
             marker = {"color": col, "size": max(6.0, 400 * thumb_size), "opacity": 0.0}
