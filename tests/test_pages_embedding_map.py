@@ -84,3 +84,15 @@ def test_search_highlights_and_ellipses_disabled(at, demo):
     assert at.checkbox(key="embedding_map_ellipses").disabled
     at.text_input(key="embedding_map_search").input("no-such-face").run()
     assert any("No face's file name" in w.value for w in at.warning)
+
+
+def test_uncertainty_ellipses_when_variances_exist(at, demo):
+    import numpy as np
+
+    at.session_state["pfe_variances"] = np.full(demo.embeddings.shape, 1e-3, dtype=np.float32)
+    at.run()
+    box = at.checkbox(key="embedding_map_ellipses")
+    assert not box.disabled
+    box.check().run()
+    assert not at.exception, at.exception
+    assert not any("not available" in c.value for c in at.caption)
