@@ -15,5 +15,7 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
+state.restore_wanted_page()
 state.sidebar()
+state.shell_started()
 page.run()
