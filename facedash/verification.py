@@ -110,9 +110,7 @@ def _draw(counts: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.ndar
     return rows, offsets
 
 
-def sample_pairs(
-    people: Sequence[str] | np.ndarray, max_pairs: int, *, seed: int = 0
-) -> Pairs:
+def sample_pairs(people: Sequence[str] | np.ndarray, max_pairs: int, *, seed: int = 0) -> Pairs:
     """All pairs if there are at most ``max_pairs``; else a seeded, balanced random sample.
 
     The sample holds ``min(genuine, max_pairs // 2)`` same-person pairs and as many
@@ -281,11 +279,17 @@ def pairs_from_file(
     """
     keys = face_keys(people, names)
     rows1 = np.array(
-        [keys.get((str(n).lower(), int(k)), -1) for n, k in zip(parsed.name1, parsed.num1, strict=True)],
+        [
+            keys.get((str(n).lower(), int(k)), -1)
+            for n, k in zip(parsed.name1, parsed.num1, strict=True)
+        ],
         dtype=np.int64,
     )
     rows2 = np.array(
-        [keys.get((str(n).lower(), int(k)), -1) for n, k in zip(parsed.name2, parsed.num2, strict=True)],
+        [
+            keys.get((str(n).lower(), int(k)), -1)
+            for n, k in zip(parsed.name2, parsed.num2, strict=True)
+        ],
         dtype=np.int64,
     )
     ok = (rows1 >= 0) & (rows2 >= 0) & (rows1 != rows2)
@@ -332,7 +336,10 @@ _CHUNK = 1 << 16
 
 
 def _pairwise(
-    emb: np.ndarray, i: np.ndarray, j: np.ndarray, op: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    emb: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    op: Callable[[np.ndarray, np.ndarray], np.ndarray],
 ) -> np.ndarray:
     out = np.empty(len(i), dtype=np.float64)
     for start in range(0, len(i), _CHUNK):
@@ -631,7 +638,9 @@ def sweep(scores: np.ndarray, same: np.ndarray, *, score: str = "cosine") -> Swe
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(same, dtype=bool)
     if s.ndim != 1 or s.shape != y.shape:
-        raise ValueError(f"scores and same must be 1-D of equal length, got {s.shape} and {y.shape}")
+        raise ValueError(
+            f"scores and same must be 1-D of equal length, got {s.shape} and {y.shape}"
+        )
     if len(s) == 0:
         raise ValueError("no pairs to sweep")
     if not np.isfinite(s).all():
@@ -852,9 +861,7 @@ def subgroups(
         sw = sweep(s, y, score=score)
         fpr, tpr, _ = sw.roc() if sw.positives and sw.negatives else (np.r_[0.0], np.r_[0.0], None)
         out.append(
-            Subgroup(
-                str(name), sw.positives, sw.negatives, sw.auc, fpr, tpr, sw.at(threshold)
-            )
+            Subgroup(str(name), sw.positives, sw.negatives, sw.auc, fpr, tpr, sw.at(threshold))
         )
     return out
 

@@ -102,7 +102,9 @@ class DlibEmbedder:
             raise ValueError(f"faces must have shape (N, {size}, {size}, 3), got {faces.shape}")
         out = np.empty((len(faces), self.spec.dim), dtype=np.float32)
         for start in range(0, len(faces), batch_size):
-            chunk = [np.ascontiguousarray(f, dtype=np.uint8) for f in faces[start : start + batch_size]]
+            chunk = [
+                np.ascontiguousarray(f, dtype=np.uint8) for f in faces[start : start + batch_size]
+            ]
             with self._lock:
                 vectors = self._net.compute_face_descriptor(chunk)
             out[start : start + len(chunk)] = np.asarray(vectors, dtype=np.float32)
