@@ -544,8 +544,11 @@ class Sweep:
 
     # the ROC
     def roc(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(fpr, tpr, thresholds)`` with the accept-nothing point first (as sklearn's ``roc_curve``
-        with ``drop_intermediate=False``; its first threshold is +inf, or -inf for a distance)."""
+        """``(fpr, tpr, thresholds)`` with the accept-nothing point first.
+
+        As sklearn's ``roc_curve(drop_intermediate=False)``; the first threshold is
+        +inf for a similarity, -inf for a distance.
+        """
         start = np.inf if self.higher_is_same else -np.inf
         return (
             np.r_[0.0, self.far],
@@ -585,8 +588,11 @@ class Sweep:
         return self.at(float(self.thresholds[int(np.argmax(self.f1))]))
 
     def eer(self) -> tuple[float, float]:
-        """``(EER, threshold)``: where FAR = FRR on the ROC (linearly interpolated between its
-        points); the threshold is the sweep point nearest the crossing, |FAR - FRR| smallest."""
+        """``(EER, threshold)``: where FAR = FRR on the ROC.
+
+        The rate is linearly interpolated between the two ROC points around the
+        crossing; the threshold is the sweep point with the smallest |FAR - FRR|.
+        """
         fpr, tpr, _ = self.roc()
         fnr = 1.0 - tpr
         d = fpr - fnr  # rises from -1 to +1 along the sweep

@@ -75,7 +75,7 @@ class DlibEmbedder:
             self.device = "CUDA"
 
     def landmarks(self, image: np.ndarray, face: Face) -> np.ndarray:
-        """dlib's five landmarks (5, 2) inside the detector's box."""
+        """The five dlib landmarks (5, 2) inside the detector's box."""
         x, y, w, h = face.box
         rect = self._dlib.rectangle(round(x), round(y), round(x + w), round(y + h))
         with self._lock:
@@ -83,7 +83,7 @@ class DlibEmbedder:
         return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
 
     def align(self, image: np.ndarray, face: Face) -> np.ndarray:
-        """dlib's 150x150 face chip of ``face`` (uint8 RGB)."""
+        """The dlib 150x150 face chip of ``face`` (uint8 RGB)."""
         image = np.ascontiguousarray(image)
         x, y, w, h = face.box
         rect = self._dlib.rectangle(round(x), round(y), round(x + w), round(y + h))
