@@ -59,4 +59,4 @@ def test_verify_pairs_file_and_errors(demo, capsys, tmp_path):
     assert err.count("\n") == 1 and "line 1: expected 3 fields" in err
 
     code, _, err = _run(capsys, "verify", "--demo", "--score", "mls")
-    assert code != 0 and "uncertainty head" in err and err.count("\n") == 1
+    assert code != 0 and "(uncertainty) head" in err and err.count("\n") == 1
