@@ -841,6 +841,41 @@ class Subgroup:
         }
 
 
+def subgroup_sweeps(
+    scores: np.ndarray,
+    pairs: Pairs,
+    groups: Sequence[str] | np.ndarray,
+    *,
+    score: str = "cosine",
+) -> dict[str, Sweep]:
+    """One sweep per group (computed once; ``subgroups_at`` then reads any threshold).
+
+    A pair belongs to group ``g`` when both of its faces carry ``g`` (pairs across
+    groups are left out); groups without any pair are omitted.
+    """
+    g = np.asarray(groups, dtype=object).astype(str)
+    ga, gb = g[pairs.i], g[pairs.j]
+    same_group = ga == gb
+    out: dict[str, Sweep] = {}
+    for name in np.unique(g):
+        mask = same_group & (ga == name)
+        if mask.any():
+            out[str(name)] = sweep(np.asarray(scores)[mask], pairs.same[mask], score=score)
+    return out
+
+
+def subgroups_at(sweeps: Mapping[str, Sweep], threshold: float) -> list[Subgroup]:
+    """Each group's ROC, AUC, FAR and FRR at the shared ``threshold`` (AUC NaN without both classes)."""
+    out = []
+    for name, sw in sweeps.items():
+        if sw.positives and sw.negatives:
+            fpr, tpr, _ = sw.roc()
+        else:
+            fpr, tpr = np.zeros(1), np.zeros(1)
+        out.append(Subgroup(name, sw.positives, sw.negatives, sw.auc, fpr, tpr, sw.at(threshold)))
+    return out
+
+
 def subgroups(
     scores: np.ndarray,
     pairs: Pairs,
@@ -848,28 +883,9 @@ def subgroups(
     threshold: float,
     *,
     score: str = "cosine",
-    min_pairs: int = 1,
 ) -> list[Subgroup]:
-    """Per-group ROC, AUC, FAR and FRR at the shared ``threshold``.
-
-    A pair belongs to group ``g`` when both of its faces carry ``g`` (pairs across
-    groups are left out). Groups lacking genuine or impostor pairs get AUC NaN.
-    """
-    g = np.asarray(groups, dtype=object).astype(str)
-    ga, gb = g[pairs.i], g[pairs.j]
-    out = []
-    for name in np.unique(g):
-        mask = (ga == name) & (gb == name)
-        if mask.sum() < min_pairs:
-            continue
-        y = pairs.same[mask]
-        s = scores[mask]
-        sw = sweep(s, y, score=score)
-        fpr, tpr, _ = sw.roc() if sw.positives and sw.negatives else (np.r_[0.0], np.r_[0.0], None)
-        out.append(
-            Subgroup(str(name), sw.positives, sw.negatives, sw.auc, fpr, tpr, sw.at(threshold))
-        )
-    return out
+    """Per-group ROC, AUC, FAR and FRR at the shared ``threshold`` (see ``subgroup_sweeps``)."""
+    return subgroups_at(subgroup_sweeps(scores, pairs, groups, score=score), threshold)
 
 
 # -- failing pairs -----------------------------------------------------------------------------

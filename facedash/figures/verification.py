@@ -1,0 +1,336 @@
+"""Verification figures: pure builders from sweeps and counts to plotly figures.
+
+Curves are thinned to at most ``MAX_POINTS`` points for drawing (the markers
+stay exact), so a figure over a million pairs stays a few kilobytes and a
+slider rerun only rebuilds small figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+
+from facedash.verification import Confusion, Subgroup, Sweep
+
+MAX_POINTS = 600
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
+GENUINE, IMPOSTOR = "#2ca02c", "#d62728"
+_MARGIN = {"l": 50, "r": 20, "t": 50, "b": 45}
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One model's sweep, its chosen threshold and its published default (if any)."""
+
+    label: str
+    sweep: Sweep
+    threshold: float
+    default: float | None = None
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Genuine and impostor score counts over shared bins."""
+
+    edges: np.ndarray
+    genuine: np.ndarray
+    impostor: np.ndarray
+
+
+def score_histogram(scores: np.ndarray, same: np.ndarray, bins: int = 60) -> Histogram:
+    """Counts of genuine and impostor scores over ``bins`` shared bins (computed once per sweep)."""
+    s = np.asarray(scores, dtype=np.float64)
+    edges = np.histogram_bin_edges(s, bins=bins)
+    return Histogram(
+        edges,
+        np.histogram(s[same], bins=edges)[0],
+        np.histogram(s[~same], bins=edges)[0],
+    )
+
+
+def _thin(n: int, keep: Sequence[int] = ()) -> np.ndarray:
+    idx = np.arange(n)
+    if n > MAX_POINTS:
+        idx = np.unique(
+            np.r_[np.linspace(0, n - 1, MAX_POINTS).round().astype(int), np.asarray(keep, int)]
+        )
+    return idx
+
+
+def _point(sw: Sweep, threshold: float) -> Confusion:
+    return sw.at(threshold)
+
+
+def roc_figure(curves: Sequence[Curve], *, log_far: bool = False) -> go.Figure:
+    """ROC (TAR against FAR) of one or more models, each with its threshold and default marked."""
+    fig = go.Figure()
+    for n, c in enumerate(curves):
+        colour = COLOURS[n % len(COLOURS)]
+        fpr, tpr, _ = c.sweep.roc()
+        idx = _thin(len(fpr))
+        fig.add_trace(
+            go.Scatter(
+                x=fpr[idx],
+                y=tpr[idx],
+                mode="lines",
+                line={"color": colour, "width": 2},
+                name=f"{c.label} (AUC {c.sweep.auc:.4f})",
+                hovertemplate="FAR %{x:.4f}<br>TAR %{y:.4f}<extra></extra>",
+            )
+        )
+        p = _point(c.sweep, c.threshold)
+        fig.add_trace(
+            go.Scatter(
+                x=[p.far],
+                y=[p.recall],
+                mode="markers",
+                marker={"color": colour, "size": 13, "line": {"color": "black", "width": 1.5}},
+                name=f"{c.label}: threshold {c.threshold:.4g}",
+                hovertemplate=f"threshold {c.threshold:.4g}<br>FAR %{{x:.4f}}<br>TAR %{{y:.4f}}<extra></extra>",
+            )
+        )
+        if c.default is not None:
+            d = _point(c.sweep, c.default)
+            fig.add_trace(
+                go.Scatter(
+                    x=[d.far],
+                    y=[d.recall],
+                    mode="markers",
+                    marker={"color": colour, "size": 13, "symbol": "x"},
+                    name=f"{c.label}: published default {c.default:g}",
+                )
+            )
+    if not log_far:
+        fig.add_trace(
+            go.Scatter(
+                x=[0, 1],
+                y=[0, 1],
+                mode="lines",
+                line={"color": "grey", "dash": "dot", "width": 1},
+                name="chance",
+                hoverinfo="skip",
+            )
+        )
+    fig.update_layout(
+        title="ROC: true accepts against false accepts",
+        xaxis_title="False accept rate (FAR)",
+        yaxis_title="True accept rate (TAR)",
+        margin=_MARGIN,
+        legend={"x": 0.99, "y": 0.01, "xanchor": "right", "yanchor": "bottom"},
+    )
+    if log_far:
+        fig.update_xaxes(type="log")
+    else:
+        fig.update_xaxes(range=[-0.01, 1.01])
+    fig.update_yaxes(range=[-0.01, 1.01])
+    return fig
+
+
+def metrics_figure(curve: Curve) -> go.Figure:
+    """Precision, recall, F1 and accuracy against the threshold, with the threshold marked."""
+    sw = curve.sweep
+    idx = _thin(len(sw.thresholds), [int(np.argmax(sw.f1))])
+    t = sw.thresholds[idx]
+    fig = go.Figure()
+    for name, values, colour in (
+        ("precision", sw.precision, "#1f77b4"),
+        ("recall (TAR)", sw.recall, "#2ca02c"),
+        ("F1", sw.f1, "#d62728"),
+        ("accuracy", sw.accuracy, "#9467bd"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=t,
+                y=values[idx],
+                mode="lines",
+                name=name,
+                line={"color": colour, "width": 2},
+                hovertemplate=f"threshold %{{x:.4g}}<br>{name} %{{y:.4f}}<extra></extra>",
+            )
+        )
+    _threshold_lines(fig, curve)
+    rule = "≥" if sw.higher_is_same else "≤"
+    fig.update_layout(
+        title=f"Rates against the threshold (same when score {rule} threshold)",
+        xaxis_title=f"Threshold ({sw.score})",
+        yaxis_title="Rate",
+        yaxis_range=[-0.02, 1.02],
+        margin=_MARGIN,
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def _threshold_lines(fig: go.Figure, curve: Curve) -> None:
+    fig.add_vline(
+        x=curve.threshold,
+        line={"color": "black", "width": 2},
+        annotation_text=f"threshold {curve.threshold:.4g}",
+        annotation_position="top",
+    )
+    if curve.default is not None:
+        fig.add_vline(
+            x=curve.default,
+            line={"color": "grey", "width": 1.5, "dash": "dash"},
+            annotation_text=f"published {curve.default:g}",
+            annotation_position="bottom",
+        )
+
+
+def histogram_figure(hist: Histogram, curve: Curve) -> go.Figure:
+    """Genuine and impostor score distributions (share of each class per bin), threshold marked."""
+    centres = (hist.edges[:-1] + hist.edges[1:]) / 2
+    width = float(hist.edges[1] - hist.edges[0]) if len(hist.edges) > 1 else 1.0
+    fig = go.Figure()
+    for name, counts, colour in (
+        ("genuine (same person)", hist.genuine, GENUINE),
+        ("impostor (different people)", hist.impostor, IMPOSTOR),
+    ):
+        share = counts / max(int(counts.sum()), 1)
+        fig.add_trace(
+            go.Bar(
+                x=centres,
+                y=share,
+                width=width,
+                name=f"{name}: {int(counts.sum())}",
+                marker={"color": colour},
+                opacity=0.55,
+                customdata=counts,
+                hovertemplate="score %{x:.4g}<br>share %{y:.3f} (%{customdata} pairs)<extra></extra>",
+            )
+        )
+    _threshold_lines(fig, curve)
+    fig.update_layout(
+        barmode="overlay",
+        title="Score distributions",
+        xaxis_title=f"{curve.sweep.score} score",
+        yaxis_title="Share of the class's pairs",
+        margin=_MARGIN,
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def confusion_figure(c: Confusion) -> go.Figure:
+    """The 2x2 confusion matrix: counts, and each cell's share of its true class."""
+    counts = np.array([[c.tp, c.fn], [c.fp, c.tn]])
+    totals = counts.sum(axis=1, keepdims=True)
+    rates = counts / np.maximum(totals, 1)
+    names = np.array(
+        [["true accept (TP)", "false reject (FN)"], ["false accept (FP)", "true reject (TN)"]]
+    )
+    text = [
+        [f"{names[r, k]}<br><b>{counts[r, k]}</b><br>{rates[r, k]:.2%}" for k in range(2)]
+        for r in range(2)
+    ]
+    fig = go.Figure(
+        go.Heatmap(
+            z=rates,
+            x=["predicted same", "predicted different"],
+            y=["same person", "different people"],
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            hoverinfo="skip",
+        )
+    )
+    fig.update_layout(
+        title=f"Confusion at threshold {c.threshold:.4g}",
+        yaxis={"autorange": "reversed"},
+        margin=_MARGIN,
+        height=330,
+    )
+    return fig
+
+
+def f1_overlay_figure(curves: Sequence[Curve]) -> go.Figure:
+    """F1 against the threshold for up to two models, each on its own threshold axis (bottom, top)."""
+    fig = go.Figure()
+    for n, c in enumerate(curves[:2]):
+        colour = COLOURS[n]
+        sw = c.sweep
+        idx = _thin(len(sw.thresholds), [int(np.argmax(sw.f1))])
+        axis = "x" if n == 0 else "x2"
+        fig.add_trace(
+            go.Scatter(
+                x=sw.thresholds[idx],
+                y=sw.f1[idx],
+                mode="lines",
+                xaxis=axis,
+                line={"color": colour, "width": 2},
+                name=f"{c.label} F1 ({sw.score})",
+            )
+        )
+        p = sw.at(c.threshold)
+        fig.add_trace(
+            go.Scatter(
+                x=[c.threshold],
+                y=[p.f1],
+                mode="markers",
+                xaxis=axis,
+                marker={"color": colour, "size": 13, "line": {"color": "black", "width": 1.5}},
+                name=f"{c.label}: threshold {c.threshold:.4g} (F1 {p.f1:.3f})",
+            )
+        )
+    layout: dict = {
+        "title": "F1 against each model's own threshold",
+        "xaxis": {"title": {"text": f"{curves[0].label}: {curves[0].sweep.score} threshold"}},
+        "yaxis": {"title": {"text": "F1"}, "range": [-0.02, 1.02]},
+        "margin": {**_MARGIN, "t": 90},
+        "legend": {"orientation": "h", "y": -0.25},
+    }
+    if len(curves) > 1:
+        layout["xaxis2"] = {
+            "title": {"text": f"{curves[1].label}: {curves[1].sweep.score} threshold"},
+            "overlaying": "x",
+            "side": "top",
+            "color": COLOURS[1],
+        }
+        layout["xaxis"]["color"] = COLOURS[0]
+    fig.update_layout(**layout)
+    return fig
+
+
+def subgroup_roc_figure(groups: Sequence[Subgroup], attribute: str) -> go.Figure:
+    """ROC of each subgroup, with its AUC and its point at the shared threshold."""
+    fig = go.Figure()
+    for n, g in enumerate(groups):
+        colour = COLOURS[n % len(COLOURS)]
+        idx = _thin(len(g.fpr))
+        auc = "n/a" if not np.isfinite(g.auc) else f"{g.auc:.4f}"
+        fig.add_trace(
+            go.Scatter(
+                x=g.fpr[idx],
+                y=g.tpr[idx],
+                mode="lines",
+                line={"color": colour, "width": 2},
+                name=f"{attribute}={g.group} (AUC {auc}; {g.genuine}+{g.impostor} pairs)",
+            )
+        )
+        if g.at is not None and g.genuine and g.impostor:
+            fig.add_trace(
+                go.Scatter(
+                    x=[g.at.far],
+                    y=[g.at.recall],
+                    mode="markers",
+                    marker={"color": colour, "size": 11, "line": {"color": "black", "width": 1}},
+                    showlegend=False,
+                    hovertemplate=f"{g.group}: FAR %{{x:.4f}}, TAR %{{y:.4f}}<extra></extra>",
+                )
+            )
+    fig.update_layout(
+        title=f"ROC per {attribute} (dots: the shared threshold)",
+        xaxis_title="False accept rate (FAR)",
+        yaxis_title="True accept rate (TAR)",
+        xaxis_range=[-0.01, 1.01],
+        yaxis_range=[-0.01, 1.01],
+        margin=_MARGIN,
+        legend={"x": 0.99, "y": 0.01, "xanchor": "right", "yanchor": "bottom"},
+    )
+    return fig
