@@ -15,6 +15,15 @@ from facedash import verification as V
 TOL = 1e-9
 
 
+@pytest.fixture(scope="module")
+def demo(demo_dataset):
+    """The demo set's FaceNet embeddings through the default store (FaceNet loads only if missing)."""
+    from facedash.pipeline import embed_dataset
+    from facedash.store import Store
+
+    return embed_dataset(demo_dataset, store=Store())
+
+
 # -- helpers -----------------------------------------------------------------------------------
 def _labels_and_scores(draw_seed: int, n: int, ties: bool) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(draw_seed)

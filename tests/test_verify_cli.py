@@ -5,9 +5,19 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from sklearn.metrics import roc_auc_score
 
 from facedash.cli import main
+
+
+@pytest.fixture(scope="module")
+def demo(demo_dataset):
+    """The demo set's FaceNet embeddings through the default store (FaceNet loads only if missing)."""
+    from facedash.pipeline import embed_dataset
+    from facedash.store import Store
+
+    return embed_dataset(demo_dataset, store=Store())
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
