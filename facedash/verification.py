@@ -652,10 +652,10 @@ def sweep(scores: np.ndarray, same: np.ndarray, *, score: str = "cosine") -> Swe
     if not np.isfinite(s).all():
         raise ValueError(f"{int((~np.isfinite(s)).sum())} scores are not finite")
     key = s if kind.higher_is_same else -s
-    order = np.argsort(-key, kind="mergesort")
+    order = np.argsort(-key)  # ties need not keep their order: counts are taken per distinct key
     key_sorted = key[order]
     last, tps, fps = _curve(key_sorted, y[order], None)
-    thresholds = s[order][last]
+    thresholds = s[order[last]]
     return Sweep(
         score=kind.id,
         higher_is_same=kind.higher_is_same,
