@@ -497,8 +497,13 @@ class Sweep:
     fp: np.ndarray
     positives: int
     negatives: int
-    order: np.ndarray = field(repr=False)  # pairs sorted most-"same" first
-    key_sorted: np.ndarray = field(repr=False)  # the internal key, descending
+    key: np.ndarray = field(repr=False)  # each pair's "higher is same" key, in pair order
+
+    def order(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(order, last)``: pairs most-"same" first, and the last position of each distinct key."""
+        order = np.argsort(-self.key, kind="stable")
+        key_sorted = self.key[order]
+        return order, np.r_[np.flatnonzero(np.diff(key_sorted)), len(key_sorted) - 1]
 
     # counts
     @property
@@ -593,17 +598,15 @@ class Sweep:
         The rate is linearly interpolated between the two ROC points around the
         crossing; the threshold is the sweep point with the smallest |FAR - FRR|.
         """
-        fpr, tpr, _ = self.roc()
-        fnr = 1.0 - tpr
-        d = fpr - fnr  # rises from -1 to +1 along the sweep
+        far = self.fp / max(self.negatives, 1)
+        d = far - (self.positives - self.tp) / max(self.positives, 1)  # FAR - FRR, rising to >= 0
         k = int(np.argmax(d >= 0))
-        if k == 0:
-            eer = float(fpr[0])
-        else:
-            d0, d1 = d[k - 1], d[k]
-            t = d0 / (d0 - d1) if d1 != d0 else 0.0
-            eer = float(fpr[k - 1] + t * (fpr[k] - fpr[k - 1]))
-        j = int(np.argmin(np.abs(self.far - self.frr)))
+        # The point before k; before the first comes "accept nothing": FAR 0, FRR 1.
+        far0, d0 = (far[k - 1], d[k - 1]) if k > 0 else (0.0, -1.0)
+        d1 = d[k]
+        t = d0 / (d0 - d1) if d1 != d0 else 0.0
+        eer = float(far0 + t * (far[k] - far0))
+        j = int(np.argmin(np.abs(d)))
         return eer, float(self.thresholds[j])
 
     def threshold_at_far(self, target: float) -> float | None:
@@ -652,20 +655,26 @@ def sweep(scores: np.ndarray, same: np.ndarray, *, score: str = "cosine") -> Swe
     if not np.isfinite(s).all():
         raise ValueError(f"{int((~np.isfinite(s)).sum())} scores are not finite")
     key = s if kind.higher_is_same else -s
-    order = np.argsort(-key)  # ties need not keep their order: counts are taken per distinct key
-    key_sorted = key[order]
-    last, tps, fps = _curve(key_sorted, y[order], None)
-    thresholds = s[order[last]]
+    # Sort each class on its own (plain sorts, no index), then merge the two sorted runs
+    # with a stable argsort (timsort merges runs in linear time): the merged position
+    # says the class. About twice as fast as one argsort of every pair.
+    neg_key = -key
+    gen, imp = np.sort(neg_key[y]), np.sort(neg_key[~y])
+    merged = np.concatenate([gen, imp])
+    pos = np.argsort(merged, kind="stable")
+    last, tps, fps = _curve(merged[pos], pos < len(gen), None)
+    thresholds = -merged[pos[last]]
+    if not kind.higher_is_same:
+        thresholds = -thresholds
     return Sweep(
         score=kind.id,
         higher_is_same=kind.higher_is_same,
         thresholds=thresholds,
         tp=tps,
         fp=fps,
-        positives=int(y.sum()),
-        negatives=int((~y).sum()),
-        order=order,
-        key_sorted=key_sorted,
+        positives=len(gen),
+        negatives=len(imp),
+        key=key,
     )
 
 
@@ -762,7 +771,7 @@ def bootstrap(
 
     Each replicate draws the people with replacement; a pair counts ``m_a * m_b`` times,
     where ``m`` is how often each of its two people was drawn (0 leaves it out). The
-    pairs' order from the sweep is reused, so a replicate is two weighted cumulative
+    pairs are sorted once, so a replicate is two weighted cumulative
     sums. Replicates without genuine or without impostor pairs are skipped (``valid``).
     """
     if replicates < 1:
@@ -771,9 +780,9 @@ def bootstrap(
         raise ValueError(f"level must be within (0, 1), got {level}")
     codes = _codes(people)
     n_people = int(codes.max()) + 1 if len(codes) else 0
-    pa, pb = codes[pairs.i][sw.order], codes[pairs.j][sw.order]
-    y = np.asarray(pairs.same, bool)[sw.order]
-    last = np.r_[np.flatnonzero(np.diff(sw.key_sorted)), len(sw.key_sorted) - 1]
+    order, last = sw.order()
+    pa, pb = codes[pairs.i][order], codes[pairs.j][order]
+    y = np.asarray(pairs.same, bool)[order]
     k = sw.index(threshold)
     accepted = (np.arange(len(y)) <= last[k]) if k >= 0 else np.zeros(len(y), bool)
     rng = np.random.default_rng(seed)

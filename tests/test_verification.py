@@ -334,8 +334,8 @@ def test_bootstrap_weights_of_one_reproduce_the_sweep():
     # With every person drawn once, a replicate is the full data: check the weighted path.
     y, s = _labels_and_scores(2, 300, True)
     sw = V.sweep(s, y, score="cosine")
-    order_last = np.r_[np.flatnonzero(np.diff(sw.key_sorted)), len(s) - 1]
-    ys = y[sw.order]
+    order, order_last = sw.order()
+    ys = y[order]
     tps = np.cumsum(1.0 * ys)[order_last]
     fps = np.cumsum(1.0 * ~ys)[order_last]
     assert abs(V._auc(fps, tps) - roc_auc_score(y, s)) < TOL

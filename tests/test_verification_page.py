@@ -65,7 +65,7 @@ def test_slider_moves_the_confusion_matrix(page, demo_sweep):
     assert after == {"tp": expected.tp, "fp": expected.fp, "tn": expected.tn, "fn": expected.fn}
     # A stricter threshold accepts fewer pairs: fewer true and false accepts.
     assert after["tp"] < before["tp"] and after["fp"] <= before["fp"] and after["fn"] > before["fn"]
-    assert sum(after.values()) == sum(before.values()) == len(sw.order)
+    assert sum(after.values()) == sum(before.values()) == len(sw.key)
 
 
 def test_jump_buttons_set_the_threshold(page, demo_sweep):

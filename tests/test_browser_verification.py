@@ -1,0 +1,39 @@
+"""The Verification page in headless Chromium, with a screenshot."""
+
+import pytest
+
+from tests.conftest import screenshot, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+
+def test_verification_page_renders_and_reacts(page, app_url):
+    page.goto(app_url + "/verification")
+    wait_for_app(page, "ROC-AUC")
+    page.get_by_text("True accepts (TP)").first.wait_for()
+    # Four charts at the top (ROC, rates, histograms, confusion matrix) drawn by plotly.
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= 4"
+    )
+    assert page.get_by_text("ROC: true accepts against false accepts").count() >= 1
+
+    def tp() -> str:
+        metric = page.locator("[data-testid=stMetric]", has_text="True accepts (TP)")
+        return metric.locator("[data-testid=stMetricValue]").inner_text()
+
+    before = tp()
+    page.get_by_role("button", name="Published default 0.6").click()
+    page.wait_for_function(
+        "(v) => { const m = [...document.querySelectorAll('[data-testid=stMetric]')]"
+        ".find(e => e.innerText.includes('True accepts (TP)'));"
+        " return m && !m.innerText.includes(v); }",
+        arg=before,
+    )
+    wait_for_app(page, "False accepts")
+    assert tp() != before  # the stricter default accepts fewer genuine pairs
+    page.get_by_text("False rejects (", exact=False).first.click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=stImage] img').length >= 2"
+    )
+    path = screenshot(page, "verification_page")
+    assert path.stat().st_size > 50_000
