@@ -163,7 +163,7 @@ def _slider(label: str, key: str, sw: V.Sweep, ctx: tuple, start: float) -> floa
 
 
 def _pair_gallery(
-    result: EmbeddingSet, pairs: V.Pairs, scores: np.ndarray, idx: np.ndarray, per_row: int = 3
+    result: EmbeddingSet, pairs: V.Pairs, scores: np.ndarray, idx: np.ndarray, per_row: int = 4
 ) -> None:
     if not len(idx):
         st.caption("None at this threshold.")
@@ -172,14 +172,16 @@ def _pair_gallery(
         cols = st.columns(per_row)
         for col, k in zip(cols, idx[start : start + per_row], strict=False):
             a, b = int(pairs.i[k]), int(pairs.j[k])
-            with col:
-                left, right = st.columns(2)
-                for side, face in ((left, a), (right, b)):
-                    thumb = result.thumbs[face]
-                    if thumb:
-                        side.image(thumb, width="stretch")
-                    side.caption(f"{result.rows[face].person}")
-                st.caption(f"score **{scores[k]:.4f}**")
+            box = col.container(border=True)
+            left, right = box.columns(2)
+            for side, face in ((left, a), (right, b)):
+                thumb = result.thumbs[face]
+                if thumb:
+                    side.image(thumb, width="stretch")
+            box.caption(
+                f"score **{scores[k]:.4f}** · {result.rows[a].person} / {result.rows[b].person}",
+                help=f"{result.rows[a].name}\n\n{result.rows[b].name}",
+            )
 
 
 def _ci(iv: V.Interval, pct: bool = False) -> str:
@@ -308,6 +310,7 @@ def main() -> None:
         best.threshold,
     )
     conf = sw.at(threshold)
+    log_far = st.toggle("Log FAR axis on ROC curves", value=True, key="verification_log_far")
     curve = F.Curve(result.model_id, sw, threshold, default)
     if default is not None:
         d = sw.at(default)
@@ -319,7 +322,7 @@ def main() -> None:
 
     # 4. Charts and the confusion matrix.
     left, right = st.columns(2)
-    left.plotly_chart(F.roc_figure([curve]), key="verification_roc")
+    left.plotly_chart(F.roc_figure([curve], log_far=log_far), key="verification_roc")
     right.plotly_chart(F.metrics_figure(curve), key="verification_metrics")
     left, right = st.columns(2)
     left.plotly_chart(F.histogram_figure(hist, curve), key="verification_hist")
@@ -330,11 +333,10 @@ def main() -> None:
         k[1].metric("False accepts (FP)", conf.fp)
         k[2].metric("True rejects (TN)", conf.tn)
         k[3].metric("False rejects (FN)", conf.fn)
-        r = st.columns(4)
-        r[0].metric("FAR", f"{conf.far:.2%}")
-        r[1].metric("FRR", f"{conf.frr:.2%}")
-        r[2].metric("Precision", f"{conf.precision:.4f}")
-        r[3].metric("F1", f"{conf.f1:.4f}")
+        st.markdown(
+            f"FAR **{conf.far:.2%}** · FRR **{conf.frr:.2%}** · precision **{conf.precision:.4f}** · "
+            f"recall **{conf.recall:.4f}** · F1 **{conf.f1:.4f}** · accuracy **{conf.accuracy:.4f}**"
+        )
 
     # 5. Confidence intervals.
     with st.expander("Confidence intervals (bootstrap over people)"):
@@ -407,7 +409,7 @@ def main() -> None:
             )
             curves.append(F.Curve(second, osw, othreshold, odefault))
             left, right = st.columns(2)
-            left.plotly_chart(F.roc_figure(curves), key="verification_roc_overlay")
+            left.plotly_chart(F.roc_figure(curves, log_far=log_far), key="verification_roc_overlay")
             right.plotly_chart(F.f1_overlay_figure(curves), key="verification_f1_overlay")
             oc = osw.at(othreshold)
             st.dataframe(
@@ -444,7 +446,9 @@ def main() -> None:
             _subgroup_sweeps(set_key, score, pairs_key, attribute, scores, pairs, groups), threshold
         )
         left, right = st.columns(2)
-        left.plotly_chart(F.subgroup_roc_figure(subs, attribute), key="verification_subgroup_roc")
+        left.plotly_chart(
+            F.subgroup_roc_figure(subs, attribute, log_far=log_far), key="verification_subgroup_roc"
+        )
         right.dataframe(
             pd.DataFrame([s.as_dict() for s in subs]).rename(
                 columns={"far": f"FAR at {threshold:.4f}", "frr": f"FRR at {threshold:.4f}"}

@@ -64,12 +64,23 @@ def _point(sw: Sweep, threshold: float) -> Confusion:
     return sw.at(threshold)
 
 
+def _far_floor(negatives: int) -> float:
+    """Where FAR 0 is drawn on a log axis: half of one false accept."""
+    return 0.5 / max(negatives, 1)
+
+
 def roc_figure(curves: Sequence[Curve], *, log_far: bool = False) -> go.Figure:
-    """ROC (TAR against FAR) of one or more models, each with its threshold and default marked."""
+    """ROC (TAR against FAR) of one or more models, each with its threshold and default marked.
+
+    On a log FAR axis (the usual view for face verification, where the interesting
+    part is FAR below 1%) a FAR of 0 is drawn at half of one false accept.
+    """
     fig = go.Figure()
     for n, c in enumerate(curves):
         colour = COLOURS[n % len(COLOURS)]
         fpr, tpr, _ = c.sweep.roc()
+        floor = _far_floor(c.sweep.negatives) if log_far else 0.0
+        fpr = np.maximum(fpr, floor)
         idx = _thin(len(fpr))
         fig.add_trace(
             go.Scatter(
@@ -84,7 +95,7 @@ def roc_figure(curves: Sequence[Curve], *, log_far: bool = False) -> go.Figure:
         p = _point(c.sweep, c.threshold)
         fig.add_trace(
             go.Scatter(
-                x=[p.far],
+                x=[max(p.far, floor)],
                 y=[p.recall],
                 mode="markers",
                 marker={"color": colour, "size": 13, "line": {"color": "black", "width": 1.5}},
@@ -96,7 +107,7 @@ def roc_figure(curves: Sequence[Curve], *, log_far: bool = False) -> go.Figure:
             d = _point(c.sweep, c.default)
             fig.add_trace(
                 go.Scatter(
-                    x=[d.far],
+                    x=[max(d.far, floor)],
                     y=[d.recall],
                     mode="markers",
                     marker={"color": colour, "size": 13, "symbol": "x"},
@@ -122,7 +133,7 @@ def roc_figure(curves: Sequence[Curve], *, log_far: bool = False) -> go.Figure:
         legend={"x": 0.99, "y": 0.01, "xanchor": "right", "yanchor": "bottom"},
     )
     if log_far:
-        fig.update_xaxes(type="log")
+        fig.update_xaxes(type="log", title="False accept rate (FAR, log scale)")
     else:
         fig.update_xaxes(range=[-0.01, 1.01])
     fig.update_yaxes(range=[-0.01, 1.01])
@@ -202,8 +213,9 @@ def _threshold_lines(fig: go.Figure, curve: Curve) -> None:
         notes.append(
             {
                 "x": curve.default,
-                "y": 0,
+                "y": 0.95,
                 "yref": "paper",
+                "xanchor": "left",
                 "yanchor": "top",
                 "text": f"published {curve.default:g}",
                 "showarrow": False,
@@ -330,16 +342,19 @@ def f1_overlay_figure(curves: Sequence[Curve]) -> go.Figure:
     return fig
 
 
-def subgroup_roc_figure(groups: Sequence[Subgroup], attribute: str) -> go.Figure:
+def subgroup_roc_figure(
+    groups: Sequence[Subgroup], attribute: str, *, log_far: bool = False
+) -> go.Figure:
     """ROC of each subgroup, with its AUC and its point at the shared threshold."""
     fig = go.Figure()
     for n, g in enumerate(groups):
         colour = COLOURS[n % len(COLOURS)]
+        floor = _far_floor(g.impostor) if log_far else 0.0
         idx = _thin(len(g.fpr))
         auc = "n/a" if not np.isfinite(g.auc) else f"{g.auc:.4f}"
         fig.add_trace(
             go.Scatter(
-                x=g.fpr[idx],
+                x=np.maximum(g.fpr[idx], floor),
                 y=g.tpr[idx],
                 mode="lines",
                 line={"color": colour, "width": 2},
@@ -349,7 +364,7 @@ def subgroup_roc_figure(groups: Sequence[Subgroup], attribute: str) -> go.Figure
         if g.at is not None and g.genuine and g.impostor:
             fig.add_trace(
                 go.Scatter(
-                    x=[g.at.far],
+                    x=[max(g.at.far, floor)],
                     y=[g.at.recall],
                     mode="markers",
                     marker={"color": colour, "size": 11, "line": {"color": "black", "width": 1}},
@@ -359,11 +374,14 @@ def subgroup_roc_figure(groups: Sequence[Subgroup], attribute: str) -> go.Figure
             )
     fig.update_layout(
         title=f"ROC per {attribute} (dots: the shared threshold)",
-        xaxis_title="False accept rate (FAR)",
+        xaxis_title="False accept rate (FAR)" + (", log scale" if log_far else ""),
         yaxis_title="True accept rate (TAR)",
-        xaxis_range=[-0.01, 1.01],
         yaxis_range=[-0.01, 1.01],
         margin=_MARGIN,
         legend={"x": 0.99, "y": 0.01, "xanchor": "right", "yanchor": "bottom"},
     )
+    if log_far:
+        fig.update_xaxes(type="log")
+    else:
+        fig.update_xaxes(range=[-0.01, 1.01])
     return fig
