@@ -38,14 +38,20 @@ def main() -> None:
         f"{result.dataset} · model `{result.model_id}` · {result.seconds:.2f} s · {result.det_key} · {result.align_key}"
     )
 
+    with st.popover("Forget this set"):
+        st.write("Delete this set's detections, embeddings and thumbnails from the store.")
+        if st.button("Forget it now", key="data_forget", type="primary"):
+            deleted = state.forget_current()
+            st.success(f"Deleted {deleted} rows. Reopening the set will recompute everything.")
+            return
+
     if result.failures:
         st.subheader("Files not used")
-        st.dataframe(
-            pd.DataFrame([f.as_dict() for f in result.failures]),
-            hide_index=True,
-            width="stretch",
-            key="data_failures",
-        )
+        failures = pd.DataFrame([f.as_dict() for f in result.failures])
+        if len(failures) <= 200:
+            st.table(failures.rename(columns={"file": "File", "reason": "Reason"}))
+        else:
+            st.dataframe(failures, hide_index=True, width="stretch", key="data_failures")
 
     st.subheader("Faces")
     choice = st.selectbox("Person", ["Everyone", *people], key="data_person")
