@@ -121,7 +121,8 @@ def _other_set(model_id: str) -> EmbeddingSet | None:
     if dataset is None:
         return None
     _, align = state.settings()
-    key = (dataset.kind, dataset.fingerprint(), model_id, align)
+    store = state.session_store()  # a private memory store for unsaved uploads
+    key = (dataset.kind, dataset.fingerprint(), model_id, align, id(store))
     held = st.session_state.get("verification_other")
     if held is not None and held[0] == key:
         return held[1]
@@ -130,7 +131,7 @@ def _other_set(model_id: str) -> EmbeddingSet | None:
         result = embed_dataset(
             dataset,
             model_id=model_id,
-            store=cache.store(),
+            store=store,
             align_settings=align,
             get_detector=lambda: cache.detector(DetectorSettings()),
             get_model=lambda: cache.model(model_id),
