@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -60,6 +61,19 @@ def _thin(n: int, keep: Sequence[int] = ()) -> np.ndarray:
     return idx
 
 
+def _figure(data: Sequence[Any], *, title: str, **layout: Any) -> go.Figure:
+    """One constructor call (far cheaper than ``add_trace`` / ``update_layout`` one by one)."""
+    return go.Figure(
+        data=list(data), layout={"title": {"text": title}, "margin": _MARGIN, **layout}
+    )
+
+
+def _far_axis(log_far: bool) -> dict[str, Any]:
+    if log_far:
+        return {"title": {"text": "False accept rate (FAR, log scale)"}, "type": "log"}
+    return {"title": {"text": "False accept rate (FAR)"}, "range": [-0.01, 1.01]}
+
+
 def _point(sw: Sweep, threshold: float) -> Confusion:
     return sw.at(threshold)
 
@@ -75,14 +89,14 @@ def roc_figure(curves: Sequence[Curve], *, log_far: bool = False) -> go.Figure:
     On a log FAR axis (the usual view for face verification, where the interesting
     part is FAR below 1%) a FAR of 0 is drawn at half of one false accept.
     """
-    fig = go.Figure()
+    data: list[go.Scatter | go.Bar] = []
     for n, c in enumerate(curves):
         colour = COLOURS[n % len(COLOURS)]
         fpr, tpr, _ = c.sweep.roc()
         floor = _far_floor(c.sweep.negatives) if log_far else 0.0
         fpr = np.maximum(fpr, floor)
         idx = _thin(len(fpr))
-        fig.add_trace(
+        data.append(
             go.Scatter(
                 x=fpr[idx],
                 y=tpr[idx],
@@ -93,7 +107,7 @@ def roc_figure(curves: Sequence[Curve], *, log_far: bool = False) -> go.Figure:
             )
         )
         p = _point(c.sweep, c.threshold)
-        fig.add_trace(
+        data.append(
             go.Scatter(
                 x=[max(p.far, floor)],
                 y=[p.recall],
@@ -105,7 +119,7 @@ def roc_figure(curves: Sequence[Curve], *, log_far: bool = False) -> go.Figure:
         )
         if c.default is not None:
             d = _point(c.sweep, c.default)
-            fig.add_trace(
+            data.append(
                 go.Scatter(
                     x=[max(d.far, floor)],
                     y=[d.recall],
@@ -115,7 +129,7 @@ def roc_figure(curves: Sequence[Curve], *, log_far: bool = False) -> go.Figure:
                 )
             )
     if not log_far:
-        fig.add_trace(
+        data.append(
             go.Scatter(
                 x=[0, 1],
                 y=[0, 1],
@@ -125,19 +139,13 @@ def roc_figure(curves: Sequence[Curve], *, log_far: bool = False) -> go.Figure:
                 hoverinfo="skip",
             )
         )
-    fig.update_layout(
+    return _figure(
+        data,
         title="ROC: true accepts against false accepts",
-        xaxis_title="False accept rate (FAR)",
-        yaxis_title="True accept rate (TAR)",
-        margin=_MARGIN,
+        xaxis=_far_axis(log_far),
+        yaxis={"title": {"text": "True accept rate (TAR)"}, "range": [-0.01, 1.01]},
         legend={"x": 0.99, "y": 0.01, "xanchor": "right", "yanchor": "bottom"},
     )
-    if log_far:
-        fig.update_xaxes(type="log", title="False accept rate (FAR, log scale)")
-    else:
-        fig.update_xaxes(range=[-0.01, 1.01])
-    fig.update_yaxes(range=[-0.01, 1.01])
-    return fig
 
 
 def metrics_figure(curve: Curve) -> go.Figure:
@@ -145,14 +153,14 @@ def metrics_figure(curve: Curve) -> go.Figure:
     sw = curve.sweep
     idx = _thin(len(sw.thresholds), [int(np.argmax(sw.f1))])
     t = sw.thresholds[idx]
-    fig = go.Figure()
+    data: list[go.Scatter | go.Bar] = []
     for name, values, colour in (
         ("precision", sw.precision, "#1f77b4"),
         ("recall (TAR)", sw.recall, "#2ca02c"),
         ("F1", sw.f1, "#d62728"),
         ("accuracy", sw.accuracy, "#9467bd"),
     ):
-        fig.add_trace(
+        data.append(
             go.Scatter(
                 x=t,
                 y=values[idx],
@@ -162,20 +170,18 @@ def metrics_figure(curve: Curve) -> go.Figure:
                 hovertemplate=f"threshold %{{x:.4g}}<br>{name} %{{y:.4f}}<extra></extra>",
             )
         )
-    _threshold_lines(fig, curve)
     rule = "≥" if sw.higher_is_same else "≤"
-    fig.update_layout(
+    return _figure(
+        data,
         title=f"Rates against the threshold (same when score {rule} threshold)",
-        xaxis_title=f"Threshold ({sw.score})",
-        yaxis_title="Rate",
-        yaxis_range=[-0.02, 1.02],
-        margin=_MARGIN,
+        xaxis={"title": {"text": f"Threshold ({sw.score})"}},
+        yaxis={"title": {"text": "Rate"}, "range": [-0.02, 1.02]},
         legend={"orientation": "h", "y": -0.2},
+        **_threshold_lines(curve),
     )
-    return fig
 
 
-def _threshold_lines(fig: go.Figure, curve: Curve) -> None:
+def _threshold_lines(curve: Curve) -> dict[str, list[dict]]:
     """Vertical lines (as layout shapes: cheaper than ``add_vline``) at the threshold and default."""
     shapes = [
         {
@@ -222,20 +228,20 @@ def _threshold_lines(fig: go.Figure, curve: Curve) -> None:
                 "font": {"color": "grey"},
             }
         )
-    fig.update_layout(shapes=shapes, annotations=notes)
+    return {"shapes": shapes, "annotations": notes}
 
 
 def histogram_figure(hist: Histogram, curve: Curve) -> go.Figure:
     """Genuine and impostor score distributions (share of each class per bin), threshold marked."""
     centres = (hist.edges[:-1] + hist.edges[1:]) / 2
     width = float(hist.edges[1] - hist.edges[0]) if len(hist.edges) > 1 else 1.0
-    fig = go.Figure()
+    data: list[go.Scatter | go.Bar] = []
     for name, counts, colour in (
         ("genuine (same person)", hist.genuine, GENUINE),
         ("impostor (different people)", hist.impostor, IMPOSTOR),
     ):
         share = counts / max(int(counts.sum()), 1)
-        fig.add_trace(
+        data.append(
             go.Bar(
                 x=centres,
                 y=share,
@@ -247,16 +253,15 @@ def histogram_figure(hist: Histogram, curve: Curve) -> go.Figure:
                 hovertemplate="score %{x:.4g}<br>share %{y:.3f} (%{customdata} pairs)<extra></extra>",
             )
         )
-    _threshold_lines(fig, curve)
-    fig.update_layout(
+    return _figure(
+        data,
         barmode="overlay",
         title="Score distributions",
-        xaxis_title=f"{curve.sweep.score} score",
-        yaxis_title="Share of the class's pairs",
-        margin=_MARGIN,
+        xaxis={"title": {"text": f"{curve.sweep.score} score"}},
+        yaxis={"title": {"text": "Share of the class's pairs"}},
         legend={"orientation": "h", "y": -0.2},
+        **_threshold_lines(curve),
     )
-    return fig
 
 
 def confusion_figure(c: Confusion) -> go.Figure:
@@ -271,38 +276,35 @@ def confusion_figure(c: Confusion) -> go.Figure:
         [f"{names[r, k]}<br><b>{counts[r, k]}</b><br>{rates[r, k]:.2%}" for k in range(2)]
         for r in range(2)
     ]
-    fig = go.Figure(
-        go.Heatmap(
-            z=rates,
-            x=["predicted same", "predicted different"],
-            y=["same person", "different people"],
-            text=text,
-            texttemplate="%{text}",
-            colorscale="Blues",
-            zmin=0,
-            zmax=1,
-            showscale=False,
-            hoverinfo="skip",
-        )
+    heat = go.Heatmap(
+        z=rates,
+        x=["predicted same", "predicted different"],
+        y=["same person", "different people"],
+        text=text,
+        texttemplate="%{text}",
+        colorscale="Blues",
+        zmin=0,
+        zmax=1,
+        showscale=False,
+        hoverinfo="skip",
     )
-    fig.update_layout(
+    return _figure(
+        [heat],
         title=f"Confusion at threshold {c.threshold:.4g}",
         yaxis={"autorange": "reversed"},
-        margin=_MARGIN,
         height=330,
     )
-    return fig
 
 
 def f1_overlay_figure(curves: Sequence[Curve]) -> go.Figure:
     """F1 against the threshold for up to two models, each on its own threshold axis (bottom, top)."""
-    fig = go.Figure()
+    data: list[go.Scatter | go.Bar] = []
     for n, c in enumerate(curves[:2]):
         colour = COLOURS[n]
         sw = c.sweep
         idx = _thin(len(sw.thresholds), [int(np.argmax(sw.f1))])
         axis = "x" if n == 0 else "x2"
-        fig.add_trace(
+        data.append(
             go.Scatter(
                 x=sw.thresholds[idx],
                 y=sw.f1[idx],
@@ -313,7 +315,7 @@ def f1_overlay_figure(curves: Sequence[Curve]) -> go.Figure:
             )
         )
         p = sw.at(c.threshold)
-        fig.add_trace(
+        data.append(
             go.Scatter(
                 x=[c.threshold],
                 y=[p.f1],
@@ -324,7 +326,7 @@ def f1_overlay_figure(curves: Sequence[Curve]) -> go.Figure:
             )
         )
     layout: dict = {
-        "title": "F1 against each model's own threshold",
+        "title": {"text": "F1 against each model's own threshold"},
         "xaxis": {"title": {"text": f"{curves[0].label}: {curves[0].sweep.score} threshold"}},
         "yaxis": {"title": {"text": "F1"}, "range": [-0.02, 1.02]},
         "margin": {**_MARGIN, "t": 90},
@@ -338,21 +340,20 @@ def f1_overlay_figure(curves: Sequence[Curve]) -> go.Figure:
             "color": COLOURS[1],
         }
         layout["xaxis"]["color"] = COLOURS[0]
-    fig.update_layout(**layout)
-    return fig
+    return go.Figure(data=data, layout=layout)
 
 
 def subgroup_roc_figure(
     groups: Sequence[Subgroup], attribute: str, *, log_far: bool = False
 ) -> go.Figure:
     """ROC of each subgroup, with its AUC and its point at the shared threshold."""
-    fig = go.Figure()
+    data: list[go.Scatter | go.Bar] = []
     for n, g in enumerate(groups):
         colour = COLOURS[n % len(COLOURS)]
         floor = _far_floor(g.impostor) if log_far else 0.0
         idx = _thin(len(g.fpr))
         auc = "n/a" if not np.isfinite(g.auc) else f"{g.auc:.4f}"
-        fig.add_trace(
+        data.append(
             go.Scatter(
                 x=np.maximum(g.fpr[idx], floor),
                 y=g.tpr[idx],
@@ -362,7 +363,7 @@ def subgroup_roc_figure(
             )
         )
         if g.at is not None and g.genuine and g.impostor:
-            fig.add_trace(
+            data.append(
                 go.Scatter(
                     x=[max(g.at.far, floor)],
                     y=[g.at.recall],
@@ -372,16 +373,10 @@ def subgroup_roc_figure(
                     hovertemplate=f"{g.group}: FAR %{{x:.4f}}, TAR %{{y:.4f}}<extra></extra>",
                 )
             )
-    fig.update_layout(
+    return _figure(
+        data,
         title=f"ROC per {attribute} (dots: the shared threshold)",
-        xaxis_title="False accept rate (FAR)" + (", log scale" if log_far else ""),
-        yaxis_title="True accept rate (TAR)",
-        yaxis_range=[-0.01, 1.01],
-        margin=_MARGIN,
+        xaxis=_far_axis(log_far),
+        yaxis={"title": {"text": "True accept rate (TAR)"}, "range": [-0.01, 1.01]},
         legend={"x": 0.99, "y": 0.01, "xanchor": "right", "yanchor": "bottom"},
     )
-    if log_far:
-        fig.update_xaxes(type="log")
-    else:
-        fig.update_xaxes(range=[-0.01, 1.01])
-    return fig
