@@ -311,7 +311,12 @@ def main() -> None:
         best.threshold,
     )
     conf = sw.at(threshold)
-    log_far = st.toggle("Log FAR axis on ROC curves", value=True, key="verification_log_far")
+    log_far = st.toggle(
+        "Log FAR axis on ROC curves",
+        value=True,
+        key="verification_log_far",
+        help="On the log axis, a FAR of 0 is drawn at half of one false accept of that curve.",
+    )
     curve = F.Curve(result.model_id, sw, threshold, default)
     if default is not None:
         d = sw.at(default)

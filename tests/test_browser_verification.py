@@ -45,3 +45,22 @@ def test_verification_page_renders_and_reacts(page, app_url):
     page.wait_for_timeout(1500)
     path = screenshot(page, "verification_page")
     assert path.stat().st_size > 50_000
+
+
+def test_verification_page_compares_two_models(page, app_url):
+    page.goto(app_url)
+    wait_for_app(page, "Faces embedded")
+    page.goto(app_url + "/verification")
+    wait_for_app(page, "ROC-AUC")
+    page.get_by_text("Compare with a second model").first.scroll_into_view_if_needed()
+    page.locator("[data-testid=stSelectbox]", has_text="Second model").click()
+    page.get_by_role("option", name="dlib").click()
+    wait_for_app(page, "F1 against each model's own threshold")
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= 7"
+    )
+    assert page.get_by_text("dlib: published default 0.6").count() >= 1
+    page.get_by_text("F1 against each model's own threshold").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
+    path = screenshot(page, "verification_compare")
+    assert path.stat().st_size > 50_000

@@ -326,10 +326,10 @@ def f1_overlay_figure(curves: Sequence[Curve]) -> go.Figure:
             )
         )
     layout: dict = {
-        "title": {"text": "F1 against each model's own threshold"},
+        "title": {"text": "F1 against each model's own threshold", "y": 0.98, "yanchor": "top"},
         "xaxis": {"title": {"text": f"{curves[0].label}: {curves[0].sweep.score} threshold"}},
         "yaxis": {"title": {"text": "F1"}, "range": [-0.02, 1.02]},
-        "margin": {**_MARGIN, "t": 90},
+        "margin": {**_MARGIN, "t": 120},
         "legend": {"orientation": "h", "y": -0.25},
     }
     if len(curves) > 1:
