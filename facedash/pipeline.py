@@ -69,6 +69,7 @@ class EmbeddingSet:
     computed: int
     cached: int
     seconds: float
+    no_face: list[tuple[str, str]] = field(default_factory=list)  # (file name, image hash)
 
     @property
     def people(self) -> np.ndarray:
@@ -299,6 +300,7 @@ def embed_dataset(
     vectors_out: list[np.ndarray] = []
     thumbs: list[bytes | None] = []
     previews: dict[str, bytes | None] = {}
+    no_face: list[tuple[str, str]] = []
     for i, item in enumerate(dataset.items):
         image_hash = hashes.get(i)
         if image_hash is None or i in failed_items or image_hash not in detections:
@@ -307,6 +309,7 @@ def embed_dataset(
         previews[image_hash] = det.preview
         if not det.faces:
             failures.append(Failure(item.name, "no face found"))
+            no_face.append((item.name, image_hash))
             continue
         for f in select(det.faces, al.policy):
             emb = stored.get((image_hash, f))
@@ -353,6 +356,7 @@ def embed_dataset(
         computed=computed,
         cached=cached,
         seconds=time.perf_counter() - t0,
+        no_face=no_face,
     )
 
 

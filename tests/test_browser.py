@@ -48,9 +48,9 @@ def test_upload_mixed_zip_shows_failures(page, app_url, demo_dataset, tmp_path):
     wait_for_app(page, "Upload photos or a zip in the sidebar")
     page.locator("input[type=file]").set_input_files(str(archive))
     wait_for_app(page, "Files not used")
-    page.get_by_text("no face found").first.wait_for()
-    text = page.inner_text("body")
-    assert "Photos" in text
+    table = page.locator("[data-testid='stTable']")
+    table.get_by_text("no face found").wait_for()
+    text = table.inner_text()
     screenshot(page, "data_upload_mixed_zip")
     for reason in ("empty file", "text file, not an image", "unsafe path"):
         assert reason in text
@@ -84,3 +84,24 @@ def test_two_sessions_never_see_each_others_uploads(browser, app_url, demo_datas
     screenshot(b, "second_session")
     a.context.close()
     b.context.close()
+
+
+def test_upload_limit_is_enforced_and_explained(browser, demo, tmp_path):
+    from tests.conftest import run_app
+
+    big = tmp_path / "Big_Person_0001.jpg"
+    big.write_bytes(b"\xff\xd8" + b"\0" * (2 * 1024 * 1024))
+    with run_app("--server.maxUploadSize", "1", log_name="streamlit-small-limit.log") as url:
+        tab = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        tab.set_default_timeout(90_000)
+        tab.goto(url)
+        wait_for_app(tab, "Faces embedded")
+        tab.get_by_text("Upload photos or a zip").click()
+        wait_for_app(tab, "Limit: 1 MB per file")
+        tab.locator("input[type=file]").set_input_files(str(big))
+        tab.get_by_text("1.0MB or smaller", exact=False).or_(
+            tab.get_by_text("File must be", exact=False)
+        ).first.wait_for()
+        assert "Big_Person" not in tab.locator("[data-testid='stMain']").inner_text()
+        screenshot(tab, "upload_limit")
+        tab.context.close()
