@@ -959,23 +959,22 @@ class OperatingPoint:
 class OperatingPoints:
     """Named operating points in the facedash SQLite store (table ``operating_points``).
 
-    Uses the store's own connection and lock, so it shares its file, its
-    thread-safety and its recovery; the table is created on first use.
+    Goes through the store's ``transaction``/``query``, so it shares its file,
+    its thread-safety and its recovery; the table is created on first use.
     """
 
     def __init__(self, store: Any) -> None:
         self._store = store
-        with store._lock, store._conn:
-            store._conn.executescript(_OP_SCHEMA)
+        with store.transaction() as conn:
+            conn.executescript(_OP_SCHEMA)
 
     def save(self, point: OperatingPoint) -> OperatingPoint:
         """Insert or replace ``point`` (keyed by name, model and score)."""
         if not point.name.strip():
             raise ValueError("an operating point needs a name")
         saved = OperatingPoint(**{**asdict(point), "created": time.time()})
-        s = self._store
-        with s._lock, s._conn:
-            s._conn.execute(
+        with self._store.transaction() as conn:
+            conn.execute(
                 "INSERT OR REPLACE INTO operating_points VALUES(?,?,?,?,?,?,?)",
                 (
                     saved.name.strip(),
@@ -1002,15 +1001,13 @@ class OperatingPoints:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created DESC"
-        with self._store._lock:
-            rows = self._store._conn.execute(sql, args).fetchall()
+        rows = self._store.query(sql, args)
         return [OperatingPoint(n, m, sc, d, t, json.loads(f), c) for n, m, sc, d, t, f, c in rows]
 
     def delete(self, name: str, model_id: str, score: str) -> bool:
         """Delete one point; True if it existed."""
-        s = self._store
-        with s._lock, s._conn:
-            cur = s._conn.execute(
+        with self._store.transaction() as conn:
+            cur = conn.execute(
                 "DELETE FROM operating_points WHERE name=? AND model_id=? AND score=?",
                 (name, model_id, score),
             )

@@ -193,6 +193,7 @@ def _ci(iv: V.Interval, pct: bool = False) -> str:
 
 # -- the page ------------------------------------------------------------------------------------
 def main() -> None:
+    state.page_shell("pages/verification.py")
     st.title("Verification")
     with st.expander("How to read this"):
         st.markdown(HOW_TO_READ)

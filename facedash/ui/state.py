@@ -43,7 +43,7 @@ def init() -> None:
 
 
 def shell_started() -> None:
-    """Mark this script run as started by ``app.py`` (called there before the page runs)."""
+    """Mark this session as started through ``app.py`` (called there before the page runs)."""
     st.session_state["fd_shell_ran"] = True
 
 
@@ -55,7 +55,7 @@ def page_shell(page_file: str) -> None:
     sidebar, no navigation). Then remember the page, restart from ``app.py``, and
     let it switch to that page once the navigation exists.
     """
-    if st.session_state.pop("fd_shell_ran", False):
+    if st.session_state.get("fd_shell_ran"):
         return
     st.session_state["fd_wanted_page"] = page_file
     st.switch_page("app.py")
