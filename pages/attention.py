@@ -144,6 +144,7 @@ def _face_panel(
 
 
 def main() -> None:
+    state.page_shell("pages/attention.py")
     st.title("Attention")
     with st.expander("How to read this"):
         st.markdown(HOW_TO_READ)
