@@ -105,19 +105,27 @@ def _label(result: Any, i: int) -> str:
     return f"{row.person} · {row.name}"
 
 
-def _face_panel(
-    col: Any, title: str, face: np.ndarray, a: Analysis, j: int, opacity: float
-) -> None:
+def _face_panel(title: str, face: np.ndarray, a: Analysis, j: int, opacity: float) -> None:
+    """One row: the face, its map, the region shares and the deletion curve side by side."""
     e = a.explanation
-    col.markdown(f"**{title}** · score {e.scores[j]:.3f}")
-    left, right = col.columns(2)
-    left.image(face, caption="aligned face", width="stretch")
+    st.markdown(f"**{title}** · {e.target} score {e.scores[j]:.3f}")
+    c_face, c_map, c_regions, c_deletion = st.columns([1, 1, 1.4, 1.6])
+    c_face.image(face, caption="aligned face", width="stretch")
     over = overlay(face, a.heat[j], opacity=opacity)
-    right.image(over, caption=f"{METHODS[e.method].label}", width="stretch")
-    col.plotly_chart(figs.region_figure(a.shares[j], a.areas[j]), key=f"attention_regions_{j}")
+    c_map.image(over, caption=f"{METHODS[e.method].label}", width="stretch")
+    c_map.download_button(
+        "Map as PNG",
+        png_bytes(over),
+        file_name=f"attention_{j + 1}.png",
+        mime="image/png",
+        key=f"attention_png_{j}",
+    )
+    c_regions.plotly_chart(
+        figs.region_figure(a.shares[j], a.areas[j]), key=f"attention_regions_{j}"
+    )
     if a.curves is not None:
         c = a.curves
-        col.plotly_chart(
+        c_deletion.plotly_chart(
             figs.deletion_figure(
                 c.fractions,
                 c.scores[j],
@@ -131,16 +139,11 @@ def _face_panel(
         verdict = (
             "faster than random: faithful"
             if c.auc[j] < c.random_auc[j]
-            else ("not faster than random: do not trust this map")
+            else "not faster than random: do not trust this map"
         )
-        col.caption(f"Deletion AUC {c.auc[j]:.3f} vs random {c.random_auc[j]:.3f}: {verdict}.")
-    col.download_button(
-        "Map as PNG",
-        png_bytes(over),
-        file_name=f"attention_{j + 1}.png",
-        mime="image/png",
-        key=f"attention_png_{j}",
-    )
+        c_deletion.caption(
+            f"Deletion AUC {c.auc[j]:.3f} vs random {c.random_auc[j]:.3f}: {verdict}."
+        )
 
 
 def main() -> None:
@@ -244,9 +247,8 @@ def main() -> None:
         "scores": [float(v) for v in a.explanation.scores],
         "shares": a.shares.tolist(),
     }
-    cols = st.columns(len(faces_idx))
     for j, i in enumerate(faces_idx):
-        _face_panel(cols[j], _label(result, i), faces[j], a, j, opacity)
+        _face_panel(_label(result, i), faces[j], a, j, opacity)
     records = pd.DataFrame(a.records([result.rows[i].name for i in faces_idx]))
     curves = a.curves
     st.download_button(

@@ -8,6 +8,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_attention_page_shows_maps_regions_and_deletion(page, app_url):
+    page.set_viewport_size({"width": 1400, "height": 1500})
     page.goto(app_url + "/attention")
     wait_for_app(page, "Deletion AUC")
     page.get_by_text("Where the map's mass is").first.wait_for()
