@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from facedash.errors import FacedashError
 from facedash.explain import DEFAULT_LAYER, DEFAULT_METHOD, METHODS, REFERENCE_LAYER, parse_target
 from facedash.explain.analysis import Analysis, analyse, set_average
-from facedash.explain.crops import aligned_crops
+from facedash.explain.crops import aligned_crops, face_from_photo
 from facedash.explain.faithfulness import RANDOMIZATION_BOUND, randomized_copy, spearman
 from facedash.explain.methods import DEFAULT_TARGET, blocks
 from facedash.explain.overlay import overlay, png_bytes
@@ -93,6 +94,18 @@ def _analyse(
     return analyse(
         model, faces, landmarks, method=method, layer=layer, target=tgt, deletion=deletion
     )
+
+
+@st.cache_data(show_spinner="Finding the face ...", max_entries=8)
+def _own_face(
+    data: bytes, model_id: str, margin: float, rotate: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from facedash.detect import AlignSettings, DetectorSettings
+
+    settings = AlignSettings(margin=margin, rotate=rotate)
+    _, face, crop = face_from_photo(data, cache.detector(DetectorSettings()), settings)
+    lms = aligned_landmarks(face, crop.shape[0], margin=margin, rotate=rotate)
+    return crop, lms, cache.model(model_id).embed(crop[None])[0]
 
 
 @st.cache_resource(show_spinner="Shuffling the top blocks of a copy of the model ...")
@@ -190,6 +203,12 @@ def main() -> None:
     elif target == "channel":
         ch = st.number_input("Channel", 0, result.embeddings.shape[1] - 1, key="attention_channel")
         spec = f"channel:{int(ch)}"
+    with st.expander("Or explain a photo of your own (replaces the face above)"):
+        upload = st.file_uploader(
+            "A photo with a face (the largest is explained)",
+            type=["jpg", "jpeg", "png", "webp", "bmp"],
+            key="attention_upload",
+        )
     m1, m2, m3 = st.columns([1, 2, 1])
     method = m1.selectbox(
         "Method", list(METHODS), format_func=lambda m: METHODS[m].label, key="attention_method"
@@ -224,13 +243,25 @@ def main() -> None:
             for i in faces_idx
         ]
     )
+    embs = result.embeddings[faces_idx]
+    titles = [_label(result, i) for i in faces_idx]
+    persons = [people[i] for i in faces_idx]
+    if upload is not None:
+        try:
+            own = _own_face(upload.getvalue(), model_id, align.margin, align.rotate)
+        except FacedashError as exc:
+            st.error(f"{upload.name}: {exc}")
+            return
+        faces, lms, embs = faces.copy(), lms.copy(), embs.copy()
+        faces[0], lms[0], embs[0] = own
+        centroids = {p: result.embeddings[people == p].mean(axis=0) for p in set(people)}
+        persons[0] = max(centroids, key=lambda p: float(centroids[p] @ own[2]))
+        titles[0] = f"{upload.name} (nearest person: {persons[0]})"
     reference: np.ndarray | None = None
     if target == "reference":
-        reference = result.embeddings[faces_idx[::-1]]
+        reference = embs[::-1]
     elif target == "centroid":
-        reference = np.stack(
-            [result.embeddings[people == people[i]].mean(axis=0) for i in faces_idx]
-        )
+        reference = np.stack([result.embeddings[people == p].mean(axis=0) for p in persons])
     try:
         with st.spinner("Explaining ..."):
             a = _analyse(
@@ -247,9 +278,9 @@ def main() -> None:
         "scores": [float(v) for v in a.explanation.scores],
         "shares": a.shares.tolist(),
     }
-    for j, i in enumerate(faces_idx):
-        _face_panel(_label(result, i), faces[j], a, j, opacity)
-    records = pd.DataFrame(a.records([result.rows[i].name for i in faces_idx]))
+    for j in range(len(faces_idx)):
+        _face_panel(titles[j], faces[j], a, j, opacity)
+    records = pd.DataFrame(a.records(titles))
     curves = a.curves
     st.download_button(
         "Region shares and deletion figures (CSV)",
@@ -261,8 +292,8 @@ def main() -> None:
     if curves is not None:
         long = pd.DataFrame(
             [
-                {"face": result.rows[i].name, "fraction_deleted": f, "order": order, "score": s}
-                for j, i in enumerate(faces_idx)
+                {"face": titles[j], "fraction_deleted": f, "order": order, "score": s}
+                for j in range(len(titles))
                 for order, ys in (
                     ("salient", curves.scores[j]),
                     ("random", curves.random_scores[j]),

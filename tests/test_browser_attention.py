@@ -24,3 +24,16 @@ def test_attention_page_shows_maps_regions_and_deletion(page, app_url):
     )
     path = screenshot(page, "attention_page")
     assert path.stat().st_size > 50_000
+
+
+def test_attention_page_explains_an_uploaded_photo(page, app_url, demo_dataset):
+    page.set_viewport_size({"width": 1400, "height": 1500})
+    page.goto(app_url + "/attention")
+    wait_for_app(page, "Deletion AUC")
+    page.get_by_text("Or explain a photo of your own").click()
+    photo = demo_dataset.items[40].path
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(photo))
+    wait_for_app(page, "nearest person")
+    page.get_by_text("Deletion AUC").first.wait_for()
+    path = screenshot(page, "attention_upload")
+    assert path.stat().st_size > 50_000

@@ -46,20 +46,17 @@ def register(sub: Any) -> None:
 
 def _face(path: str, detector: Any, settings: Any) -> tuple[np.ndarray, Any, np.ndarray]:
     """Photo, its largest face and that face's aligned crop."""
-    from facedash.detect import align, select
     from facedash.errors import ImageError
-    from facedash.images import decode
+    from facedash.explain.crops import face_from_photo
 
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ImageError(f"{path}: cannot read file ({exc.strerror or exc})") from None
-    image = decode(data)
-    faces = detector.detect([image])[0]
-    if not faces:
-        raise FacedashError(f"{path}: no face found")
-    face = faces[select(faces, "largest")[0]]
-    return image, face, align(image, face, 160, margin=settings.margin, rotate=settings.rotate)
+    try:
+        return face_from_photo(data, detector, settings)
+    except FacedashError as exc:
+        raise type(exc)(f"{path}: {exc}") from None
 
 
 def _to_photo(

@@ -45,3 +45,20 @@ def aligned_crops(
             decoded[row.name] = decode(items[row.name].read())
         out[i] = align(decoded[row.name], face_of(row), size, margin=s.margin, rotate=s.rotate)
     return out
+
+
+def face_from_photo(
+    data: bytes, detector: Any, settings: AlignSettings | None = None, size: int = 160
+) -> tuple[np.ndarray, Face, np.ndarray]:
+    """The photo, its largest face and that face's aligned crop; ``FacedashError`` if none."""
+    from facedash.detect import select
+    from facedash.errors import FacedashError
+    from facedash.images import decode
+
+    s = settings or AlignSettings()
+    image = decode(data)
+    faces = detector.detect([image])[0]
+    if not faces:
+        raise FacedashError("no face found in the photo")
+    face = faces[select(faces, "largest")[0]]
+    return image, face, align(image, face, size, margin=s.margin, rotate=s.rotate)
