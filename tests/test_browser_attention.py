@@ -35,5 +35,10 @@ def test_attention_page_explains_an_uploaded_photo(page, app_url, demo_dataset):
     page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(photo))
     wait_for_app(page, "nearest person")
     page.get_by_text("Deletion AUC").first.wait_for()
+    page.wait_for_function(
+        "() => { const im = [...document.querySelectorAll('[data-testid=stImage] img')];"
+        " return im.length >= 2 && im.every(i => i.complete && i.naturalWidth > 0); }"
+    )
+    wait_for_app(page, "nearest person")
     path = screenshot(page, "attention_upload")
     assert path.stat().st_size > 50_000
