@@ -122,10 +122,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
         target = parse_target(target_spec, reference=reference, centroid=centroid)
         lm = aligned_landmarks(face, 160, margin=settings.margin, rotate=settings.rotate)
         a = analyse(
-            embedder.model,
+            embedder.model,  # type: ignore[attr-defined]
             crop[None],
             lm[None],
-            method=method,  # type: ignore[attr-defined]
+            method=method,
             layer=layer if METHODS[method].uses_layer else None,
             target=target,
             steps=args.steps,

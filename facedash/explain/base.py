@@ -25,6 +25,8 @@ from facedash.explain.targets import Target
 from facedash.models.facenet import prewhiten
 
 BATCH = 16
+#: what ``Explainer.attribute`` returns: raw maps, embeddings, bound target weights
+Attribution = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 @dataclass
@@ -164,5 +166,5 @@ class Explainer(ABC):
         )
 
     @abstractmethod
-    def attribute(self, x: np.ndarray, target: Target) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def attribute(self, x: np.ndarray, target: Target) -> Attribution:
         """Raw maps ``(N, h, w)``, embeddings ``(N, D)`` and bound weights ``(N, D)`` of prewhitened ``x``."""

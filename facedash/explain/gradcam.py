@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from facedash.explain.base import FUNCTIONS, Explainer
+from facedash.explain.base import FUNCTIONS, Attribution, Explainer
 from facedash.explain.targets import Target
 
 
@@ -74,7 +74,7 @@ def layer_gradients(
 class _CamBase(Explainer):
     uses_layer: ClassVar[bool] = True
 
-    def attribute(self, x: np.ndarray, target: Target) -> tuple[np.ndarray, ...]:
+    def attribute(self, x: np.ndarray, target: Target) -> Attribution:
         """CAM maps at the layer's resolution."""
         assert self.layer is not None
         acts, grads, emb, w = layer_gradients(

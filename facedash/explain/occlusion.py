@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from facedash.explain.base import Explainer, bind, embed
+from facedash.explain.base import Attribution, Explainer, bind, embed
 from facedash.explain.targets import Target
 
 
@@ -51,7 +51,7 @@ class Occlusion(Explainer):
         super().__init__(model, layer=layer, batch_size=batch_size)
         self.masks = patch_masks(self.size, patch, stride)
 
-    def attribute(self, x: np.ndarray, target: Target) -> tuple[np.ndarray, ...]:
+    def attribute(self, x: np.ndarray, target: Target) -> Attribution:
         """Mean score drop under the patches covering each pixel."""
         w, emb = bind(target, self.model, x)
         clean = np.sum(emb * w, axis=1)

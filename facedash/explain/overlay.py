@@ -20,7 +20,8 @@ def colorize(heat: np.ndarray, colormap: str = "jet") -> np.ndarray:
     if cmap is None:
         raise ValueError(f"unknown colormap {colormap!r}")
     grey = np.uint8(np.round(255 * normalize(heat)))
-    return cv2.applyColorMap(grey, cmap)[..., ::-1].copy()
+    coloured = np.asarray(cv2.applyColorMap(np.asarray(grey), cmap))  # BGR
+    return coloured[..., ::-1].copy()
 
 
 def overlay(
@@ -36,7 +37,10 @@ def overlay(
     if h.shape != img.shape[:2]:
         import cv2
 
-        h = cv2.resize(h, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR)
+        h = np.asarray(
+            cv2.resize(h, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR),
+            dtype=np.float32,
+        )
     col = colorize(h, colormap).astype(np.float32)
     out = (1.0 - opacity) * img.astype(np.float32) + opacity * col
     return np.clip(np.round(out), 0, 255).astype(np.uint8)

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from facedash.explain.base import Explainer, bind
+from facedash.explain.base import Attribution, Explainer, bind
 from facedash.explain.targets import Target
 
 
@@ -56,7 +56,7 @@ class TfExplainGradCAM(Explainer):
     label = "Grad-CAM (tf-explain)"
     uses_layer: ClassVar[bool] = True
 
-    def attribute(self, x: np.ndarray, target: Target) -> tuple[np.ndarray, ...]:
+    def attribute(self, x: np.ndarray, target: Target) -> Attribution:
         """One tf-explain call per group of faces with the same target weights."""
         from tf_explain.core.grad_cam import GradCAM
 
@@ -108,7 +108,7 @@ class _GradientsBase(Explainer):
         target: Target,
         run: Callable[[Any, np.ndarray, int], np.ndarray],
         softmax_pair: bool,
-    ) -> tuple[np.ndarray, ...]:
+    ) -> Attribution:
         w, emb = bind(target, self.model, x)
         maps = np.zeros((len(x), self.size, self.size), dtype=np.float32)
         for row, idx in _groups(w):
@@ -142,7 +142,7 @@ class SmoothGrad(_GradientsBase):
         super().__init__(model, layer=layer, batch_size=batch_size)
         self.num_samples, self.noise, self.seed = num_samples, noise, seed
 
-    def attribute(self, x: np.ndarray, target: Target) -> tuple[np.ndarray, ...]:
+    def attribute(self, x: np.ndarray, target: Target) -> Attribution:
         """``Σ_c |mean_k ∇(x + ε_k)|``."""
         from tf_explain.core.smoothgrad import SmoothGrad as TfSmoothGrad
 
@@ -172,7 +172,7 @@ class IntegratedGradients(_GradientsBase):
         super().__init__(model, layer=layer, batch_size=batch_size)
         self.steps = steps
 
-    def attribute(self, x: np.ndarray, target: Target) -> tuple[np.ndarray, ...]:
+    def attribute(self, x: np.ndarray, target: Target) -> Attribution:
         """``|Σ_c x_c · mean_k ∇s(k x / K)|``."""
         from tf_explain.core.integrated_gradients import IntegratedGradients as TfIG
 
