@@ -9,11 +9,12 @@ generator, so the same call always gives the same pixels.
 kind           what strength ``s`` means
 =============  ==========================================================
 ``blur``       Gaussian blur, sigma = 6 s pixels (on a 160 px crop)
-``downscale``  shrink to (1 - 0.9 s) of the side, then back up (down to 10%)
-``jpeg``       JPEG quality 95 - 90 s (down to 5)
+``downscale``  shrink to 0.1^s of the side (geometric: 63%, 40%, 25%, 16%, 10%), then back up
+``jpeg``       JPEG quality 5 + 90 (1 - s)^2 (63, 37, 19, 9, 5 at s = 0.2 ... 1)
 ``noise``      additive Gaussian noise, std 60 s grey levels
 ``occlusion``  a grey square covering 55 s of the crop's area
-``darkness``   brightness times (1 - 0.96 s), rounded to uint8 (so detail is lost)
+``darkness``   under-exposure: brightness times (1 - 0.96 s), plus sensor read noise of
+               std 2 grey levels, rounded to uint8 (a dark photo keeps few levels)
 =============  ==========================================================
 """
 
@@ -23,6 +24,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+VERSION = "2"  # part of every feature-cache key: bump when a degradation changes
 KINDS = ("blur", "downscale", "jpeg", "noise", "occlusion", "darkness")
 LEVELS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
@@ -48,13 +50,13 @@ def blur(image: np.ndarray, s: float, seed: int = 0) -> np.ndarray:
 
 
 def downscale(image: np.ndarray, s: float, seed: int = 0) -> np.ndarray:
-    """Shrink to ``1 - 0.9 s`` of the side (area filter), then back up (bilinear)."""
+    """Shrink to ``0.1 ** s`` of the side (area filter), then back up (bilinear)."""
     import cv2
 
     image = _check(image, s)
     h, w = image.shape[:2]
-    f = 1.0 - 0.9 * s
-    if f >= 1.0:
+    f = 0.1**s
+    if s <= 0:
         return image.copy()
     small = cv2.resize(
         image, (max(2, round(w * f)), max(2, round(h * f))), interpolation=cv2.INTER_AREA
@@ -63,13 +65,13 @@ def downscale(image: np.ndarray, s: float, seed: int = 0) -> np.ndarray:
 
 
 def jpeg(image: np.ndarray, s: float, seed: int = 0) -> np.ndarray:
-    """Re-encode as JPEG with quality ``95 - 90 s``."""
+    """Re-encode as JPEG with quality ``5 + 90 (1 - s)^2``."""
     import cv2
 
     image = _check(image, s)
     if s <= 0:
         return image.copy()
-    quality = int(round(95 - 90 * s))
+    quality = int(round(5 + 90 * (1.0 - s) ** 2))
     ok, buf = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:  # pragma: no cover - OpenCV always encodes a valid uint8 image
         raise ValueError("JPEG encoding failed")
@@ -104,11 +106,17 @@ def occlusion(image: np.ndarray, s: float, seed: int = 0) -> np.ndarray:
 
 
 def darkness(image: np.ndarray, s: float, seed: int = 0) -> np.ndarray:
-    """Scale brightness by ``1 - 0.96 s`` and round: a dark photo keeps few grey levels."""
+    """Under-expose: brightness times ``1 - 0.96 s`` plus read noise (std 2, seeded), rounded.
+
+    Prewhitening would undo a pure scaling; what a dark photo really loses is the
+    signal-to-noise ratio and the number of grey levels, which this keeps.
+    """
     image = _check(image, s)
     if s <= 0:
         return image.copy()
-    out = np.rint(image.astype(np.float32) * (1.0 - 0.96 * s))
+    rng = np.random.default_rng(seed)
+    out = image.astype(np.float32) * (1.0 - 0.96 * s) + rng.normal(0.0, 2.0, size=image.shape)
+    out = np.rint(out)
     return np.clip(out, 0, 255).astype(np.uint8)
 
 

@@ -55,10 +55,12 @@ def degradation_trend(
         for src in np.unique(np.asarray(source)[sel]):
             one = sel & (np.asarray(source) == src)
             per_face.append(spearman(strengths[one], mean_s2[one]))
-    vals = [v for v in by_kind.values() if np.isfinite(v)]
+    levels = np.unique(strengths)
+    pooled = np.array([mean_s2[strengths == lv].mean() for lv in levels])
     face_vals = [v for v in per_face if np.isfinite(v)]
     return {
-        "spearman": float(np.mean(vals)) if vals else float("nan"),
+        "spearman": spearman(levels, pooled),
+        "pooled_curve": [(float(a), float(b)) for a, b in zip(levels, pooled, strict=True)],
         "by_kind": by_kind,
         "per_face_median": float(np.median(face_vals)) if face_vals else float("nan"),
         "curves": curves,

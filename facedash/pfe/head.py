@@ -76,7 +76,14 @@ class FeatureExtractor:
         return feats, embs
 
 
-def build_head(in_dim: int = FEATURE_DIM, dim: int = 128, hidden: int = 128, seed: int = 0) -> Any:
+def build_head(
+    in_dim: int = FEATURE_DIM,
+    dim: int = 128,
+    hidden: int = 128,
+    seed: int = 0,
+    dropout: float = 0.0,
+    weight_decay: float = 5e-4,
+) -> Any:
     """The uncertainty head as a Keras model: features ``(N, in_dim)`` -> ``log sigma^2 (N, dim)``."""
     import keras
     from keras import layers
@@ -97,9 +104,10 @@ def build_head(in_dim: int = FEATURE_DIM, dim: int = 128, hidden: int = 128, see
 
     init = keras.initializers.GlorotUniform(seed=seed)
     init2 = keras.initializers.GlorotUniform(seed=seed + 1)
-    reg = keras.regularizers.L2(5e-4)
+    reg = keras.regularizers.L2(weight_decay)
     x_in = keras.Input((in_dim,), name="features")
-    x = layers.Dense(hidden, use_bias=False, kernel_initializer=init, kernel_regularizer=reg, name="fc1")(x_in)
+    x = layers.Dropout(dropout, seed=seed, name="dropout")(x_in) if dropout > 0 else x_in
+    x = layers.Dense(hidden, use_bias=False, kernel_initializer=init, kernel_regularizer=reg, name="fc1")(x)
     x = layers.BatchNormalization(momentum=0.9, epsilon=1e-3, name="bn1")(x)
     x = layers.ReLU(name="relu1")(x)
     x = layers.Dense(dim, use_bias=False, kernel_initializer=init2, kernel_regularizer=reg, name="fc_log_sigma2")(x)

@@ -127,7 +127,7 @@ def evaluation_variants(faces: np.ndarray, levels: tuple[float, ...] = degrade.L
 
 
 def _key(crops: np.ndarray, variants: Variants, what: str) -> str:
-    h = hashlib.sha256(what.encode())
+    h = hashlib.sha256(f"{what}:degrade-v{degrade.VERSION}".encode())
     for f, k, s in zip(variants.face, variants.kind, variants.strength, strict=True):
         h.update(hashlib.sha256(crops[f].tobytes()).digest())
         h.update(f"{k}:{s:.6f}".encode())
@@ -220,11 +220,13 @@ def fit_head(
     mu: np.ndarray,
     labels: np.ndarray,
     *,
-    epochs: int = 40,
+    epochs: int = 60,
     people_per_batch: int = 8,
     per_person: int = 8,
-    learning_rate: float = 3e-3,
-    hidden: int = 128,
+    learning_rate: float = 1e-2,
+    hidden: int = 32,
+    dropout: float = 0.0,
+    weight_decay: float = 5e-3,
     seed: int = 0,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
@@ -239,7 +241,10 @@ def fit_head(
     from facedash.pfe.mls import genuine_pairs
 
     keras.utils.set_random_seed(seed)
-    model = build_head(features.shape[1], mu.shape[1], hidden=hidden, seed=seed)
+    model = build_head(
+        features.shape[1], mu.shape[1], hidden=hidden, seed=seed, dropout=dropout,
+        weight_decay=weight_decay,
+    )
     optimizer = keras.optimizers.Adam(learning_rate)
     feats_t = tf.constant(features, tf.float32)
     mu_t = tf.constant(mu, tf.float32)
@@ -317,6 +322,7 @@ def heldout_figures(data: HeldOut, far: float = 0.01) -> dict[str, Any]:
         "spearman_sigma_vs_degradation": trend["spearman"],
         "spearman_by_kind": trend["by_kind"],
         "spearman_per_face_median": trend["per_face_median"],
+        "sigma_pooled_curve": trend["pooled_curve"],
         "auc_cosine": auc["auc_cosine"],
         "auc_mls": auc["auc_mls"],
         "auc_pairs": auc["pairs"],
@@ -337,7 +343,7 @@ def train(
     *,
     embedder: Any = None,
     detector: Any = None,
-    epochs: int = 40,
+    epochs: int = 60,
     variants_per_face: int = 6,
     eval_faces_per_person: int = 10,
     heldout_fraction: float = 0.4,
