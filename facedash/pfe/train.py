@@ -344,7 +344,7 @@ def train(
     embedder: Any = None,
     detector: Any = None,
     epochs: int = 60,
-    variants_per_face: int = 6,
+    variants_per_face: int = 12,
     eval_faces_per_person: int = 10,
     heldout_fraction: float = 0.4,
     people_per_batch: int = 8,
