@@ -151,6 +151,7 @@ def train_decoder(
     epochs: int = 20,
     batch_size: int = 32,
     learning_rate: float = 2e-3,
+    loss: str = "mse",
     seed: int = 0,
     root: Any = None,
     save: bool = True,
@@ -196,10 +197,11 @@ def train_decoder(
     def step(idx: Any) -> Any:
         with tf.GradientTape() as tape:
             pred = model(tf.gather(z_t, idx), training=True)
-            loss = tf.reduce_mean(tf.abs(pred - tf.gather(y_t, idx)))
-        grads = tape.gradient(loss, model.trainable_variables)
+            err = pred - tf.gather(y_t, idx)
+            value = tf.reduce_mean(tf.square(err) if loss == "mse" else tf.abs(err))
+        grads = tape.gradient(value, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
+        return value
 
     rng = np.random.default_rng(seed)
     n_train = int((~held).sum())
@@ -214,7 +216,7 @@ def train_decoder(
             ep.append(float(step(tf.constant(order[start : start + batch_size]))))
         losses.append(float(np.mean(ep)))
         if progress is not None:
-            progress(epoch + 1, epochs, f"Training the decoder: epoch {epoch + 1}/{epochs}, L1 {losses[-1]:.3f}")
+            progress(epoch + 1, epochs, f"Training the decoder: epoch {epoch + 1}/{epochs}, {loss} {losses[-1]:.4f}")
     fit_seconds = time.perf_counter() - fit_start
     decoder = Decoder(model, {})
     clean_held = held & (np.arange(len(source)) % copies == 0)
@@ -239,6 +241,7 @@ def train_decoder(
         "copies": copies,
         "size": SIZE,
         "epochs": epochs,
+        "loss": loss,
         "losses": losses,
         "heldout_mse": mse,
         "heldout_mse_mean_face": base,
