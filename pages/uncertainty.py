@@ -198,7 +198,8 @@ def _decoder(result, sigma2, extractor, head) -> None:
     st.caption(
         f"Decoder trained on {record['trained_on']}. Held-out reconstruction MSE "
         f"{record['heldout_mse']:.4f} on {record['heldout_faces']} photos it never saw "
-        f"(always answering the mean face: {record['heldout_mse_mean_face']:.4f})."
+        f"(baselines: the mean face {record['heldout_mse_mean_face']:.4f}, the person's mean "
+        f"face {record.get('heldout_mse_person_mean_face', float('nan')):.4f})."
     )
     names = [f"{r.person} · {r.name}" for r in result.rows]
     i = st.selectbox(

@@ -97,7 +97,8 @@ def cmd_train_decoder(args: argparse.Namespace) -> int:
     text = (
         f"Trained the decoder in {rec['seconds']:.1f} s on {rec['trained_on']}.\n"
         f"Held-out reconstruction MSE {rec['heldout_mse']:.4f} "
-        f"(always answering the mean face: {rec['heldout_mse_mean_face']:.4f})."
+        f"(baselines: the mean face {rec['heldout_mse_mean_face']:.4f}, "
+        f"the person's mean face {rec['heldout_mse_person_mean_face']:.4f})."
     )
     emit(args, rec, text)
     return 0
