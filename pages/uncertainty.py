@@ -236,7 +236,8 @@ def main() -> None:
             st.caption(
                 f"Head trained {record['trained_at']} on {record['dataset']}: {record['inputs']}; "
                 f"{record['train_crops']} crops of {', '.join(record['train_people'])}; "
-                f"{record['epochs']} epochs, {record['seconds']:.0f} s."
+                f"{record['epochs']} epochs, {record['seconds']:.0f} s. Validity figures come from "
+                f"this split; the saved head is {record.get('saved_head', 'the split model')}."
             )
             st.plotly_chart(fig.loss_curve(record["losses"]), key="uncertainty_loss_fig")
         else:

@@ -133,7 +133,7 @@ def pfe_root(tmp_path_factory):
 def trained(demo, facenet, pfe_root):
     from facedash.pfe import train
 
-    return train.train(demo, embedder=facenet, epochs=30, root=pfe_root)
+    return train.train(demo, embedder=facenet, epochs=30, refit_all=False, root=pfe_root)
 
 
 @pytest.fixture(scope="session")
