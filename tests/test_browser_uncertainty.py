@@ -17,12 +17,17 @@ def saved_head(demo, facenet):
 
 
 def test_uncertainty_page_ranks_faces_and_shows_validity(saved_head, page, app_url):
+    # A fresh server learns st.navigation from app.py's first run; before that, a direct link
+    # to /uncertainty is served by Streamlit's legacy pages/ discovery (no shared sidebar).
+    page.goto(app_url)
+    wait_for_app(page, "Faces embedded")
     page.goto(app_url + "/uncertainty")
     wait_for_app(page, "Most certain", timeout=240_000)
     page.wait_for_function(
         "() => document.querySelectorAll('[data-testid=stImage] img').length >= 16"
     )
     assert page.get_by_text("Least certain").count() == 1
+    assert page.get_by_text("Face set").count() >= 1  # the shared sidebar ran (app.py)
     path = screenshot(page, "uncertainty_ranking")
     assert path.stat().st_size > 50_000
 
