@@ -6,7 +6,7 @@ import streamlit as st
 from facedash.detect import DetectorSettings
 from facedash.figures import uncertainty as fig
 from facedash.images import decode_jpeg
-from facedash.pfe import analysis, degrade, train
+from facedash.pfe import analysis, train
 from facedash.pfe import decoder as dec
 from facedash.pfe.mls import confidence
 from facedash.ui import cache, state
@@ -110,8 +110,11 @@ def _explorer(result, sigma2, extractor, head) -> None:
         )
         m2.metric("mean σ²", f"{out['sigma2'].mean():.5f}")
         m1.metric("cosine to the clean face", f"{out['cosine']:.3f}")
-        m2.metric("MLS to the clean face", f"{out['mls']:.1f}", help="MLS of the clean face with itself: "
-                  f"{out['mls_self']:.1f}")
+        m2.metric(
+            "MLS to the clean face",
+            f"{out['mls']:.1f}",
+            help=f"MLS of the clean face with itself: {out['mls_self']:.1f}",
+        )
     st.plotly_chart(
         fig.sigma_profile(out["sigma2_clean"], out["sigma2"]), key="uncertainty_profile_fig"
     )

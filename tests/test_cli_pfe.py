@@ -17,21 +17,29 @@ def trained_dir(tmp_path_factory, demo):
 
 
 def test_pfe_train_prints_the_contract_keys(trained_dir, capsys, demo):
-    code = cli.main(["pfe", "train", "--demo", "--epochs", "20", "--json", "--pfe-dir", str(trained_dir)])
+    code = cli.main(
+        ["pfe", "train", "--demo", "--epochs", "20", "--json", "--pfe-dir", str(trained_dir)]
+    )
     assert code == 0
     payload = json.loads(capsys.readouterr().out)
     assert set(payload) >= {"final_loss", "heldout"}
     ho = payload["heldout"]
-    for key in ("spearman_sigma_vs_degradation", "auc_cosine", "auc_mls", "tar_gain_at_10pct_rejection"):
+    for key in (
+        "spearman_sigma_vs_degradation",
+        "auc_cosine",
+        "auc_mls",
+        "tar_gain_at_10pct_rejection",
+    ):
         assert isinstance(ho[key], float) and np.isfinite(ho[key])
     assert ho["spearman_sigma_vs_degradation"] >= 0.9
     assert (trained_dir / "head.json").exists()
 
 
 def test_pfe_score_aligned_crops(trained_dir, capsys, demo, tmp_path):
+    from PIL import Image
+
     from facedash.images import decode_jpeg
     from facedash.pfe import degrade
-    from PIL import Image
 
     face = decode_jpeg(demo.thumbs[0])
     Image.fromarray(face).save(tmp_path / "clean.png")

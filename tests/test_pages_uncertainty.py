@@ -39,7 +39,10 @@ def test_page_renders_every_section(app, saved_head):
     assert app.title[0].value == "Uncertainty"
     labels = {m.label for m in app.metric}
     assert {"Spearman(strength, mean σ²)", "AUC MLS (clean vs degraded)", "confidence"} <= labels
-    assert _metric(app, "Spearman(strength, mean σ²)") == f"{saved_head['heldout']['spearman_sigma_vs_degradation']:.2f}"
+    assert (
+        _metric(app, "Spearman(strength, mean σ²)")
+        == f"{saved_head['heldout']['spearman_sigma_vs_degradation']:.2f}"
+    )
     assert any("How to read" in e.label for e in app.expander)
 
 

@@ -37,7 +37,9 @@ def test_mls_matches_the_formula(g):
         mls_direct(mu[0], s2[0], mu[1], s2[1]), rel=1e-9, abs=1e-9
     )
     const = mls.mls(mu[0], s2[0], mu[1], s2[1], include_const=True)
-    assert const == pytest.approx(mls_direct(mu[0], s2[0], mu[1], s2[1]) - D / 2 * np.log(2 * np.pi))
+    assert const == pytest.approx(
+        mls_direct(mu[0], s2[0], mu[1], s2[1]) - D / 2 * np.log(2 * np.pi)
+    )
 
 
 @settings(max_examples=25, deadline=None)
@@ -49,7 +51,9 @@ def test_pairwise_matrix_and_index_pairs_match_the_formula(g):
     np.testing.assert_allclose(full, brute, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(full, full.T)
     i, j = np.triu_indices(6, k=1)
-    np.testing.assert_allclose(mls.pairwise_mls_scores(mu, s2, i, j), brute[i, j], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        mls.pairwise_mls_scores(mu, s2, i, j), brute[i, j], rtol=1e-9, atol=1e-9
+    )
 
 
 def test_pairwise_blocks_do_not_change_the_result(monkeypatch):

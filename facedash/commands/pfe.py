@@ -111,7 +111,9 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     head = train.load_head(args.pfe_dir)
     if head is None:
-        raise FacedashError("no uncertainty head is trained yet. Fix: run `facedash pfe train --demo`")
+        raise FacedashError(
+            "no uncertainty head is trained yet. Fix: run `facedash pfe train --demo`"
+        )
     detector = None
     if not args.aligned:
         from facedash.detect import Detector
@@ -122,7 +124,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     import numpy as np
 
     scores = (
-        score.score_crops(np.stack([crops[n] for n in ok]), get_model(head.record["model_id"]), head)
+        score.score_crops(
+            np.stack([crops[n] for n in ok]), get_model(head.record["model_id"]), head
+        )
         if ok
         else None
     )

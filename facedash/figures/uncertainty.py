@@ -108,7 +108,9 @@ def risk_control(curves: Mapping[str, Sequence[float]], far: float, title: str =
     for key, (label, colour) in names.items():
         if key in curves:
             fig.add_trace(
-                go.Scatter(x=x, y=curves[key], name=label, mode="lines+markers", line=dict(color=colour))
+                go.Scatter(
+                    x=x, y=curves[key], name=label, mode="lines+markers", line=dict(color=colour)
+                )
             )
     fig.update_layout(
         title=title,
@@ -129,7 +131,7 @@ def fusion_scores(
     """Scores of the fused face and of the best single face against every other face."""
     genuine = np.asarray(genuine, dtype=bool)
     fig = go.Figure()
-    for label, s, offset in (("best single photo", single, -0.15), ("fused", fused, 0.15)):
+    for label, s, _offset in (("best single photo", single, -0.15), ("fused", fused, 0.15)):
         for tag, mask, colour in (("genuine", genuine, GENUINE), ("impostor", ~genuine, IMPOSTOR)):
             fig.add_trace(
                 go.Box(

@@ -64,9 +64,12 @@ def targets(images: np.ndarray, size: int = SIZE) -> np.ndarray:
     """Crops resized to ``size`` x ``size``, float32 in [0, 1]."""
     import cv2
 
-    return np.stack(
-        [cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images]
-    ).astype(np.float32) / 255.0
+    return (
+        np.stack(
+            [cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images]
+        ).astype(np.float32)
+        / 255.0
+    )
 
 
 def build_decoder(
@@ -87,7 +90,9 @@ def build_decoder(
     ch = width
     for k in range(steps):
         ch = max(16, ch // 2) if k else ch
-        x = layers.Conv2DTranspose(ch, 4, strides=2, padding="same", kernel_initializer=init, name=f"up{k}")(x)
+        x = layers.Conv2DTranspose(
+            ch, 4, strides=2, padding="same", kernel_initializer=init, name=f"up{k}"
+        )(x)
         if batchnorm:
             x = layers.BatchNormalization(name=f"bn{k}")(x)
         x = layers.LeakyReLU(0.2)(x)
@@ -223,11 +228,17 @@ def train_decoder(
         ep = []
         for start in range(0, n_train - batch_size + 1, batch_size):
             if cancel is not None and cancel():
-                raise TrainingCancelled("decoder training cancelled; the previous decoder (if any) is kept")
+                raise TrainingCancelled(
+                    "decoder training cancelled; the previous decoder (if any) is kept"
+                )
             ep.append(float(step(tf.constant(order[start : start + batch_size]))))
         losses.append(float(np.mean(ep)))
         if progress is not None:
-            progress(epoch + 1, epochs, f"Training the decoder: epoch {epoch + 1}/{epochs}, {loss} {losses[-1]:.4f}")
+            progress(
+                epoch + 1,
+                epochs,
+                f"Training the decoder: epoch {epoch + 1}/{epochs}, {loss} {losses[-1]:.4f}",
+            )
     fit_seconds = time.perf_counter() - fit_start
     decoder = Decoder(model, {})
     clean_held = held & (np.arange(len(source)) % copies == 0)

@@ -107,11 +107,17 @@ def build_head(
     reg = keras.regularizers.L2(weight_decay)
     x_in = keras.Input((in_dim,), name="features")
     x = layers.Dropout(dropout, seed=seed, name="dropout")(x_in) if dropout > 0 else x_in
-    x = layers.Dense(hidden, use_bias=False, kernel_initializer=init, kernel_regularizer=reg, name="fc1")(x)
+    x = layers.Dense(
+        hidden, use_bias=False, kernel_initializer=init, kernel_regularizer=reg, name="fc1"
+    )(x)
     x = layers.BatchNormalization(momentum=0.9, epsilon=1e-3, name="bn1")(x)
     x = layers.ReLU(name="relu1")(x)
-    x = layers.Dense(dim, use_bias=False, kernel_initializer=init2, kernel_regularizer=reg, name="fc_log_sigma2")(x)
-    x = layers.BatchNormalization(momentum=0.9, epsilon=1e-3, center=False, scale=False, name="bn2")(x)
+    x = layers.Dense(
+        dim, use_bias=False, kernel_initializer=init2, kernel_regularizer=reg, name="fc_log_sigma2"
+    )(x)
+    x = layers.BatchNormalization(
+        momentum=0.9, epsilon=1e-3, center=False, scale=False, name="bn2"
+    )(x)
     x = ScaleShift(name="scale_shift")(x)
     out = layers.Lambda(lambda z: keras.ops.log(EPS + keras.ops.exp(z)), name="log_sigma2")(x)
     return keras.Model(x_in, out, name="pfe_uncertainty_head")

@@ -47,7 +47,9 @@ def crops_from_files(
         if not keep:
             errors[n] = "no face found (use --aligned for a face crop)"
             continue
-        crops[n] = align(images[n], faces[keep[0]], size, margin=settings.margin, rotate=settings.rotate)
+        crops[n] = align(
+            images[n], faces[keep[0]], size, margin=settings.margin, rotate=settings.rotate
+        )
     return crops, errors
 
 
@@ -56,7 +58,9 @@ def score_crops(crops: np.ndarray, embedder: Any, head: Any) -> dict[str, np.nda
     from facedash.pfe.head import FeatureExtractor
 
     if head is None:
-        raise FacedashError("no uncertainty head is trained yet. Fix: run `facedash pfe train --demo`")
+        raise FacedashError(
+            "no uncertainty head is trained yet. Fix: run `facedash pfe train --demo`"
+        )
     feats, mu = FeatureExtractor(embedder)(np.asarray(crops))
     sigma2 = head.sigma2(feats)
     return {

@@ -98,7 +98,9 @@ class Variants:
         """The degraded crops (seeded by the variant's index, so deterministic)."""
         out = np.empty((len(self), *crops.shape[1:]), dtype=np.uint8)
         for n, (f, k, s) in enumerate(zip(self.face, self.kind, self.strength, strict=True)):
-            out[n] = crops[f] if k == "clean" else degrade.apply(crops[f], k, s, seed=int(f) * 31 + n)
+            out[n] = (
+                crops[f] if k == "clean" else degrade.apply(crops[f], k, s, seed=int(f) * 31 + n)
+            )
         return out
 
 
@@ -242,7 +244,11 @@ def fit_head(
 
     keras.utils.set_random_seed(seed)
     model = build_head(
-        features.shape[1], mu.shape[1], hidden=hidden, seed=seed, dropout=dropout,
+        features.shape[1],
+        mu.shape[1],
+        hidden=hidden,
+        seed=seed,
+        dropout=dropout,
         weight_decay=weight_decay,
     )
     optimizer = keras.optimizers.Adam(learning_rate)
@@ -280,7 +286,11 @@ def fit_head(
             epoch_losses.append(float(step(tf.constant(batch), tf.constant(i), tf.constant(j))))
         losses.append(float(np.mean(epoch_losses)))
         if progress is not None:
-            progress(epoch + 1, epochs, f"Training the head: epoch {epoch + 1}/{epochs}, -MLS {losses[-1]:.1f}")
+            progress(
+                epoch + 1,
+                epochs,
+                f"Training the head: epoch {epoch + 1}/{epochs}, -MLS {losses[-1]:.1f}",
+            )
     return model, losses
 
 
@@ -315,9 +325,7 @@ def heldout_figures(data: HeldOut, far: float = 0.01) -> dict[str, Any]:
         quality["detector"] = data.detector
     curves = ev.risk_control((i, j, score), data.people[i] == data.people[j], quality, far=far)
     at10 = curves["fraction"].index(0.1)
-    gain = (
-        curves["pfe"][at10] - curves["detector"][at10] if "detector" in curves else float("nan")
-    )
+    gain = curves["pfe"][at10] - curves["detector"][at10] if "detector" in curves else float("nan")
     return {
         "spearman_sigma_vs_degradation": trend["spearman"],
         "spearman_by_kind": trend["by_kind"],
@@ -416,7 +424,9 @@ def train(
     split_model = model
     refit_losses: list[float] | None = None
     if refit_all:
-        hv_train = training_variants(np.flatnonzero(np.isin(people, held_people)), variants_per_face, seed + 1)
+        hv_train = training_variants(
+            np.flatnonzero(np.isin(people, held_people)), variants_per_face, seed + 1
+        )
         report(0, 1, f"Embedding {len(hv_train)} more crops to refit on every person")
         f2, m2 = variant_features(extractor, crops, hv_train, progress)
         all_labels = np.unique(
@@ -485,8 +495,11 @@ def train(
 def save_head(head: Any, root: Path | str | None = None) -> Path:
     """Write the head's weights and its JSON record into ``pfe_dir(root)``; returns the folder."""
     folder = paths.ensure_private_dir(pfe_dir(root))
-    config = {"in_dim": int(head.model.input.shape[1]), "dim": int(head.model.output.shape[1]),
-              "hidden": int(head.model.get_layer("fc1").units)}
+    config = {
+        "in_dim": int(head.model.input.shape[1]),
+        "dim": int(head.model.output.shape[1]),
+        "hidden": int(head.model.get_layer("fc1").units),
+    }
     head.record["config"] = config
     tmp = folder / ("tmp-" + HEAD_WEIGHTS)
     head.model.save_weights(str(tmp))
@@ -521,6 +534,8 @@ def load_head(root: Path | str | None = None) -> Any:
     from facedash.pfe.head import UncertaintyHead, build_head
 
     config = record.get("config", {})
-    model = build_head(config.get("in_dim", 1792), config.get("dim", 128), config.get("hidden", 128))
+    model = build_head(
+        config.get("in_dim", 1792), config.get("dim", 128), config.get("hidden", 128)
+    )
     model.load_weights(str(pfe_dir(root) / HEAD_WEIGHTS))
     return UncertaintyHead(model, record)
