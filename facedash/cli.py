@@ -22,6 +22,7 @@ Handler = Callable[[argparse.Namespace], int]
 # Further sub-commands: each module has ``register(subparsers)`` and imports its
 # heavy dependencies inside its handlers, so ``facedash --help`` stays fast.
 COMMAND_MODULES: list[str] = [
+    "facedash.commands.cluster",
     "facedash.commands.pfe",
 ]
 

@@ -39,3 +39,11 @@ def thumbnails(result: EmbeddingSet) -> list[np.ndarray]:
     """The aligned-face thumbnails of every face, decoded."""
     blank = np.zeros((160, 160, 3), dtype=np.uint8)
     return [decode_jpeg(t) if t else blank for t in result.thumbs]
+
+
+def short_name(name: str, limit: int = 36) -> str:
+    """A file name cut in the middle to ``limit`` characters for captions."""
+    if len(name) <= limit:
+        return name
+    keep = (limit - 1) // 2
+    return f"{name[:keep]}…{name[-keep:]}"

@@ -99,8 +99,8 @@ def decode(data: bytes, *, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BY
             if getattr(im, "n_frames", 1) > 1:
                 im.seek(0)  # animated GIF / multi-page TIFF: the first frame
             im.load()
-            im = ImageOps.exif_transpose(im) or im
-            return _to_rgb(im)
+            upright: Image.Image = ImageOps.exif_transpose(im) or im
+            return _to_rgb(upright)
     except ImageError:
         raise
     except Exception as exc:

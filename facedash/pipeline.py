@@ -69,6 +69,7 @@ class EmbeddingSet:
     computed: int
     cached: int
     seconds: float
+    no_face: list[tuple[str, str]] = field(default_factory=list)  # (file name, image hash)
 
     @property
     def people(self) -> np.ndarray:
@@ -132,7 +133,7 @@ class EmbeddingSet:
                 path=self.names.astype(str),
                 person=self.people.astype(str),
                 embedding=self.embeddings,
-                **extra,
+                **extra,  # type: ignore[arg-type]
             )
             return out
         frame = self.frame()
@@ -189,7 +190,7 @@ def embed_dataset(
 
     failures: list[Failure] = list(dataset.problems)
     failed_items: set[int] = set()
-    hashes: list[str | None] = [None] * len(dataset.items)
+    hashes: dict[int, str] = {}  # item index -> content hash, for items that could be read
     detections: dict[str, Detection] = {}
     stored: dict[tuple[str, int], Any] = {}
     computed = cached = 0
@@ -207,19 +208,17 @@ def embed_dataset(
             except ImageError as exc:
                 failures.append(Failure(item.name, str(exc)))
                 failed_items.add(i)
-        chunk_hashes = [hashes[i] for i in idx if hashes[i] is not None]
-        detections.update(store.get_detections(chunk_hashes, det_key))  # type: ignore[arg-type]
+        readable = [i for i in idx if i in hashes]
+        detections.update(store.get_detections([hashes[i] for i in readable], det_key))
 
         # 1. Which photos need decoding: no detection yet, or a selected face not embedded.
         want: dict[int, list[int]] = {}
-        for i in idx:
-            h = hashes[i]
-            if h is None or h not in detections:
-                continue
-            want[i] = select(detections[h].faces, al.policy)
+        for i in readable:
+            if hashes[i] in detections:
+                want[i] = select(detections[hashes[i]].faces, al.policy)
         stored.update(
             store.get_embeddings(
-                [(hashes[i], f) for i, faces in want.items() for f in faces],  # type: ignore[misc]
+                [(hashes[i], f) for i, faces in want.items() for f in faces],
                 det_key=det_key,
                 align_key=align_key,
                 model_id=model_id,
@@ -227,9 +226,8 @@ def embed_dataset(
         )
         needs_decode = [
             i
-            for i in idx
-            if hashes[i] is not None
-            and (
+            for i in readable
+            if (
                 hashes[i] not in detections
                 or any((hashes[i], f) not in stored for f in want.get(i, []))
             )
@@ -257,18 +255,18 @@ def embed_dataset(
                     Detection(
                         hashes[i], img.shape[1], img.shape[0], tuple(faces), encode_jpeg(preview)
                     )
-                )  # type: ignore[arg-type]
+                )
             store.put_detections(new, det_key)
             detections.update({d.image_hash: d for d in new})
             for i in to_detect:
-                want[i] = select(detections[hashes[i]].faces, al.policy)  # type: ignore[index]
+                want[i] = select(detections[hashes[i]].faces, al.policy)
 
         # 3. Align and embed, in one batched call, the selected faces not yet embedded.
         pending: dict[tuple[str, int], int] = {}
         for i in images:
             for f in want.get(i, []):
                 if (hashes[i], f) not in stored:
-                    pending.setdefault((hashes[i], f), i)  # type: ignore[arg-type]
+                    pending.setdefault((hashes[i], f), i)
         jobs = [(h, f, i) for (h, f), i in pending.items()]
         if jobs:
             report(start, total, f"Embedding {len(jobs)} faces")
@@ -297,17 +295,19 @@ def embed_dataset(
     vectors_out: list[np.ndarray] = []
     thumbs: list[bytes | None] = []
     previews: dict[str, bytes | None] = {}
+    no_face: list[tuple[str, str]] = []
     for i, item in enumerate(dataset.items):
-        h = hashes[i]
-        if h is None or i in failed_items or h not in detections:
+        image_hash = hashes.get(i)
+        if image_hash is None or i in failed_items or image_hash not in detections:
             continue
-        det = detections[h]
-        previews[h] = det.preview
+        det = detections[image_hash]
+        previews[image_hash] = det.preview
         if not det.faces:
             failures.append(Failure(item.name, "no face found"))
+            no_face.append((item.name, image_hash))
             continue
         for f in select(det.faces, al.policy):
-            emb = stored.get((h, f))
+            emb = stored.get((image_hash, f))
             if emb is None:  # pragma: no cover - every selected face was embedded above
                 failures.append(Failure(item.name, f"face {f} could not be embedded"))
                 continue
@@ -321,7 +321,7 @@ def embed_dataset(
                     name=item.name,
                     person=item.person,
                     attributes=dict(item.attributes),
-                    image_hash=h,
+                    image_hash=image_hash,
                     face_index=f,
                     faces_in_image=len(det.faces),
                     box=face.box,
@@ -351,6 +351,7 @@ def embed_dataset(
         computed=computed,
         cached=cached,
         seconds=time.perf_counter() - t0,
+        no_face=no_face,
     )
 
 

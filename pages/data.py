@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from facedash.gallery import caption, preview_with_box
+from facedash.gallery import caption, preview_with_box, short_name
+from facedash.images import decode_jpeg
 from facedash.ui import state
 
 HOW_TO_READ = """
@@ -38,14 +39,35 @@ def main() -> None:
         f"{result.dataset} · model `{result.model_id}` · {result.seconds:.2f} s · {result.det_key} · {result.align_key}"
     )
 
+    with st.popover("Forget this set"):
+        st.write("Delete this set's detections, embeddings and thumbnails from the store.")
+        if st.button("Forget it now", key="data_forget", type="primary"):
+            deleted = state.forget_current()
+            st.success(f"Deleted {deleted} rows. Reopening the set will recompute everything.")
+            return
+
     if result.failures:
         st.subheader("Files not used")
-        st.dataframe(
-            pd.DataFrame([f.as_dict() for f in result.failures]),
-            hide_index=True,
-            width="stretch",
-            key="data_failures",
+        failures = pd.DataFrame([f.as_dict() for f in result.failures])
+        if len(failures) <= 200:
+            st.table(failures.rename(columns={"file": "File", "reason": "Reason"}))
+        else:
+            st.dataframe(failures, hide_index=True, width="stretch", key="data_failures")
+
+    if result.no_face:
+        st.subheader("Photos where no face was found")
+        st.caption(
+            "MTCNN found no face above its confidence threshold: sunglasses, profile views, tiny or blurred faces."
         )
+        cols = st.columns(6)
+        for k, (name, image_hash) in enumerate(result.no_face):
+            preview = result.previews.get(image_hash)
+            if preview:
+                cols[k % 6].image(
+                    decode_jpeg(preview),
+                    caption=f"no face found · {short_name(name, 28)}",
+                    width="stretch",
+                )
 
     st.subheader("Faces")
     choice = st.selectbox("Person", ["Everyone", *people], key="data_person")
@@ -59,7 +81,7 @@ def main() -> None:
             if preview is None:
                 continue
             col.image(preview_with_box(preview, row), caption=caption(row), width="stretch")
-            col.caption(row.name)
+            col.caption(short_name(row.name), help=row.name)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ test run (and the app) reuse it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -67,12 +68,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url(demo) -> Iterator[str]:
-    """A running ``streamlit run app.py`` on a free loopback port (demo set pre-embedded)."""
+@contextlib.contextmanager
+def run_app(*extra: str, log_name: str = "streamlit.log") -> Iterator[str]:
+    """Run ``streamlit run app.py`` on a free loopback port; yield its URL; stop it afterwards."""
     port = _free_port()
     ARTIFACTS.mkdir(exist_ok=True)
-    log = (ARTIFACTS / "streamlit.log").open("w")
+    log = (ARTIFACTS / log_name).open("w")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -88,6 +89,7 @@ def app_url(demo) -> Iterator[str]:
             str(port),
             "--browser.gatherUsageStats",
             "false",
+            *extra,
         ],
         cwd=ROOT,
         stdout=log,
@@ -113,6 +115,13 @@ def app_url(demo) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(demo) -> Iterator[str]:
+    """A running app on a free loopback port (the demo set pre-embedded in the store)."""
+    with run_app() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

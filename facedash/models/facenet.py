@@ -133,14 +133,21 @@ class FaceNetEmbedder:
         return out
 
 
-def load(root: Path | None = None) -> FaceNetEmbedder:
-    """Build FaceNet, load and verify its weights, and warm the compiled function."""
+def load_from(h5: Path) -> FaceNetEmbedder:
+    """Build FaceNet from the weights file ``h5``, verify every layer, warm the compiled function."""
     from facedash.detect import tf_device
 
-    h5 = assets.require_weights(root)
     model = build(MODELS["facenet"].input_size, MODELS["facenet"].dim)
-    model.load_weights(str(h5), by_name=True)
+    try:
+        model.load_weights(str(h5), by_name=True)
+    except (KeyError, ValueError, OSError) as exc:
+        raise WeightLoadError(f"FaceNet weights did not load from {h5}: {exc}") from None
     checked = verify_weights(model, h5)
     embedder = FaceNetEmbedder(model, tf_device(), checked)
     embedder.embed(np.zeros((1, 160, 160, 3), dtype=np.uint8))  # trace once, up front
     return embedder
+
+
+def load(root: Path | None = None) -> FaceNetEmbedder:
+    """FaceNet from the verified weights in the asset folder."""
+    return load_from(assets.require_weights(root))

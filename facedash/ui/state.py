@@ -18,6 +18,7 @@ from facedash.errors import AssetMissing, FacedashError
 from facedash.images import EXTENSIONS
 from facedash.models.registry import MODELS
 from facedash.pipeline import EmbeddingSet, embed_dataset
+from facedash.store import Store
 from facedash.ui import cache
 
 DEMO, UPLOAD, FOLDER = "Demo: 5 celebrities", "Upload photos or a zip", "Folder on this server"
@@ -30,6 +31,7 @@ _DEFAULTS: dict[str, Any] = {
     "fd_policy": AlignSettings().policy,
     "fd_rotate": AlignSettings().rotate,
     "fd_folder": "",
+    "fd_keep_uploads": False,
 }
 
 
@@ -56,8 +58,13 @@ def sidebar() -> None:
                 help=f"Up to {limit} MB per file (server.maxUploadSize in .streamlit/config.toml).",
             )
             st.caption(
-                f"Limit: {limit} MB per file. Uploads stay in this browser session only. "
-                "Names like `Ben_Afflek_0001.jpg` or `KA.HA1.29.tiff` give the person."
+                f"Limit: {limit} MB per file. Uploads stay in this browser session's memory and are "
+                "gone when it ends. Names like `Ben_Afflek_0001.jpg` or `KA.HA1.29.tiff` give the person."
+            )
+            st.checkbox(
+                "Save this set's faces in the store (instant next time)",
+                key="fd_keep_uploads",
+                help="Off: nothing derived from your uploads is written to disk.",
             )
         elif source == FOLDER:
             st.text_input(
@@ -118,13 +125,33 @@ def settings() -> tuple[str, AlignSettings]:
     )
 
 
+def session_store() -> Store:
+    """The store for the current set: the shared SQLite file, or this session's private memory store for uploads."""
+    if st.session_state.get("fd_source") == UPLOAD and not st.session_state.get("fd_keep_uploads"):
+        if "fd_memory_store" not in st.session_state:
+            st.session_state["fd_memory_store"] = Store(":memory:")
+        return st.session_state["fd_memory_store"]
+    return cache.store()
+
+
+def forget_current() -> int:
+    """Delete the current set's rows from the store it lives in; return rows deleted."""
+    held = st.session_state.pop("fd_result", None)
+    if held is None:
+        return 0
+    result: EmbeddingSet = held[1]
+    hashes = set(result.previews) | {r.image_hash for r in result.rows}
+    return session_store().forget(hashes)
+
+
 def embedding_set() -> EmbeddingSet | None:
     """The current set's embeddings: from this session, else the store, else computed with a progress bar."""
     dataset = current_dataset()
     if dataset is None:
         return None
     model_id, align = settings()
-    key = (dataset.kind, dataset.fingerprint(), model_id, align)
+    store = session_store()
+    key = (dataset.kind, dataset.fingerprint(), model_id, align, id(store))
     held = st.session_state.get("fd_result")
     if held is not None and held[0] == key:
         return held[1]
@@ -138,7 +165,7 @@ def embedding_set() -> EmbeddingSet | None:
         result = embed_dataset(
             dataset,
             model_id=model_id,
-            store=cache.store(),
+            store=store,
             align_settings=align,
             detector_settings=det_settings,
             get_detector=lambda: cache.detector(det_settings),

@@ -1,0 +1,48 @@
+# The same commands as the README and .ci/run. `make app` and `make test` set everything up first.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8501
+
+.PHONY: setup assets app test test-fast browser-deps lint bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . || $(BIN)/python -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+assets: setup
+	$(BIN)/facedash assets fetch
+
+# Start the dashboard on the bundled demo set.
+app: assets
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+# Debian's chromium drives the browser tests (Playwright uses it through executable_path).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "Install Debian's chromium first: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+# Run the whole test suite (real model, real demo faces, headless Chromium).
+test: assets browser-deps
+	$(BIN)/python -m pytest
+
+test-fast: assets
+	$(BIN)/python -m pytest -m "not browser"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: assets
+	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) artifacts .pytest_cache

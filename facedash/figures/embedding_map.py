@@ -1,0 +1,356 @@
+"""Figures of the Embedding map page: the face scatter and the cluster-vs-person confusion matrix.
+
+Pure builders: arrays in, a plotly figure out. Every scatter point carries its
+face index as ``customdata``, so a chart selection maps back to faces
+(``facedash.projection.selected_indices``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+from facedash.projection import Neighbours, ellipse_outline
+
+PALETTE: list[str] = list(qualitative.Plotly) + list(qualitative.D3) + list(qualitative.Alphabet)
+HIGHLIGHT = "#e4002b"
+AXIS = {1: "x", 2: "y", 3: "z"}
+
+
+def colour(i: int) -> str:
+    """The i-th group colour."""
+    return PALETTE[i % len(PALETTE)]
+
+
+def _groups(values: np.ndarray) -> tuple[list[str], np.ndarray]:
+    names, inverse = np.unique(np.asarray(values).astype(str), return_inverse=True)
+    return names.tolist(), inverse
+
+
+def _axis_titles(method: str, dims: int) -> list[str]:
+    label = {"pca": "PC", "umap": "UMAP", "tsne": "t-SNE"}.get(method, method)
+    return [f"{label} {i + 1}" for i in range(dims)]
+
+
+def face_map(
+    coords: np.ndarray,
+    *,
+    names: Sequence[str],
+    people: Sequence[str],
+    labels: np.ndarray | None = None,
+    colour_by: str = "person",
+    thumbs: Sequence[str] | None = None,
+    thumb_size: float = 0.05,
+    highlight: Sequence[int] = (),
+    selected: Sequence[int] = (),
+    neighbours: Neighbours | None = None,
+    covariances: np.ndarray | None = None,
+    n_std: float = 1.0,
+    method: str = "pca",
+    title: str | None = None,
+) -> go.Figure:
+    """The embedding map: one point per face, coloured by person or by cluster.
+
+    In 2-D, ``thumbs`` (data URIs, one per face) draws each face's thumbnail at its
+    point, ``thumb_size`` wide as a fraction of the larger axis span, framed in its
+    group's colour (3-D scenes cannot hold pictures: points only). ``highlight``
+    rings faces found by a search, ``selected`` marks faces picked in the chart,
+    ``neighbours`` links a face to its nearest faces, and ``covariances``
+    (N x 2 x 2, PCA only) draws each face's ``n_std``-sigma uncertainty ellipse.
+    """
+    xy = np.asarray(coords, dtype=np.float64)
+    if xy.ndim != 2 or xy.shape[1] not in (2, 3):
+        raise ValueError(f"coords must be N x 2 or N x 3, got shape {xy.shape}")
+    n, dims = xy.shape
+    if len(names) != n or len(people) != n:
+        raise ValueError(f"{len(names)} names and {len(people)} people for {n} points")
+    if colour_by not in ("person", "cluster"):
+        raise ValueError(f"colour_by must be 'person' or 'cluster', got {colour_by!r}")
+    if colour_by == "cluster" and (labels is None or len(labels) != n):
+        raise ValueError("colouring by cluster needs one cluster label per point")
+    if thumbs is not None and len(thumbs) != n:
+        raise ValueError(f"{len(thumbs)} thumbnails for {n} points")
+    if not 0.0 < thumb_size <= 0.5:
+        raise ValueError(f"thumb_size must be in (0, 0.5], got {thumb_size}")
+    people_a = np.asarray(people).astype(str)
+    names_a = np.asarray(names).astype(str)
+    cluster_a = np.asarray(labels).astype(int) if labels is not None else np.full(n, -1, dtype=int)
+    if colour_by == "person":
+        group_names, group_of = _groups(people_a)
+        legend = group_names
+    else:
+        uniq, group_of = np.unique(cluster_a, return_inverse=True)
+        group_names = [str(c) for c in uniq]
+        legend = [f"cluster {c}" for c in uniq]
+    show_thumbs = thumbs is not None and dims == 2
+    span = float(np.ptp(xy[:, :2], axis=0).max()) if n > 1 else 1.0
+    side = max(span, 1e-9) * thumb_size
+    hover = (
+        "%{customdata[1]}<br>person: %{customdata[2]}<br>cluster: %{customdata[3]}<extra></extra>"
+    )
+    custom = np.empty((n, 4), dtype=object)
+    custom[:, 0] = np.arange(n)
+    custom[:, 1] = [_short(v, 40) for v in names_a]
+    custom[:, 2] = people_a
+    custom[:, 3] = cluster_a
+
+    fig = go.Figure()
+    for g, label in enumerate(legend):
+        idx = np.flatnonzero(group_of == g)
+        col = colour(g)
+        marker: dict[str, object] = {
+            "color": col,
+            "size": 7 if dims == 2 else 4,
+            "line": {"width": 0},
+        }
+        if show_thumbs:
+            # Invisible points over the pictures keep hover, click and lasso working.
+            marker = {"color": col, "size": max(6.0, 400 * thumb_size), "opacity": 0.0}
+            fig.add_trace(_frames(xy[idx], side, col, label))
+        common = {
+            "mode": "markers",
+            "name": label,
+            "legendgroup": label,
+            "marker": marker,
+            "customdata": custom[idx],
+            "hovertemplate": hover,
+            "showlegend": not show_thumbs,
+        }
+        if show_thumbs:  # keep the points invisible when a selection dims the others
+            common["selected"] = {"marker": {"opacity": 0.0}}
+            common["unselected"] = {"marker": {"opacity": 0.0}}
+        if dims == 2:
+            fig.add_trace(go.Scatter(x=xy[idx, 0], y=xy[idx, 1], **common))
+        else:
+            fig.add_trace(go.Scatter3d(x=xy[idx, 0], y=xy[idx, 1], z=xy[idx, 2], **common))
+
+    if covariances is not None:
+        fig.add_trace(_ellipses(xy, covariances, n_std))
+    if neighbours is not None:
+        _add_neighbours(fig, xy, neighbours, names_a)
+    if len(selected):
+        _add_rings(fig, xy, np.asarray(selected, dtype=int), "selected", "#222222", 16, 2)
+    if len(highlight):
+        hl = np.asarray(highlight, dtype=int)
+        _add_rings(fig, xy, hl, "search", HIGHLIGHT, 30, 4)
+        if dims == 2:
+            for i in hl[:5]:
+                fig.add_annotation(
+                    x=xy[i, 0],
+                    y=xy[i, 1],
+                    text=_short(names_a[i]),
+                    showarrow=True,
+                    arrowcolor=HIGHLIGHT,
+                    font={"color": HIGHLIGHT},
+                    bgcolor="rgba(255,255,255,0.85)",
+                    ax=40,
+                    ay=-40,
+                )
+
+    axes = _axis_titles(method, dims)
+    fig.update_layout(
+        title=title,
+        height=640,
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        legend={
+            "itemsizing": "constant",
+            "title": colour_by,
+            "orientation": "h",
+            "yanchor": "top",
+            "y": -0.08 if dims == 2 else 0.0,
+        },
+        hovermode="closest",
+        uirevision="embedding_map",
+    )
+    if dims == 2:
+        # Equal units on both axes (square pictures, honest PCA distances); the plot
+        # area shrinks to fit instead of padding one axis with empty range.
+        fig.update_xaxes(title=axes[0], zeroline=False, constrain="domain")
+        fig.update_yaxes(
+            title=axes[1], zeroline=False, scaleanchor="x", scaleratio=1, constrain="domain"
+        )
+        if show_thumbs:
+            assert thumbs is not None
+            fig.update_layout(images=_images(xy, thumbs, side))
+    else:
+        fig.update_layout(
+            scene={
+                "xaxis_title": axes[0],
+                "yaxis_title": axes[1],
+                "zaxis_title": axes[2],
+                "aspectmode": "data",
+            }
+        )
+    return fig
+
+
+def _frames(points: np.ndarray, side: float, col: str, label: str) -> go.Scatter:
+    """Square outlines around pictures, all in one line trace (None between squares)."""
+    h = side / 2
+    corners = np.array([[-h, -h], [h, -h], [h, h], [-h, h], [-h, -h], [np.nan, np.nan]])
+    path = (points[:, None, :2] + corners[None]).reshape(-1, 2)
+    return go.Scatter(
+        x=path[:, 0],
+        y=path[:, 1],
+        mode="lines",
+        line={"color": col, "width": 2},
+        name=label,
+        legendgroup=label,
+        hoverinfo="skip",
+        showlegend=True,
+        connectgaps=False,
+    )
+
+
+def _images(points: np.ndarray, thumbs: Sequence[str], side: float) -> list[dict]:
+    return [
+        {
+            "source": uri,
+            "x": float(x),
+            "y": float(y),
+            "xref": "x",
+            "yref": "y",
+            "sizex": side,
+            "sizey": side,
+            "xanchor": "center",
+            "yanchor": "middle",
+            "sizing": "stretch",
+            "layer": "below",
+        }
+        for (x, y), uri in zip(points[:, :2].tolist(), thumbs, strict=True)
+    ]
+
+
+def _ellipses(xy: np.ndarray, covariances: np.ndarray, n_std: float) -> go.Scatter:
+    cov = np.asarray(covariances, dtype=np.float64)
+    if xy.shape[1] != 2:
+        raise ValueError("uncertainty ellipses are drawn in 2-D only")
+    if cov.shape != (xy.shape[0], 2, 2):
+        raise ValueError(f"covariances must be N x 2 x 2, got {cov.shape}")
+    outlines = [
+        np.vstack([ellipse_outline(c, s, n_std=n_std, points=40), [np.nan, np.nan]])
+        for c, s in zip(xy, cov, strict=True)
+    ]
+    path = np.vstack(outlines)
+    return go.Scatter(
+        x=path[:, 0],
+        y=path[:, 1],
+        mode="lines",
+        line={"color": "rgba(80,80,80,0.55)", "width": 1},
+        name=f"{n_std:g}-sigma uncertainty",
+        hoverinfo="skip",
+    )
+
+
+def _add_rings(
+    fig: go.Figure, xy: np.ndarray, idx: np.ndarray, name: str, col: str, size: float, width: float
+) -> None:
+    marker = {"symbol": "circle-open", "size": size, "color": col, "line": {"width": width}}
+    if xy.shape[1] == 2:
+        fig.add_trace(
+            go.Scatter(
+                x=xy[idx, 0],
+                y=xy[idx, 1],
+                mode="markers",
+                marker=marker,
+                name=name,
+                hoverinfo="skip",
+            )
+        )
+    else:
+        fig.add_trace(
+            go.Scatter3d(
+                x=xy[idx, 0],
+                y=xy[idx, 1],
+                z=xy[idx, 2],
+                mode="markers",
+                marker={"size": size / 3, "color": col, "symbol": "circle-open"},
+                name=name,
+                hoverinfo="skip",
+            )
+        )
+
+
+def _add_neighbours(fig: go.Figure, xy: np.ndarray, nb: Neighbours, names: np.ndarray) -> None:
+    dims = xy.shape[1]
+    q = xy[nb.query]
+    segs = np.full((3 * len(nb.indices), dims), np.nan)
+    segs[0::3] = q
+    segs[1::3] = xy[nb.indices]
+    text = [
+        f"{names[i]}<br>distance {d:.3f}" for i, d in zip(nb.indices, nb.distances, strict=True)
+    ]
+    if dims == 2:
+        fig.add_trace(
+            go.Scatter(
+                x=segs[:, 0],
+                y=segs[:, 1],
+                mode="lines",
+                line={"color": "#444", "width": 1.5, "dash": "dot"},
+                name="nearest faces",
+                hoverinfo="skip",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=xy[nb.indices, 0],
+                y=xy[nb.indices, 1],
+                mode="markers",
+                marker={"symbol": "circle-open", "size": 20, "color": "#444", "line": {"width": 2}},
+                text=text,
+                hovertemplate="%{text}<extra></extra>",
+                showlegend=False,
+            )
+        )
+    else:
+        fig.add_trace(
+            go.Scatter3d(
+                x=segs[:, 0],
+                y=segs[:, 1],
+                z=segs[:, 2],
+                mode="lines",
+                line={"color": "#444", "width": 3},
+                name="nearest faces",
+                hoverinfo="skip",
+            )
+        )
+    _add_rings(fig, xy, np.array([nb.query]), "clicked face", "#111", 26, 3)
+
+
+def confusion_heatmap(
+    matrix: np.ndarray, people: Sequence[str], clusters: Sequence[int], *, title: str | None = None
+) -> go.Figure:
+    """Faces per (person, cluster) as an annotated heatmap; matched clusters on the diagonal."""
+    m = np.asarray(matrix)
+    if m.shape != (len(people), len(clusters)):
+        raise ValueError(
+            f"matrix shape {m.shape} does not match {len(people)} people x {len(clusters)} clusters"
+        )
+    fig = go.Figure(
+        go.Heatmap(
+            z=m,
+            x=[f"cluster {c}" for c in clusters],
+            y=list(people),
+            colorscale="Blues",
+            texttemplate="%{z}",
+            hovertemplate="%{y} in %{x}: %{z} faces<extra></extra>",
+            showscale=False,
+        )
+    )
+    fig.update_layout(
+        title=title,
+        height=max(260, 40 * len(people) + 120),
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        xaxis={"side": "top", "title": "KMeans cluster"},
+        yaxis={"autorange": "reversed", "title": "person"},
+    )
+    return fig
+
+
+def _short(name: str, limit: int = 28) -> str:
+    """A file name's last part, shortened for a label."""
+    base = name.rsplit("/", 1)[-1]
+    return base if len(base) <= limit else base[: limit - 3] + "..."

@@ -1,0 +1,70 @@
+import sqlite3
+import stat
+
+import numpy as np
+
+from facedash.detect import Face
+from facedash.store import Detection, Store
+
+
+def _det(h, n=1):
+    faces = tuple(
+        Face((1.0, 2.0, 30.0, 40.0), np.arange(10, dtype=float).reshape(5, 2), 0.9)
+        for _ in range(n)
+    )
+    return Detection(h, 100, 80, faces, b"jpeg")
+
+
+def test_hits_and_misses(tmp_path):
+    store = Store(tmp_path / "s.sqlite3")
+    store.put_detections([_det("a"), _det("b", 0)], "det1")
+    got = store.get_detections(["a", "b", "c"], "det1")
+    assert (
+        set(got) == {"a", "b"}
+        and got["b"].faces == ()
+        and got["a"].faces[0].box == (1.0, 2.0, 30.0, 40.0)
+    )
+    assert np.array_equal(got["a"].faces[0].landmarks, np.arange(10).reshape(5, 2))
+    assert store.get_detections(["a"], "det2") == {}  # other detector settings: a miss
+    vec = np.linspace(-1, 1, 128).astype(np.float32)
+    store.put_embeddings([("a", 0, vec, b"t")], det_key="det1", align_key="al", model_id="m")
+    hit = store.get_embeddings([("a", 0), ("a", 1)], det_key="det1", align_key="al", model_id="m")
+    assert (
+        list(hit) == [("a", 0)]
+        and np.array_equal(hit[("a", 0)].vector, vec)
+        and hit[("a", 0)].thumb == b"t"
+    )
+    assert store.get_embeddings([("a", 0)], det_key="det1", align_key="al", model_id="other") == {}
+    assert store.get_embeddings([("a", 0)], det_key="det1", align_key="al2", model_id="m") == {}
+    assert store.counts() == {"detections": 2, "embeddings": 1}
+    assert store.forget(["a"]) == 2
+    assert store.counts() == {"detections": 1, "embeddings": 0}
+
+
+def test_many_keys_are_chunked(tmp_path):
+    store = Store(tmp_path / "s.sqlite3")
+    store.put_detections([_det(f"h{i}") for i in range(1200)], "d")
+    assert len(store.get_detections([f"h{i}" for i in range(1300)], "d")) == 1200
+
+
+def test_private_permissions(tmp_path):
+    store = Store(tmp_path / "sub" / "s.sqlite3")
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(store.path.parent.stat().st_mode) == 0o700
+
+
+def test_corrupt_and_foreign_files_are_set_aside_and_rebuilt(tmp_path):
+    bad = tmp_path / "bad.sqlite3"
+    bad.write_bytes(b"this is not a database" * 100)
+    store = Store(bad)
+    assert store.recovered and "moved to" in store.recovered
+    assert store.counts() == {"detections": 0, "embeddings": 0}
+    assert list(tmp_path.glob("bad.sqlite3.corrupt-*"))
+
+    foreign = tmp_path / "foreign.sqlite3"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE people(name TEXT)")
+    store = Store(foreign)
+    assert store.recovered and "foreign" in store.recovered
+    store.put_detections([_det("x")], "d")
+    assert Store(foreign).recovered is None  # a good store opens cleanly
