@@ -58,3 +58,12 @@ def test_pfe_score_without_a_head_is_one_line_error(tmp_path, capsys):
     code = cli.main(["pfe", "score", "x.jpg", "--aligned", "--pfe-dir", str(tmp_path)])
     assert code == 2
     assert "facedash pfe train" in capsys.readouterr().err
+
+
+def test_pfe_score_detects_the_face_in_a_photo(trained_dir, capsys, demo_dataset):
+    photo = str(demo_dataset.items[0].path)
+    code = cli.main(["pfe", "score", photo, "--json", "--pfe-dir", str(trained_dir)])
+    assert code == 0
+    (out,) = json.loads(capsys.readouterr().out)["images"]
+    assert out["confidence"] > 0 and out["mean_sigma2"] > 0
+    assert out["harmonic_sigma2"] == pytest.approx(1 / out["confidence"])

@@ -125,7 +125,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     scores = (
         score.score_crops(
-            np.stack([crops[n] for n in ok]), get_model(head.record["model_id"]), head
+            np.stack([c for c in crops if c is not None]), get_model(head.record["model_id"]), head
         )
         if ok
         else None

@@ -38,8 +38,8 @@ def explore(
         "confidence_clean": float(confidence(sigma2[0])),
         "confidence": float(confidence(sigma2[1])),
         "cosine": float(mu[0] @ mu[1]),
-        "mls": float(pairwise_mls_scores(mu, sigma2, [0], [1])[0]),
-        "mls_self": float(pairwise_mls_scores(mu, sigma2, [0], [0])[0]),
+        "mls": float(pairwise_mls_scores(mu, sigma2, np.array([0]), np.array([1]))[0]),
+        "mls_self": float(pairwise_mls_scores(mu, sigma2, np.array([0]), np.array([0]))[0]),
     }
 
 

@@ -51,7 +51,7 @@ def augment(crops: np.ndarray, copies: int, seed: int = 0) -> tuple[np.ndarray, 
         angle = rng.uniform(-6, 6)
         scale = rng.uniform(0.94, 1.06)
         m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
-        m[:, 2] += rng.uniform(-0.04, 0.04, size=2) * (w, h)
+        m[:, 2] = m[:, 2] + rng.uniform(-0.04, 0.04, size=2) * np.array([w, h])
         img = cv2.warpAffine(
             np.ascontiguousarray(img), m, (w, h), borderMode=cv2.BORDER_REPLICATE
         ).astype(np.float32)

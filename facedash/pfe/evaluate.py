@@ -71,8 +71,8 @@ def cross_pairs(
     probe: np.ndarray, gallery: np.ndarray, source: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """All (probe, gallery) index pairs whose items come from different photos."""
-    p, g = np.meshgrid(np.flatnonzero(probe), np.flatnonzero(gallery), indexing="ij")
-    p, g = p.ravel(), g.ravel()
+    pp, gg = np.meshgrid(np.flatnonzero(probe), np.flatnonzero(gallery), indexing="ij")
+    p, g = pp.ravel(), gg.ravel()
     keep = np.asarray(source)[p] != np.asarray(source)[g]
     return p[keep], g[keep]
 

@@ -17,6 +17,7 @@ vectorised over faces and dimensions:
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 _BLOCK_ELEMS = 4_000_000  # pairs x dims handled per block
@@ -62,7 +63,7 @@ def pairwise_mls(
     mu, sigma2 = _check(mu, sigma2)
     if (mu_b is None) != (sigma2_b is None):
         raise ValueError("give both mu_b and sigma2_b, or neither")
-    if mu_b is None:
+    if mu_b is None or sigma2_b is None:
         mu_b, sigma2_b = mu, sigma2
     else:
         mu_b, sigma2_b = _check(mu_b, sigma2_b, "_b")
@@ -80,7 +81,7 @@ def pairwise_mls(
 
 
 def pairwise_mls_scores(
-    mu: np.ndarray, sigma2: np.ndarray, i: np.ndarray, j: np.ndarray
+    mu: np.ndarray, sigma2: np.ndarray, i: ArrayLike, j: ArrayLike
 ) -> np.ndarray:
     """MLS of the index pairs ``(i[k], j[k])`` of one set of Gaussians, in blocks."""
     mu, sigma2 = _check(mu, sigma2)

@@ -39,16 +39,17 @@ def crops_from_files(
     if detector is None:
         raise ValueError("a detector is needed unless the images are aligned crops")
     todo = [n for n, im in enumerate(images) if im is not None]
-    found = detector.detect([images[n] for n in todo]) if todo else []
+    present = [im for im in images if im is not None]
+    found = detector.detect(present) if present else []
     crops: list[np.ndarray | None] = [None] * len(files)
     settings = AlignSettings()
-    for n, faces in zip(todo, found, strict=True):
+    for n, image, faces in zip(todo, present, found, strict=True):
         keep = select(faces, "largest")
         if not keep:
             errors[n] = "no face found (use --aligned for a face crop)"
             continue
         crops[n] = align(
-            images[n], faces[keep[0]], size, margin=settings.margin, rotate=settings.rotate
+            image, faces[keep[0]], size, margin=settings.margin, rotate=settings.rotate
         )
     return crops, errors
 
