@@ -31,6 +31,22 @@ def test_uncertainty_page_ranks_faces_and_shows_validity(saved_head, page, app_u
     path = screenshot(page, "uncertainty_ranking")
     assert path.stat().st_size > 50_000
 
+    page.get_by_role("tab", name="Degradation explorer").click()
+    panel = page.get_by_role("tabpanel", name="Degradation explorer")
+    thumb = panel.get_by_role("slider").first  # blur
+    thumb.focus()
+    thumb.press("End")
+    # the cosine to the clean face drops once the fully blurred copy is scored
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid=stMetric]')].some(m => {
+            const t = m.innerText.replace(/\\s+/g, ' ');
+            const k = t.indexOf('cosine to the clean face');
+            return k >= 0 && parseFloat(t.slice(k + 24)) < 0.95; })"""
+    )
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
+    page.wait_for_timeout(1000)
+    screenshot(page, "uncertainty_explorer")
+
     page.get_by_role("tab", name="Validity").click()
     page.get_by_text("The dilemma", exact=False).first.wait_for()
     page.wait_for_timeout(1500)  # let plotly draw
