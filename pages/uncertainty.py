@@ -256,7 +256,10 @@ def main() -> None:
     head = pfe_ui.head(record["trained_at"])
     extractor = pfe_ui.extractor(result.model_id)
     sigma2 = pfe_ui.set_sigma2(pfe_ui.set_key(result), record["trained_at"], result)
-    tabs = st.tabs(["Ranking", "Degradation explorer", "Validity", "Fusion", "Decoder samples"])
+    tabs = st.tabs(
+        ["Ranking", "Degradation explorer", "Validity", "Fusion", "Decoder samples"],
+        key="uncertainty_tab",
+    )
     with tabs[0]:
         _ranking(result, sigma2)
     with tabs[1]:
