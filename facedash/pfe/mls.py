@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 LOG_2PI = float(np.log(2.0 * np.pi))
-_BLOCK_ELEMS = 4_000_000  # pairs x dims handled per block
+_BLOCK_ELEMS = 1_000_000  # pairs x dims handled per block
 
 
 def _check(mu: np.ndarray, sigma2: np.ndarray, name: str = "") -> tuple[np.ndarray, np.ndarray]:
@@ -75,8 +75,12 @@ def pairwise_mls(
     for start in range(0, n, rows):
         stop = min(n, start + rows)
         s = sigma2[start:stop, None, :] + sigma2_b[None, :, :]
-        diff2 = (mu[start:stop, None, :] - mu_b[None, :, :]) ** 2
-        out[start:stop] = -0.5 * np.sum(diff2 / s + np.log(s), axis=-1)
+        diff2 = mu[start:stop, None, :] - mu_b[None, :, :]
+        np.square(diff2, out=diff2)  # in place: fewer temporaries on big blocks
+        np.divide(diff2, s, out=diff2)
+        np.log(s, out=s)
+        diff2 += s
+        out[start:stop] = -0.5 * diff2.sum(axis=-1)
     return out
 
 
