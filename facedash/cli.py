@@ -23,6 +23,7 @@ Handler = Callable[[argparse.Namespace], int]
 # heavy dependencies inside its handlers, so ``facedash --help`` stays fast.
 COMMAND_MODULES: list[str] = [
     "facedash.commands.cluster",
+    "facedash.commands.verify",
     "facedash.commands.pfe",
 ]
 

@@ -177,7 +177,9 @@ def embed_dataset(
     al = align_settings or AlignSettings()
     model_spec = spec(model_id)
     size = model_spec.input_size
-    det_key, align_key = det_settings.key(), al.key(size)
+    det_key = det_settings.key()
+    # A model that aligns faces its own way (dlib) names its alignment in the key.
+    align_key = model_spec.align_key or al.key(size)
     if get_model is None:
         from facedash.models.registry import get_model as cached_model
 
@@ -272,9 +274,12 @@ def embed_dataset(
             report(start, total, f"Embedding {len(jobs)} faces")
             if model is None:
                 model = get_model()
+            own_align = getattr(model, "align", None) if model_spec.align_key else None
             crops = np.stack(
                 [
-                    align(
+                    own_align(images[i], detections[h].faces[f])
+                    if own_align is not None
+                    else align(
                         images[i], detections[h].faces[f], size, margin=al.margin, rotate=al.rotate
                     )
                     for h, f, i in jobs

@@ -16,12 +16,13 @@ store, or is corrupt, is moved aside (``*.corrupt-<time>``) and rebuilt; the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,6 +165,17 @@ class Store:
             conn = self._connect()
             self._check(conn)
             return conn
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection under the store's lock, committed on success: for tables other modules own."""
+        with self._lock, self._conn:
+            yield self._conn
+
+    def query(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
+        """Rows of a read-only query, under the store's lock."""
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
 
     def close(self) -> None:
         """Close the connection."""

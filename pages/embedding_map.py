@@ -195,6 +195,7 @@ def controls(n: int, n_people: int) -> dict[str, Any]:
 
 
 def main() -> None:
+    state.page_shell("pages/embedding_map.py")
     st.title("Embedding map")
     with st.expander("How to read this"):
         st.markdown(HOW_TO_READ)

@@ -105,3 +105,17 @@ def test_upload_limit_is_enforced_and_explained(browser, demo, tmp_path):
         assert "Big_Person" not in tab.locator("[data-testid='stMain']").inner_text()
         screenshot(tab, "upload_limit")
         tab.context.close()
+
+
+def test_a_deep_link_on_a_fresh_server_opens_inside_the_app_shell(browser, demo):
+    from tests.conftest import run_app
+
+    with run_app(log_name="streamlit-deep-link.log") as url:
+        tab = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        tab.set_default_timeout(120_000)
+        tab.goto(url + "/embedding_map")
+        wait_for_app(tab, "Face set")  # the shared sidebar is there
+        tab.get_by_role("heading", name="Embedding map").first.wait_for()
+        assert "/embedding_map" in tab.url
+        screenshot(tab, "deep_link")
+        tab.context.close()

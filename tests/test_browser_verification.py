@@ -1,0 +1,66 @@
+"""The Verification page in headless Chromium, with a screenshot."""
+
+import pytest
+
+from tests.conftest import screenshot, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+
+def test_verification_page_renders_and_reacts(page, app_url):
+    # Open the app at its root first: Streamlit's first run after start-up goes through its
+    # legacy pages/ folder mode when the very first request is a deep link (see report).
+    page.goto(app_url)
+    wait_for_app(page, "Faces embedded")
+    page.goto(app_url + "/verification")
+    wait_for_app(page, "ROC-AUC")
+    page.locator("[data-testid=stMetric]", has_text="True accepts (TP)").first.wait_for()
+    # Four charts at the top (ROC, rates, histograms, confusion matrix) drawn by plotly.
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= 4"
+    )
+    assert page.get_by_text("ROC: true accepts against false accepts").count() >= 1
+
+    def tp() -> str:
+        metric = page.locator("[data-testid=stMetric]", has_text="True accepts (TP)")
+        return metric.locator("[data-testid=stMetricValue]").inner_text()
+
+    before = tp()
+    page.get_by_role("button", name="Published default 0.6").click()
+    page.wait_for_function(
+        "(v) => { const m = [...document.querySelectorAll('[data-testid=stMetric]')]"
+        ".find(e => e.innerText.includes('True accepts (TP)'));"
+        " return m && !m.innerText.includes(v); }",
+        arg=before,
+    )
+    wait_for_app(page, "Best F1")
+    assert tp() != before  # the stricter default accepts fewer genuine pairs
+    page.get_by_role("tab", name="False rejects").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=stImage] img').length >= 2"
+    )
+    assert page.get_by_text("Face set").count() >= 1  # the shared sidebar: app.py ran
+    page.set_viewport_size({"width": 1400, "height": 4200})  # the whole page in one picture
+    page.evaluate("document.querySelector('[data-testid=stMain]')?.scrollTo(0, 0)")
+    page.wait_for_timeout(1500)
+    path = screenshot(page, "verification_page")
+    assert path.stat().st_size > 50_000
+
+
+def test_verification_page_compares_two_models(page, app_url):
+    page.goto(app_url)
+    wait_for_app(page, "Faces embedded")
+    page.goto(app_url + "/verification")
+    wait_for_app(page, "ROC-AUC")
+    page.get_by_text("Compare with a second model").first.scroll_into_view_if_needed()
+    page.locator("[data-testid=stSelectbox]", has_text="Second model").click()
+    page.get_by_role("option", name="dlib").click()
+    wait_for_app(page, "F1 against each model's own threshold")
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= 7"
+    )
+    assert page.get_by_text("dlib: published default 0.6").count() >= 1
+    page.get_by_text("F1 against each model's own threshold").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
+    path = screenshot(page, "verification_compare")
+    assert path.stat().st_size > 50_000
