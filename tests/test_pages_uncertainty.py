@@ -35,7 +35,7 @@ def _metric(at, label):
     return next(m.value for m in at.metric if m.label == label)
 
 
-def test_page_renders_every_section(app, saved_head):
+def test_page_renders_every_section(app, saved_head, demo):
     assert app.title[0].value == "Uncertainty"
     labels = {m.label for m in app.metric}
     assert {"Spearman(strength, mean σ²)", "AUC MLS (clean vs degraded)", "confidence"} <= labels
@@ -44,6 +44,7 @@ def test_page_renders_every_section(app, saved_head):
         == f"{saved_head['heldout']['spearman_sigma_vs_degradation']:.2f}"
     )
     assert any("How to read" in e.label for e in app.expander)
+    assert app.session_state["pfe_variances"].shape == demo.embeddings.shape  # Embedding map
 
 
 def test_blur_slider_lowers_confidence_and_cosine(app):
