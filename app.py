@@ -11,9 +11,10 @@ st.set_page_config(page_title="facedash", page_icon=":material/face:", layout="w
 
 PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/photo_library:", default=True),
+    st.Page("pages/attention.py", title="Attention", icon=":material/visibility:"),
     st.Page("pages/embedding_map.py", title="Embedding map", icon=":material/scatter_plot:"),
     st.Page("pages/verification.py", title="Verification", icon=":material/verified_user:"),
-    st.Page("pages/attention.py", title="Attention", icon=":material/visibility:"),
+    st.Page("pages/uncertainty.py", title="Uncertainty", icon=":material/blur_on:"),
 ]
 
 page = st.navigation(PAGES)

@@ -1,0 +1,170 @@
+"""Figures of the Uncertainty page: pure functions, data in, plotly figure out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+GENUINE, IMPOSTOR = "#2a9d8f", "#e76f51"
+PFE, DETECTOR = "#3a86ff", "#8d99ae"
+
+
+def confidence_ranking(confidence: np.ndarray, people: np.ndarray, names: np.ndarray) -> go.Figure:
+    """Every face's confidence, sorted, coloured by person."""
+    confidence = np.asarray(confidence, dtype=float)
+    order = np.argsort(-confidence, kind="stable")
+    fig = go.Figure()
+    people = np.asarray(people)
+    for person in sorted(set(people.tolist())):
+        idx = [k for k, o in enumerate(order) if people[o] == person]
+        fig.add_trace(
+            go.Scatter(
+                x=idx,
+                y=confidence[order[idx]],
+                mode="markers",
+                name=str(person),
+                text=[str(names[order[k]]) for k in idx],
+                hovertemplate="%{text}<br>confidence %{y:.1f}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        xaxis_title="rank (most certain first)",
+        yaxis_title="confidence = 1 / harmonic mean of σ²",
+        height=320,
+        margin=dict(t=30, b=40),
+    )
+    return fig
+
+
+def sigma_profile(sigma2_clean: np.ndarray, sigma2: np.ndarray) -> go.Figure:
+    """σ² per embedding dimension, clean vs degraded (log scale)."""
+    dims = np.arange(len(sigma2))
+    fig = go.Figure(
+        [
+            go.Scatter(x=dims, y=sigma2_clean, name="clean", mode="lines", line=dict(color=PFE)),
+            go.Scatter(x=dims, y=sigma2, name="degraded", mode="lines", line=dict(color=IMPOSTOR)),
+        ]
+    )
+    fig.update_layout(
+        xaxis_title="embedding dimension",
+        yaxis_title="σ²",
+        yaxis_type="log",
+        height=280,
+        margin=dict(t=30, b=40),
+    )
+    return fig
+
+
+def sigma_vs_degradation(curves: Mapping[str, Sequence[Sequence[float]]]) -> go.Figure:
+    """Mean σ² of held-out faces against degradation strength, one line per kind."""
+    fig = go.Figure()
+    for kind, pts in curves.items():
+        x, y = zip(*pts, strict=True)
+        fig.add_trace(go.Scatter(x=x, y=y, name=kind, mode="lines+markers"))
+    fig.update_layout(
+        xaxis_title="degradation strength",
+        yaxis_title="mean σ² (held-out faces)",
+        height=320,
+        margin=dict(t=30, b=40),
+    )
+    return fig
+
+
+def dilemma(table: Mapping[str, Sequence[float]], kind: str) -> go.Figure:
+    """Genuine and impostor scores against degradation level: cosine (left) and MLS (right)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("cosine similarity", "MLS"))
+    x = list(table["level"])
+    for col, metric in ((1, "cosine"), (2, "mls")):
+        for tag, colour in (("genuine", GENUINE), ("impostor", IMPOSTOR)):
+            y = np.asarray(table[f"{metric}_{tag}"], dtype=float)
+            sd = np.asarray(table[f"{metric}_{tag}_std"], dtype=float)
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=y,
+                    error_y=dict(type="data", array=sd, visible=True, thickness=1),
+                    name=f"{tag}",
+                    legendgroup=tag,
+                    showlegend=col == 1,
+                    mode="lines+markers",
+                    line=dict(color=colour),
+                ),
+                row=1,
+                col=col,
+            )
+        fig.update_xaxes(title_text=f"{kind} strength (both faces)", row=1, col=col)
+    fig.update_layout(height=340, margin=dict(t=40, b=40))
+    return fig
+
+
+def risk_control(curves: Mapping[str, Sequence[float]], far: float, title: str = "") -> go.Figure:
+    """TAR at a fixed FAR as the lowest-quality fraction is rejected: PFE vs the detector."""
+    x = 100 * np.asarray(curves["fraction"], dtype=float)
+    fig = go.Figure()
+    names = {"pfe": ("PFE confidence", PFE), "detector": ("MTCNN detection score", DETECTOR)}
+    for key, (label, colour) in names.items():
+        if key in curves:
+            fig.add_trace(
+                go.Scatter(
+                    x=x, y=curves[key], name=label, mode="lines+markers", line=dict(color=colour)
+                )
+            )
+    fig.update_layout(
+        title=title,
+        xaxis_title="faces rejected (lowest quality first), %",
+        yaxis_title=f"TAR at FAR = {far:g}",
+        height=320,
+        margin=dict(t=40 if title else 30, b=40),
+    )
+    return fig
+
+
+def fusion_scores(
+    genuine: np.ndarray,
+    fused: np.ndarray,
+    single: np.ndarray,
+    metric: str,
+) -> go.Figure:
+    """Scores of the fused face and of the best single face against every other face."""
+    genuine = np.asarray(genuine, dtype=bool)
+    fig = go.Figure()
+    for label, s, _offset in (("best single photo", single, -0.15), ("fused", fused, 0.15)):
+        for tag, mask, colour in (("genuine", genuine, GENUINE), ("impostor", ~genuine, IMPOSTOR)):
+            fig.add_trace(
+                go.Box(
+                    y=np.asarray(s)[mask],
+                    x=[label] * int(mask.sum()),
+                    name=tag,
+                    legendgroup=tag,
+                    showlegend=label == "fused",
+                    marker_color=colour,
+                    boxpoints="all",
+                    jitter=0.4,
+                    pointpos=0,
+                )
+            )
+    fig.update_layout(boxmode="group", yaxis_title=metric, height=320, margin=dict(t=30, b=40))
+    return fig
+
+
+def confidence_bars(labels: Sequence[str], values: Sequence[float], fused: float) -> go.Figure:
+    """Confidence of each chosen photo and of their fusion."""
+    fig = go.Figure(
+        go.Bar(
+            x=[*labels, "fused"],
+            y=[*values, fused],
+            marker_color=[PFE] * len(labels) + [GENUINE],
+        )
+    )
+    fig.update_layout(yaxis_title="confidence", height=280, margin=dict(t=30, b=40))
+    return fig
+
+
+def loss_curve(losses: Sequence[float], ylabel: str = "mean −MLS of genuine pairs") -> go.Figure:
+    """Training loss per epoch."""
+    fig = go.Figure(go.Scatter(x=np.arange(1, len(losses) + 1), y=losses, mode="lines"))
+    fig.update_layout(xaxis_title="epoch", yaxis_title=ylabel, height=260, margin=dict(t=30, b=40))
+    return fig

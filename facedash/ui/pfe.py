@@ -1,0 +1,56 @@
+"""Cached PFE objects for the Uncertainty page (and any page that wants MLS scores).
+
+The head and decoder are loaded once per saved version (their ``trained_at`` is the
+cache key, so training a new one takes effect at once); the feature extractor once per
+model. All three are thread-safe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from facedash.ui import cache
+
+
+@st.cache_resource(show_spinner="Loading the uncertainty head ...")
+def head(trained_at: str) -> Any:
+    """The saved uncertainty head (``trained_at`` is the cache key)."""
+    from facedash.pfe import train
+
+    return train.load_head()
+
+
+@st.cache_resource(show_spinner="Loading the decoder ...")
+def decoder(trained_at: str) -> Any:
+    """The saved decoder (``trained_at`` is the cache key)."""
+    from facedash.pfe import decoder as dec
+
+    return dec.load_decoder()
+
+
+@st.cache_resource(show_spinner="Preparing the feature extractor ...")
+def extractor(model_id: str) -> Any:
+    """FaceNet's pooled-feature extractor for ``model_id``."""
+    from facedash.pfe.head import FeatureExtractor
+
+    return FeatureExtractor(cache.model(model_id))
+
+
+@st.cache_data(show_spinner="Computing σ² of every face ...", max_entries=8)
+def set_sigma2(set_key: str, trained_at: str, _result: Any) -> np.ndarray:
+    """σ² of every face of the current set under the saved head."""
+    from facedash.pfe import sigma2_of_set
+
+    return sigma2_of_set(_result, cache.model(_result.model_id), head(trained_at))
+
+
+def set_key(result: Any) -> str:
+    """A content key for an EmbeddingSet (its embeddings and names)."""
+    import hashlib
+
+    h = hashlib.sha256(np.ascontiguousarray(result.embeddings).tobytes())
+    h.update("|".join(result.names.astype(str).tolist()).encode())
+    return h.hexdigest()[:24]

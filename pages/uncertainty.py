@@ -1,0 +1,277 @@
+"""Uncertainty page: Probabilistic Face Embeddings — each face as a Gaussian N(mu, sigma^2)."""
+
+import numpy as np
+import streamlit as st
+
+from facedash.detect import DetectorSettings
+from facedash.figures import uncertainty as fig
+from facedash.images import decode_jpeg
+from facedash.pfe import analysis, train
+from facedash.pfe import decoder as dec
+from facedash.pfe.mls import confidence
+from facedash.ui import cache, state
+from facedash.ui import pfe as pfe_ui
+
+HOW_TO_READ = r"""
+**What this page computes.** Probabilistic Face Embeddings (Shi & Jain, ICCV 2019) treat a face
+not as a point but as a Gaussian $\mathcal{N}(\mu, \operatorname{diag}(\sigma^2))$. The mean $\mu$ is
+FaceNet's embedding, unchanged. The variance comes from a small **uncertainty head** (FC–BN–ReLU–FC–BN,
+one shared scale and shift, output $\log\sigma^2$) that reads FaceNet's 1792-d pooled features,
+just before its embedding layer. FaceNet stays frozen; only the head is trained, on pairs of
+photos of the **same** person, to maximise their **mutual likelihood score**
+
+$$\mathrm{MLS}(x_i,x_j) = -\frac{1}{2}\sum_{l=1}^{D}\left(\frac{(\mu_i^{(l)}-\mu_j^{(l)})^2}{\sigma_i^{2(l)}+\sigma_j^{2(l)}} + \log\left(\sigma_i^{2(l)}+\sigma_j^{2(l)}\right)\right) - \text{const}.$$
+
+A pair that lies far apart can only keep a good score by raising $\sigma^2$, so the head learns to give
+large variances to inputs whose embedding is unreliable: blurred, tiny, noisy, covered or dark faces.
+
+**Confidence.** The paper ranks faces by the harmonic mean of $\sigma^2$ over dimensions; we show
+$\text{confidence} = 1/\mathrm{HM}(\sigma^2) = \frac{1}{D}\sum_l 1/\sigma^{2(l)}$ (the mean precision): larger is surer.
+
+**Fusion** of $n$ photos of one person, per dimension:
+$\frac{1}{\sigma^2_{\text{fused}}} = \sum_i \frac{1}{\sigma^2_i}$ and
+$\mu_{\text{fused}} = \sum_i \frac{\sigma^2_{\text{fused}}}{\sigma^2_i}\mu_i$ — sharp photos count more.
+
+**How to read the charts.** *Dilemma*: as both faces of a pair are degraded, impostor cosine scores rise
+towards genuine ones (low-quality faces look alike); MLS also pays for the growing $\sigma^2$.
+*Risk control*: reject the lowest-quality x% of faces and measure the true-accept rate at a fixed
+false-accept rate; a good quality score climbs faster. *Decoder samples*: a decoder maps an embedding
+back to a 64×64 face; samples drawn from $\mathcal{N}(\mu,\sigma^2)$ (re-normalised to the unit sphere)
+look alike when $\sigma^2$ is small and vary when it is large. Every validity figure is measured on
+**held-out people** the head never saw.
+"""
+KNOBS = ("blur", "downscale", "jpeg", "noise", "occlusion", "darkness")
+
+
+def _train_head(result) -> None:
+    bar = st.progress(0.0, text="Preparing ...")
+    st.button("Stop training", key="uncertainty_stop", help="Stops at once; nothing is saved.")
+
+    def report(done: int, total: int, message: str) -> None:
+        bar.progress(min(1.0, done / max(total, 1)), text=message)
+
+    head = train.train(
+        result,
+        embedder=cache.model(result.model_id),
+        detector=cache.detector(DetectorSettings()),
+        progress=report,
+    )
+    bar.empty()
+    st.success(f"Trained in {head.record['seconds']:.0f} s.")
+
+
+def _train_decoder(result) -> None:
+    bar = st.progress(0.0, text="Preparing ...")
+
+    def report(done: int, total: int, message: str) -> None:
+        bar.progress(min(1.0, done / max(total, 1)), text=message)
+
+    dec.train_decoder(result, embedder=cache.model(result.model_id), progress=report)
+    bar.empty()
+
+
+def _ranking(result, sigma2) -> None:
+    conf = confidence(np.where(np.isnan(sigma2), np.inf, sigma2))
+    st.plotly_chart(
+        fig.confidence_ranking(conf, result.people, result.names), key="uncertainty_rank_fig"
+    )
+    order = analysis.ranking(sigma2)
+    n = st.slider("Faces shown at each end", 4, 16, 8, key="uncertainty_rank_n")
+    for title, idx in (("Most certain", order[:n]), ("Least certain", order[::-1][:n])):
+        st.markdown(f"**{title}**")
+        cols = st.columns(n)
+        for col, i in zip(cols, idx, strict=False):
+            if result.thumbs[i] is not None:
+                col.image(decode_jpeg(result.thumbs[i]), width="stretch")
+                col.caption(f"{result.rows[i].person}\n\n{conf[i]:.0f}")
+
+
+def _explorer(result, sigma2, extractor, head) -> None:
+    names = [f"{r.person} · {r.name}" for r in result.rows]
+    i = st.selectbox(
+        "Face", range(len(names)), format_func=lambda k: names[k], key="uncertainty_face"
+    )
+    cols = st.columns(3)
+    strengths = {
+        k: cols[n % 3].slider(k, 0.0, 1.0, 0.0, 0.05, key=f"uncertainty_{k}")
+        for n, k in enumerate(KNOBS)
+    }
+    crop = decode_jpeg(result.thumbs[i])
+    out = analysis.explore(crop, strengths, extractor, head, seed=i)
+    a, b, c = st.columns([1, 1, 2])
+    a.image(crop, caption="clean", width="stretch")
+    b.image(out["image"], caption="degraded", width="stretch")
+    with c:
+        m1, m2 = st.columns(2)
+        m1.metric(
+            "confidence",
+            f"{out['confidence']:.0f}",
+            f"{out['confidence'] - out['confidence_clean']:+.0f}",
+        )
+        m2.metric("mean σ²", f"{out['sigma2'].mean():.5f}")
+        m1.metric("cosine to the clean face", f"{out['cosine']:.3f}")
+        m2.metric(
+            "MLS to the clean face",
+            f"{out['mls']:.1f}",
+            help=f"MLS of the clean face with itself: {out['mls_self']:.1f}",
+        )
+    st.plotly_chart(
+        fig.sigma_profile(out["sigma2_clean"], out["sigma2"]), key="uncertainty_profile_fig"
+    )
+
+
+def _validity(result, sigma2, record) -> None:
+    ho = record["heldout"]
+    st.markdown(
+        f"Held out from training: **{', '.join(record['heldout_people'])}** "
+        f"({ho['faces']} photos × every degradation = {ho['crops']} crops)."
+    )
+    c = st.columns(4)
+    c[0].metric("Spearman(strength, mean σ²)", f"{ho['spearman_sigma_vs_degradation']:.2f}")
+    c[1].metric("AUC cosine (clean vs degraded)", f"{ho['auc_cosine']:.4f}")
+    c[2].metric("AUC MLS (clean vs degraded)", f"{ho['auc_mls']:.4f}")
+    gain = ho["tar_gain_at_10pct_rejection"]
+    c[3].metric("TAR gain at 10% rejected", "n/a" if gain != gain else f"{gain:+.3f}")
+    st.plotly_chart(fig.sigma_vs_degradation(ho["sigma_curves"]), key="uncertainty_sigma_fig")
+    st.subheader("The dilemma: scores as both faces degrade")
+    kind = st.selectbox("Degradation", sorted(ho["dilemma"]), key="uncertainty_dilemma_kind")
+    st.plotly_chart(fig.dilemma(ho["dilemma"][kind], kind), key="uncertainty_dilemma_fig")
+    st.subheader("Risk control: reject the lowest-quality faces")
+    left, right = st.columns(2)
+    left.plotly_chart(
+        fig.risk_control(ho["risk_control"], ho["far"], "held-out people + degraded copies"),
+        key="uncertainty_risk_heldout",
+    )
+    far = right.select_slider(
+        "FAR on this set", [0.001, 0.01, 0.05, 0.1], value=0.01, key="uncertainty_far"
+    )
+    det = np.array([r.confidence for r in result.rows])
+    curves = analysis.set_risk_control(result.embeddings, sigma2, result.people, det, far=far)
+    right.plotly_chart(
+        fig.risk_control(curves, far, "this set (clean photos)"), key="uncertainty_risk_set"
+    )
+
+
+def _fusion(result, sigma2) -> None:
+    people = sorted(set(result.people.tolist()))
+    person = st.selectbox("Person", people, key="uncertainty_fuse_person")
+    own = [i for i, r in enumerate(result.rows) if r.person == person]
+    chosen = st.multiselect(
+        "Photos to fuse",
+        own,
+        default=own[:3],
+        format_func=lambda k: result.rows[k].name,
+        key="uncertainty_fuse_photos",
+    )
+    if not chosen:
+        st.info("Pick at least one photo.")
+        return
+    out = analysis.fusion(result.embeddings, sigma2, result.people, np.array(chosen))
+    cols = st.columns(min(len(chosen), 8))
+    for col, k in zip(cols, chosen, strict=False):
+        col.image(decode_jpeg(result.thumbs[k]), width="stretch")
+    st.plotly_chart(
+        fig.confidence_bars(
+            [result.rows[k].name for k in chosen], out["confidence_each"], out["confidence_fused"]
+        ),
+        key="uncertainty_fuse_conf",
+    )
+    metric = st.radio("Score", ["MLS", "cosine"], horizontal=True, key="uncertainty_fuse_metric")
+    key = "mls" if metric == "MLS" else "cosine"
+    fused, single = out[f"{key}_fused"], out[f"{key}_best"]
+    st.plotly_chart(
+        fig.fusion_scores(out["genuine"], fused, single, metric), key="uncertainty_fuse_fig"
+    )
+    a, b = st.columns(2)
+    a.metric("confidence, fused", f"{out['confidence_fused']:.0f}")
+    b.metric("confidence, best single photo", f"{out['confidence_each'].max():.0f}")
+    a.metric("AUC, fused", f"{analysis.separation_auc(fused, out['genuine']):.4f}")
+    b.metric("AUC, best single photo", f"{analysis.separation_auc(single, out['genuine']):.4f}")
+
+
+def _decoder(result, sigma2, extractor, head) -> None:
+    record = dec.read_decoder_record()
+    if record is None:
+        st.info("No decoder is trained yet (about a minute on 2 CPU cores).")
+        if st.button("Train the decoder", key="uncertainty_train_decoder"):
+            _train_decoder(result)
+            st.rerun()
+        return
+    decoder = pfe_ui.decoder(record["trained_at"])
+    st.caption(
+        f"Decoder trained on {record['trained_on']}. Held-out reconstruction MSE "
+        f"{record['heldout_mse']:.4f} on {record['heldout_faces']} photos it never saw "
+        f"(baselines: the mean face {record['heldout_mse_mean_face']:.4f}, the person's mean "
+        f"face {record.get('heldout_mse_person_mean_face', float('nan')):.4f})."
+    )
+    names = [f"{r.person} · {r.name}" for r in result.rows]
+    i = st.selectbox(
+        "Face", range(len(names)), format_func=lambda k: names[k], key="uncertainty_dec_face"
+    )
+    blur = st.slider("Blur the input first", 0.0, 1.0, 0.0, 0.1, key="uncertainty_dec_blur")
+    crop = decode_jpeg(result.thumbs[i])
+    if blur > 0:
+        out = analysis.explore(crop, {"blur": blur}, extractor, head, seed=i)
+        feats, mu = extractor(out["image"][None])
+        s2, crop = head.sigma2(feats)[0], out["image"]
+        mu = mu[0]
+    else:
+        mu, s2 = result.embeddings[i], sigma2[i]
+    z = dec.samples(mu, s2, 15, seed=i)
+    images = np.concatenate([decoder.decode(mu), decoder.decode(z)])
+    a, b = st.columns([1, 4])
+    a.image(crop, caption="input", width="stretch")
+    a.image(images[0], caption="decoded μ", width="stretch")
+    b.image(analysis.mosaic(images[1:], 5), caption="15 samples from N(μ, σ²)", width="stretch")
+    st.metric("spread of the samples (mean pixel std)", f"{dec.sample_spread(images[1:]):.1f}")
+
+
+def main() -> None:
+    st.title("Uncertainty")
+    with st.expander("How to read this"):
+        st.markdown(HOW_TO_READ)
+    result = state.embedding_set()
+    if result is None:
+        return
+    record = train.read_record()
+    with st.expander("Training", expanded=record is None):
+        if record is not None:
+            st.caption(
+                f"Head trained {record['trained_at']} on {record['dataset']}: {record['inputs']}; "
+                f"{record['train_crops']} crops of {', '.join(record['train_people'])}; "
+                f"{record['epochs']} epochs, {record['seconds']:.0f} s. Validity figures come from "
+                f"this split; the saved head is {record.get('saved_head', 'the split model')}."
+            )
+            st.plotly_chart(fig.loss_curve(record["losses"]), key="uncertainty_loss_fig")
+        else:
+            st.info("No uncertainty head is trained yet: train one here (about a minute).")
+        if st.button("Train the uncertainty head on this set", key="uncertainty_train"):
+            _train_head(result)
+            st.rerun()
+    if record is None:
+        return
+    if record.get("model_id") != result.model_id:
+        st.warning("The saved head belongs to another model; train one for this model.")
+        return
+    head = pfe_ui.head(record["trained_at"])
+    extractor = pfe_ui.extractor(result.model_id)
+    sigma2 = pfe_ui.set_sigma2(pfe_ui.set_key(result), record["trained_at"], result)
+    st.session_state["pfe_variances"] = sigma2  # the Embedding map draws uncertainty ellipses
+    tabs = st.tabs(
+        ["Ranking", "Degradation explorer", "Validity", "Fusion", "Decoder samples"],
+        key="uncertainty_tab",
+    )
+    with tabs[0]:
+        _ranking(result, sigma2)
+    with tabs[1]:
+        _explorer(result, sigma2, extractor, head)
+    with tabs[2]:
+        _validity(result, sigma2, record)
+    with tabs[3]:
+        _fusion(result, sigma2)
+    with tabs[4]:
+        _decoder(result, sigma2, extractor, head)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""AppTest of the Uncertainty page, driven by widget keys (uses the saved head, training a short one if none)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def saved_head(demo, facenet):
+    """The head in $FACEDASH_HOME/pfe; a short one is trained there when none exists."""
+    from facedash.pfe import train
+
+    if train.read_record() is None:
+        train.train(demo, embedder=facenet, epochs=20)
+    return train.read_record()
+
+
+@pytest.fixture(scope="module")
+def app(saved_head):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    at.run()
+    at.switch_page("pages/uncertainty.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _metric(at, label):
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_page_renders_every_section(app, saved_head, demo):
+    assert app.title[0].value == "Uncertainty"
+    labels = {m.label for m in app.metric}
+    assert {"Spearman(strength, mean σ²)", "AUC MLS (clean vs degraded)", "confidence"} <= labels
+    assert (
+        _metric(app, "Spearman(strength, mean σ²)")
+        == f"{saved_head['heldout']['spearman_sigma_vs_degradation']:.2f}"
+    )
+    assert any("How to read" in e.label for e in app.expander)
+    assert app.session_state["pfe_variances"].shape == demo.embeddings.shape  # Embedding map
+
+
+def test_blur_slider_lowers_confidence_and_cosine(app):
+    before_conf = float(_metric(app, "confidence"))
+    assert float(_metric(app, "cosine to the clean face")) == pytest.approx(1.0, abs=1e-3)
+    app.slider(key="uncertainty_blur").set_value(1.0).run()
+    assert not app.exception
+    assert float(_metric(app, "confidence")) < before_conf
+    assert float(_metric(app, "cosine to the clean face")) < 0.9
+    app.slider(key="uncertainty_blur").set_value(0.0).run()
+
+
+def test_fusion_is_more_confident_than_its_photos(app):
+    app.multiselect(key="uncertainty_fuse_photos").select(
+        app.multiselect(key="uncertainty_fuse_photos").options[3]
+    ).run()
+    assert not app.exception
+    assert len(app.multiselect(key="uncertainty_fuse_photos").value) == 4
+    assert float(_metric(app, "confidence, fused")) > float(
+        _metric(app, "confidence, best single photo")
+    )
+    auc = _metric(app, "AUC, fused")
+    assert 0.5 <= float(auc) <= 1.0
+
+
+def test_dilemma_kind_and_far_change(app):
+    app.selectbox(key="uncertainty_dilemma_kind").select("noise").run()
+    app.select_slider(key="uncertainty_far").set_value(0.1).run()
+    assert not app.exception

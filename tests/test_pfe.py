@@ -1,0 +1,226 @@
+"""PFE: MLS, loss and fusion against the formulas; the trained head and decoder on real faces."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from facedash.pfe import degrade, mls
+
+D = 8
+finite = st.floats(-1, 1, allow_nan=False)
+positive = st.floats(1e-4, 2.0, allow_nan=False)
+
+
+def mls_direct(mu1, s1, mu2, s2):
+    total = 0.0
+    for l in range(len(mu1)):  # noqa: E741 - the formula's own index
+        s = s1[l] + s2[l]
+        total += (mu1[l] - mu2[l]) ** 2 / s + np.log(s)
+    return -0.5 * total
+
+
+def gaussians(n):
+    return st.tuples(
+        arrays(np.float64, (n, D), elements=finite), arrays(np.float64, (n, D), elements=positive)
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(gaussians(2))
+def test_mls_matches_the_formula(g):
+    mu, s2 = g
+    assert mls.mls(mu[0], s2[0], mu[1], s2[1]) == pytest.approx(
+        mls_direct(mu[0], s2[0], mu[1], s2[1]), rel=1e-9, abs=1e-9
+    )
+    const = mls.mls(mu[0], s2[0], mu[1], s2[1], include_const=True)
+    assert const == pytest.approx(
+        mls_direct(mu[0], s2[0], mu[1], s2[1]) - D / 2 * np.log(2 * np.pi)
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(gaussians(6))
+def test_pairwise_matrix_and_index_pairs_match_the_formula(g):
+    mu, s2 = g
+    full = mls.pairwise_mls(mu, s2)
+    brute = np.array([[mls_direct(mu[a], s2[a], mu[b], s2[b]) for b in range(6)] for a in range(6)])
+    np.testing.assert_allclose(full, brute, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(full, full.T)
+    i, j = np.triu_indices(6, k=1)
+    np.testing.assert_allclose(
+        mls.pairwise_mls_scores(mu, s2, i, j), brute[i, j], rtol=1e-9, atol=1e-9
+    )
+
+
+def test_pairwise_blocks_do_not_change_the_result(monkeypatch):
+    rng = np.random.default_rng(0)
+    mu, s2 = rng.normal(size=(30, 16)), rng.uniform(0.01, 1, size=(30, 16))
+    whole = mls.pairwise_mls(mu, s2)
+    monkeypatch.setattr(mls, "_BLOCK_ELEMS", 17)
+    np.testing.assert_allclose(mls.pairwise_mls(mu, s2), whole)
+    i, j = rng.integers(0, 30, 50), rng.integers(0, 30, 50)
+    np.testing.assert_allclose(mls.pairwise_mls_scores(mu, s2, i, j), whole[i, j])
+
+
+def test_loss_is_mean_negative_mls_over_genuine_pairs_only():
+    rng = np.random.default_rng(1)
+    mu, s2 = rng.normal(size=(7, D)), rng.uniform(0.05, 1, size=(7, D))
+    labels = np.array([0, 1, 0, 2, 1, 0, 3])
+    pairs = [(a, b) for a in range(7) for b in range(a + 1, 7) if labels[a] == labels[b]]
+    expected = -np.mean([mls_direct(mu[a], s2[a], mu[b], s2[b]) for a, b in pairs])
+    assert mls.mls_loss(mu, s2, labels) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="no genuine pair"):
+        mls.mls_loss(mu[:3], s2[:3], np.array([0, 1, 2]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(gaussians(4))
+def test_fusion_matches_the_formula(g):
+    mu, s2 = g
+    fused_mu, fused_s2 = mls.fuse(mu, s2)
+    for l in range(D):  # noqa: E741
+        inv = sum(1.0 / s2[k, l] for k in range(4))
+        assert fused_s2[l] == pytest.approx(1.0 / inv)
+        assert fused_mu[l] == pytest.approx(
+            sum((1.0 / inv) / s2[k, l] * mu[k, l] for k in range(4)), abs=1e-9
+        )
+    assert np.all(fused_s2 <= s2.min(axis=0) + 1e-12)  # fusing never adds uncertainty
+
+
+def test_fusion_of_one_face_is_that_face_and_confidence_is_mean_precision():
+    rng = np.random.default_rng(2)
+    mu, s2 = rng.normal(size=(1, D)), rng.uniform(0.01, 1, size=(1, D))
+    fmu, fs2 = mls.fuse(mu, s2)
+    np.testing.assert_allclose(fmu, mu[0])
+    np.testing.assert_allclose(fs2, s2[0])
+    assert mls.harmonic_mean(s2)[0] == pytest.approx(D / np.sum(1 / s2[0]))
+    assert mls.confidence(s2)[0] == pytest.approx(np.mean(1 / s2[0]))
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="positive"):
+        mls.mls(np.zeros(3), np.zeros(3), np.zeros(3), np.ones(3))
+    with pytest.raises(ValueError, match="one shape"):
+        mls.pairwise_mls(np.zeros((2, 3)), np.ones((2, 4)))
+    with pytest.raises(ValueError, match="indices"):
+        mls.pairwise_mls_scores(np.zeros((2, 3)), np.ones((2, 3)), [0], [2])
+
+
+@pytest.mark.parametrize("kind", degrade.KINDS)
+def test_degradations_are_deterministic_graded_and_leave_the_input_alone(demo, kind):
+    from facedash.images import decode_jpeg
+
+    face = decode_jpeg(demo.thumbs[0])
+    before = face.copy()
+    out = [degrade.apply(face, kind, s, seed=3) for s in degrade.LEVELS]
+    np.testing.assert_array_equal(face, before)
+    np.testing.assert_array_equal(out[0], face)
+    np.testing.assert_array_equal(degrade.apply(face, kind, 0.6, seed=3), out[3])
+    err = [np.abs(o.astype(float) - face).mean() for o in out]
+    assert all(o.shape == face.shape and o.dtype == np.uint8 for o in out)
+    assert err[-1] > err[1] > 0  # strongest changes more than mildest
+    with pytest.raises(ValueError, match="strength"):
+        degrade.apply(face, kind, 1.5)
+
+
+# -- the trained head and decoder (trained once, few epochs, into a temporary folder) --------
+@pytest.fixture(scope="session")
+def pfe_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("pfe")
+
+
+@pytest.fixture(scope="session")
+def trained(demo, facenet, pfe_root):
+    from facedash.pfe import train
+
+    return train.train(demo, embedder=facenet, epochs=30, refit_all=False, root=pfe_root)
+
+
+@pytest.fixture(scope="session")
+def decoder_model(demo, facenet, pfe_root):
+    from facedash.pfe import decoder
+
+    return decoder.train_decoder(demo, embedder=facenet, epochs=3, copies=2, root=pfe_root)
+
+
+def test_split_keeps_people_apart(trained):
+    rec = trained.record
+    assert len(rec["heldout_people"]) >= 2
+    assert not set(rec["heldout_people"]) & set(rec["train_people"])
+
+
+def test_loss_decreases_over_training(trained):
+    losses = trained.record["losses"]
+    assert len(losses) == 30
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+
+
+def test_sigma2_grows_with_blur_on_heldout_faces(trained, demo, facenet):
+    from facedash.pfe import train
+    from facedash.pfe.evaluate import spearman
+    from facedash.pfe.head import FeatureExtractor
+
+    crops, rows = train.clean_crops(demo)
+    people = demo.people[rows]
+    held = np.flatnonzero(np.isin(people, trained.record["heldout_people"]))[:12]
+    blurred = np.concatenate([degrade.apply_batch(crops[held], "blur", s) for s in degrade.LEVELS])
+    feats, _ = FeatureExtractor(facenet)(blurred)
+    mean_s2 = trained.sigma2(feats).mean(axis=1).reshape(len(degrade.LEVELS), len(held))
+    assert spearman(np.array(degrade.LEVELS), mean_s2.mean(axis=1)) >= 0.9
+    assert np.mean(mean_s2[-1] > mean_s2[0]) >= 0.9  # nearly every face: blurred > clean
+
+
+def test_heldout_figures_are_recorded(trained):
+    ho = trained.record["heldout"]
+    assert ho["spearman_sigma_vs_degradation"] >= 0.9
+    assert 0.5 < ho["auc_cosine"] <= 1 and 0.5 < ho["auc_mls"] <= 1
+    assert set(ho["spearman_by_kind"]) == set(degrade.KINDS)
+
+
+def test_save_load_round_trip(trained, pfe_root):
+    from facedash.pfe import train
+
+    loaded = train.load_head(pfe_root)
+    x = np.random.default_rng(0).normal(size=(5, 1792)).astype(np.float32)
+    np.testing.assert_allclose(loaded.sigma2(x), trained.sigma2(x), rtol=1e-5)
+    assert loaded.record["heldout_people"] == trained.record["heldout_people"]
+    assert train.load_head(pfe_root / "nothing-here") is None
+
+
+def test_sigma2_for_a_set(trained, demo, facenet, pfe_root, tmp_path):
+    from facedash.pfe import sigma2_for
+
+    s2 = sigma2_for(demo, embedder=facenet, root=pfe_root)
+    assert s2.shape == (len(demo.rows), 128) and np.all(s2 > 0)
+    assert sigma2_for(demo, embedder=facenet, root=tmp_path) is None
+
+
+def test_decoder_output_shape_and_sample_spread_grows_with_sigma2(decoder_model, demo):
+    from facedash.pfe import decoder
+
+    out = decoder_model.decode(demo.embeddings[:3])
+    assert out.shape == (3, 64, 64, 3) and out.dtype == np.uint8
+    mu = demo.embeddings[0]
+    spreads = [
+        decoder.sample_spread(decoder_model.decode(decoder.samples(mu, np.full(128, v), 12)))
+        for v in (1e-5, 1e-3, 3e-2)
+    ]
+    assert spreads[0] < spreads[1] < spreads[2]
+    z = decoder.samples(mu, np.full(128, 0.01), 5)
+    np.testing.assert_allclose(np.linalg.norm(z, axis=1), 1.0)
+
+
+def test_decoder_round_trip_and_record(decoder_model, demo, pfe_root):
+    from facedash.pfe import decoder
+
+    loaded = decoder.load_decoder(pfe_root)
+    np.testing.assert_array_equal(
+        loaded.decode(demo.embeddings[:2]), decoder_model.decode(demo.embeddings[:2])
+    )
+    rec = loaded.record
+    assert rec["heldout_faces"] > 0 and rec["heldout_mse"] > 0
+    assert "thumbnails" in rec["trained_on"]
