@@ -362,6 +362,23 @@ def euclidean(es: HasEmbeddings, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return _pairwise(emb, i, j, lambda a, b: np.sqrt(np.einsum("ij,ij->i", a - b, a - b)))
 
 
+def mls(es: HasEmbeddings, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Mutual likelihood score of each pair (PFE; higher means same); needs a trained uncertainty head."""
+    from facedash.errors import FacedashError
+    from facedash.pfe import sigma2_for
+    from facedash.pfe.mls import pairwise_mls_scores
+
+    sigma2 = sigma2_for(es)
+    if sigma2 is None:
+        raise FacedashError(
+            "the mls score needs a trained uncertainty (PFE) head for this model: run "
+            "`facedash pfe train --demo` or train it on the Uncertainty page"
+        )
+    return np.asarray(
+        pairwise_mls_scores(np.asarray(es.embeddings), sigma2, i, j), dtype=np.float64
+    )
+
+
 @dataclass(frozen=True)
 class ScoreKind:
     """A pair score: how to compute it and which way it points."""
@@ -381,6 +398,7 @@ class ScoreKind:
 SCORES: dict[str, ScoreKind] = {
     "cosine": ScoreKind("cosine", "Cosine similarity", True, cosine, "similarity"),
     "euclidean": ScoreKind("euclidean", "Euclidean distance", False, euclidean, "distance"),
+    "mls": ScoreKind("mls", "Mutual likelihood score (PFE)", True, mls, "log-likelihood"),
 }
 
 

@@ -115,10 +115,12 @@ def downloads(key: str, _result: EmbeddingSet) -> dict[str, bytes]:
 
 
 def variances(result: EmbeddingSet) -> np.ndarray | None:
-    """Per-face embedding variances from the uncertainty head, when a later page provides them."""
-    held = st.session_state.get("pfe_variances")
-    if held is not None and getattr(held, "shape", None) == result.embeddings.shape:
-        return np.asarray(held)
+    """Per-face embedding variances from the saved uncertainty head (None when none is trained)."""
+    from facedash.ui import pfe as pfe_ui
+
+    sigma2 = pfe_ui.current_sigma2(result)
+    if sigma2 is not None and sigma2.shape == result.embeddings.shape:
+        return sigma2
     return None
 
 

@@ -227,6 +227,7 @@ def _decoder(result, sigma2, extractor, head) -> None:
 
 
 def main() -> None:
+    state.page_shell("pages/uncertainty.py")
     st.title("Uncertainty")
     with st.expander("How to read this"):
         st.markdown(HOW_TO_READ)
@@ -256,7 +257,6 @@ def main() -> None:
     head = pfe_ui.head(record["trained_at"])
     extractor = pfe_ui.extractor(result.model_id)
     sigma2 = pfe_ui.set_sigma2(pfe_ui.set_key(result), record["trained_at"], result)
-    st.session_state["pfe_variances"] = sigma2  # the Embedding map draws uncertainty ellipses
     tabs = st.tabs(
         ["Ranking", "Degradation explorer", "Validity", "Fusion", "Decoder samples"],
         key="uncertainty_tab",

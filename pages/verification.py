@@ -331,6 +331,31 @@ def main() -> None:
     left, right = st.columns(2)
     left.plotly_chart(F.roc_figure([curve], log_far=log_far), key="verification_roc")
     right.plotly_chart(F.metrics_figure(curve), key="verification_metrics")
+    if score == "mls":
+        # PFE's claim, side by side: the same pairs scored by cosine, each at its own max-F1 threshold.
+        _, _, csw, _ = _analysis(
+            set_key, "cosine", source, max_pairs, seed, file_hash, result, data
+        )
+        st.caption(
+            f"Same pairs, two scores: ROC-AUC cosine {csw.auc:.4f} vs MLS {sw.auc:.4f}; "
+            "each curve is marked at its own max-F1 threshold."
+        )
+        from facedash.pfe import train as pfe_train
+
+        record = pfe_train.read_record() or {}
+        if record.get("dataset") == result.dataset:
+            st.warning(
+                f"The uncertainty head was trained on this very set ({record.get('dataset')}), so its MLS "
+                "figures here are in-sample and optimistic. The honest comparison is on held-out people: "
+                f"{record.get('heldout', {})} (from `facedash pfe train`)."
+            )
+        left, right = st.columns(2)
+        cos_curve = F.Curve("cosine", csw, csw.best_f1().threshold)
+        left.plotly_chart(F.roc_figure([cos_curve], log_far=log_far), key="verification_roc_cosine")
+        right.plotly_chart(
+            F.roc_figure([F.Curve("MLS", sw, best.threshold)], log_far=log_far),
+            key="verification_roc_mls",
+        )
     left, right = st.columns(2)
     left.plotly_chart(F.histogram_figure(hist, curve), key="verification_hist")
     with right:

@@ -62,6 +62,16 @@ def demo(demo_dataset, facenet):
     return embed_dataset(demo_dataset, store=Store(), get_model=lambda: facenet)
 
 
+@pytest.fixture(scope="session")
+def saved_head(demo, facenet):
+    """The PFE head in $FACEDASH_HOME/pfe; a short one is trained there when none exists."""
+    from facedash.pfe import train
+
+    if train.read_record() is None:
+        train.train(demo, embedder=facenet, epochs=20)
+    return train.read_record()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

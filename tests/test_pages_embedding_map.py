@@ -76,7 +76,10 @@ def test_select_points_shows_them_and_click_shows_neighbours(at, demo):
     assert "d=" in captions and "cos=" in captions
 
 
-def test_search_highlights_and_ellipses_disabled(at, demo):
+def test_search_highlights_and_ellipses_disabled(at, demo, monkeypatch):
+    import facedash.ui.pfe
+
+    monkeypatch.setattr(facedash.ui.pfe, "current_sigma2", lambda result: None)  # no head trained
     name = demo.names[12].rsplit("/", 1)[-1]
     at.text_input(key="embedding_map_search").input(name).run()
     assert not at.exception, at.exception
@@ -86,10 +89,7 @@ def test_search_highlights_and_ellipses_disabled(at, demo):
     assert any("No face's file name" in w.value for w in at.warning)
 
 
-def test_uncertainty_ellipses_when_variances_exist(at, demo):
-    import numpy as np
-
-    at.session_state["pfe_variances"] = np.full(demo.embeddings.shape, 1e-3, dtype=np.float32)
+def test_uncertainty_ellipses_when_variances_exist(at, demo, saved_head):
     at.run()
     box = at.checkbox(key="embedding_map_ellipses")
     assert not box.disabled

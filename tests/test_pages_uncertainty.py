@@ -10,16 +10,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def saved_head(demo, facenet):
-    """The head in $FACEDASH_HOME/pfe; a short one is trained there when none exists."""
-    from facedash.pfe import train
-
-    if train.read_record() is None:
-        train.train(demo, embedder=facenet, epochs=20)
-    return train.read_record()
-
-
-@pytest.fixture(scope="module")
 def app(saved_head):
     from streamlit.testing.v1 import AppTest
 
@@ -44,7 +34,6 @@ def test_page_renders_every_section(app, saved_head, demo):
         == f"{saved_head['heldout']['spearman_sigma_vs_degradation']:.2f}"
     )
     assert any("How to read" in e.label for e in app.expander)
-    assert app.session_state["pfe_variances"].shape == demo.embeddings.shape  # Embedding map
 
 
 def test_blur_slider_lowers_confidence_and_cosine(app):

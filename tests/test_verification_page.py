@@ -21,15 +21,6 @@ COUNTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def demo(demo_dataset):
-    """The demo set's FaceNet embeddings through the default store (FaceNet loads only if missing)."""
-    from facedash.pipeline import embed_dataset
-    from facedash.store import Store
-
-    return embed_dataset(demo_dataset, store=Store())
-
-
 def _counts(at: AppTest) -> dict[str, int]:
     return {COUNTS[m.label]: int(m.value) for m in at.metric if m.label in COUNTS}
 
@@ -145,3 +136,16 @@ def test_figures_thin_long_curves():
     sw = V.sweep(s, y)
     fig = F.roc_figure([F.Curve("m", sw, 0.5)])
     assert len(fig.data[0].x) <= F.MAX_POINTS + 2
+
+
+def test_mls_score_with_cosine_side_by_side(saved_head, demo):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    at.switch_page("pages/verification.py")
+    at.session_state["verification_score"] = "mls"
+    at.run()
+    assert not at.exception, at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "ROC-AUC cosine" in captions and "vs MLS" in captions
+    mls_auc = float(captions.split("vs MLS ")[1].split(";")[0])
+    assert 0.95 < mls_auc <= 1.0  # MLS separates the demo set's people about as well as cosine

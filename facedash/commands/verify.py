@@ -19,11 +19,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
     model_spec = spec(args.model)
     score = args.score or model_spec.metric
     if score not in V.SCORES:
-        if score == "mls":
-            raise FacedashError(
-                "the mls score needs a probabilistic-embedding (uncertainty) head, "
-                "which facedash does not have yet; use --score cosine or euclidean"
-            )
         raise FacedashError(f"unknown score {score!r}; known: {', '.join(V.SCORES)}")
     if args.max_pairs < 2:
         raise FacedashError("--max-pairs must be at least 2")

@@ -54,3 +54,13 @@ def set_key(result: Any) -> str:
     h = hashlib.sha256(np.ascontiguousarray(result.embeddings).tobytes())
     h.update("|".join(result.names.astype(str).tolist()).encode())
     return h.hexdigest()[:24]
+
+
+def current_sigma2(result: Any) -> np.ndarray | None:
+    """σ² of every face of ``result`` under the saved head, or None when no head fits this model."""
+    from facedash.pfe import train
+
+    record = train.read_record()
+    if record is None or record.get("model_id", "facenet") != result.model_id:
+        return None
+    return set_sigma2(set_key(result), record["trained_at"], result)
