@@ -154,3 +154,13 @@ def condition_set(
         cached=len(rows) - computed,
         seconds=0.0,
     )
+
+
+# Two-letter codes for JAFFE-style file names (``BA.GR1.1.tiff``: person BA, condition grayscale).
+JAFFE_CODES = {
+    "original": "NE",
+    "grayscale": "GR",
+    "mirrored": "MI",
+    "darker": "DA",
+    "blurred": "BL",
+}
