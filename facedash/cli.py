@@ -21,7 +21,9 @@ from facedash.errors import FacedashError
 Handler = Callable[[argparse.Namespace], int]
 # Further sub-commands: each module has ``register(subparsers)`` and imports its
 # heavy dependencies inside its handlers, so ``facedash --help`` stays fast.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = [
+    "facedash.commands.arithmetic",
+]
 
 
 def emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:

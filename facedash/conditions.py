@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from facedash.errors import FacedashError
 from facedash.images import decode_jpeg, encode_jpeg
 from facedash.models.registry import Embedder
 from facedash.pipeline import THUMB_QUALITY, EmbeddingSet
@@ -164,3 +165,74 @@ JAFFE_CODES = {
     "darker": "DA",
     "blurred": "BL",
 }
+
+
+CONDITIONS_PATTERN = "conditions"
+
+
+@dataclass(frozen=True)
+class AttributeView:
+    """A set ready for the arithmetic: its faces, one attribute value each, and their sources."""
+
+    result: EmbeddingSet
+    column: str
+    values: np.ndarray
+    sources: np.ndarray
+    synthetic: bool
+
+    @property
+    def persons(self) -> np.ndarray:
+        """Person of each face, as str."""
+        return self.result.people.astype(str)
+
+
+def attribute_view(
+    result: EmbeddingSet,
+    pattern: str | None = None,
+    *,
+    store: Store | None = None,
+    get_model: Callable[[], Embedder] | None = None,
+) -> AttributeView:
+    """The faces of ``result`` labelled by the attribute ``pattern``.
+
+    ``"jaffe"`` reads the expression parsed from JAFFE file names, ``"conditions"``
+    makes the synthetic photographic conditions, any other value names an
+    attribute column (a manifest column). ``None`` picks ``jaffe`` when the set has
+    expressions, else ``conditions``. Faces without a value are left out.
+    """
+    have = result.attribute_names
+    if pattern is None:
+        pattern = "jaffe" if "expression" in have else CONDITIONS_PATTERN
+    if pattern == CONDITIONS_PATTERN:
+        made = condition_set(result, store=store, get_model=get_model)
+        values = np.array([r.attributes["condition"] for r in made.rows], dtype=object)
+        sources = np.array([r.attributes["source"] for r in made.rows], dtype=object)
+        return AttributeView(made, "condition", values, sources, synthetic=True)
+    column = "expression" if pattern == "jaffe" else pattern
+    if column not in have:
+        hint = (
+            "no file names in the JAFFE pattern (KA.HA1.29.tiff)"
+            if pattern == "jaffe"
+            else (f"no attribute column {column!r}")
+        )
+        raise FacedashError(
+            f"the set has {hint}; its attribute columns: {', '.join(have) or 'none'} "
+            f"(or use '{CONDITIONS_PATTERN}' for synthetic photographic conditions)"
+        )
+    keep = [i for i, r in enumerate(result.rows) if r.attributes.get(column, "")]
+    sub = _subset(result, keep)
+    values = np.array([r.attributes[column] for r in sub.rows], dtype=object)
+    sources = np.array([r.name for r in sub.rows], dtype=object)
+    return AttributeView(sub, column, values, sources, synthetic=False)
+
+
+def _subset(result: EmbeddingSet, keep: Sequence[int]) -> EmbeddingSet:
+    if len(keep) == len(result.rows):
+        return result
+    idx = np.asarray(keep, dtype=np.int64)
+    return replace(
+        result,
+        rows=[result.rows[i] for i in keep],
+        embeddings=result.embeddings[idx] if len(idx) else result.embeddings[:0],
+        thumbs=[result.thumbs[i] for i in keep],
+    )

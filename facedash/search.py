@@ -323,9 +323,10 @@ def evaluate_arithmetic(
     """Top-1 / top-k of "person + attribute" over every person x attribute combination.
 
     A neighbour is right when it has both the query's person and its attribute.
-    With ``sources`` (which original photo each face was made from), the analogy
-    "image - A + B" is scored too: right when the nearest face other than the image
-    itself is the same source photo under attribute B.
+    The analogy "image - A + B" is scored too (``analogy``): with ``sources``
+    (which original photo each face was made from) it is right when the nearest
+    face other than the image itself is the same source photo under attribute B,
+    else when it is the same person under B.
     """
     emb = normalise(embeddings)
     people = np.asarray(persons, dtype=object).astype(str)
@@ -354,53 +355,63 @@ def evaluate_arithmetic(
         k=found.ids.shape[1],
         vectors=len(emb),
     )
-    if sources is not None:
-        report.analogy = evaluate_analogy(emb, attrs, np.asarray(sources), av, idx)
+    report.analogy = evaluate_analogy(
+        emb, people, attrs, av, idx, None if sources is None else np.asarray(sources)
+    )
     return report
 
 
 def analogy_queries(
-    embeddings: np.ndarray, attributes: np.ndarray, sources: np.ndarray, av: GroupVectors
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Every "image - A + B" query that has an answer: (image, B index, query vectors, answer)."""
+    embeddings: np.ndarray, attributes: np.ndarray, av: GroupVectors
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every "image - A + B" query, B running over the other attributes: (image, B, vectors)."""
     attrs = np.asarray(attributes).astype(str)
-    src = np.asarray(sources).astype(str)
-    lookup = {(s, a): i for i, (s, a) in enumerate(zip(src.tolist(), attrs.tolist(), strict=True))}
     a_of = np.array([av.labels.index(a) for a in attrs])
-    img, to, answer = [], [], []
-    for i in range(len(attrs)):
-        for b, label in enumerate(av.labels):
-            j = lookup.get((src[i], label))
-            if b != a_of[i] and j is not None:
-                img.append(i)
-                to.append(b)
-                answer.append(j)
-    img_a, to_a = np.array(img, dtype=np.int64), np.array(to, dtype=np.int64)
-    q = (
-        normalise(embeddings[img_a] - av.vectors[a_of[img_a]] + av.vectors[to_a])
-        if len(img_a)
-        else np.zeros((0, embeddings.shape[1]), np.float32)
-    )
-    return img_a, to_a, q, np.array(answer, dtype=np.int64)
+    n, g = len(attrs), len(av.labels)
+    img = np.repeat(np.arange(n), g)
+    to = np.tile(np.arange(g), n)
+    keep = to != a_of[img]
+    img, to = img[keep], to[keep]
+    q = normalise(embeddings[img] - av.vectors[a_of[img]] + av.vectors[to])
+    return img, to, q
 
 
 def evaluate_analogy(
     embeddings: np.ndarray,
+    persons: np.ndarray,
     attributes: np.ndarray,
-    sources: np.ndarray,
     av: GroupVectors,
     index: Index,
+    sources: np.ndarray | None = None,
+    k: int = 5,
 ) -> dict[str, float]:
-    """Top-1 / top-5 of "image - A + B" finding the same photo under B (the image itself excluded)."""
-    img, _, queries, answer = analogy_queries(embeddings, attributes, sources, av)
+    """Top-1 / top-k of "image - A + B", the image itself left out of its results.
+
+    Right: the same source photo under B when ``sources`` are given (only queries
+    where that face exists count), else any face of the same person under B.
+    """
+    people = np.asarray(persons).astype(str)
+    attrs = np.asarray(attributes).astype(str)
+    img, to, queries = analogy_queries(embeddings, attrs, av)
+    target = np.array(av.labels, dtype=object)[to].astype(str)
+    if sources is not None:
+        src = np.asarray(sources).astype(str)
+        exists = {(s, a) for s, a in zip(src.tolist(), attrs.tolist(), strict=True)}
+        keep = np.array([(s, t) in exists for s, t in zip(src[img], target, strict=True)], bool)
+    else:
+        exists = {(p, a) for p, a in zip(people.tolist(), attrs.tolist(), strict=True)}
+        keep = np.array([(p, t) in exists for p, t in zip(people[img], target, strict=True)], bool)
+    img, target, queries = img[keep], target[keep], queries[keep]
     if not len(img):
         return {}
-    found = index.search(queries, 6).ids
-    keep = found != img[:, None]
-    # Drop the query image from its own result list, keep the first 5 others.
-    order = np.argsort(~keep, axis=1, kind="stable")[:, :5]
+    found = index.search(queries, k + 1).ids
+    order = np.argsort(found == img[:, None], axis=1, kind="stable")[:, :k]
     ranked = np.take_along_axis(found, order, axis=1)
-    hit = ranked == answer[:, None]
+    hit = attrs[ranked] == target[:, None]
+    if sources is not None:
+        hit &= src[ranked] == src[img][:, None]
+    else:
+        hit &= people[ranked] == people[img][:, None]
     return {
         "queries": float(len(img)),
         "top1": float(hit[:, 0].mean()),
