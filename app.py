@@ -11,6 +11,7 @@ st.set_page_config(page_title="facedash", page_icon=":material/face:", layout="w
 
 PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/photo_library:", default=True),
+    st.Page("pages/arithmetic.py", title="Arithmetic & search", icon=":material/calculate:"),
 ]
 
 page = st.navigation(PAGES)

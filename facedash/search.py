@@ -275,6 +275,17 @@ class ArithmeticReport:
         """Share of queries with a right face among the 5 nearest."""
         return float(self.correct[:, :5].any(axis=1).mean()) if len(self.queries) else float("nan")
 
+    @property
+    def first_right(self) -> np.ndarray:
+        """1-based rank of the first right face of each query, 0 if none in the top ``k``."""
+        any_right = self.correct.any(axis=1)
+        return np.where(any_right, self.correct.argmax(axis=1) + 1, 0)
+
+    def per_attribute_top1(self) -> dict[str, float]:
+        """Top-1 of the queries of each attribute value."""
+        q = np.array([a for _, a in self.queries], dtype=object)
+        return {a: float(self.correct[q == a, 0].mean()) for a in self.attributes if (q == a).any()}
+
     def summary(self) -> dict[str, Any]:
         """The ``facedash arithmetic --json`` record."""
         return {
@@ -308,6 +319,33 @@ def arithmetic_queries(
     p_idx = np.array([pv.labels.index(p) for p, _ in pairs])
     a_idx = np.array([av.labels.index(a) for _, a in pairs])
     return pv, av, pairs, normalise(pv.vectors[p_idx] + av.vectors[a_idx])
+
+
+def person_attribute_query(
+    embeddings: np.ndarray,
+    persons: Sequence[str],
+    attributes: Sequence[str],
+    person: str,
+    attribute: str,
+    method: str = "median",
+) -> np.ndarray:
+    """The unit query vector "person + attribute" built from the set's group vectors."""
+    pv = group_vectors(embeddings, np.asarray(persons).astype(str), method)
+    av = group_vectors(embeddings, np.asarray(attributes).astype(str), method)
+    return compose(pv[person], av[attribute])
+
+
+def analogy_query(
+    embeddings: np.ndarray,
+    attributes: Sequence[str],
+    image: int,
+    target: str,
+    method: str = "median",
+) -> np.ndarray:
+    """The unit query vector "image - its attribute + target"."""
+    attrs = np.asarray(attributes).astype(str)
+    av = group_vectors(embeddings, attrs, method)
+    return compose(embeddings[image], av[attrs[image]], av[target], signs=[1, -1, 1])
 
 
 def evaluate_arithmetic(

@@ -10,8 +10,6 @@ from facedash.errors import FacedashError
 
 
 def cmd_arithmetic(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from facedash import search
     from facedash.conditions import attribute_view
     from facedash.store import Store
@@ -64,10 +62,7 @@ def cmd_arithmetic(args: argparse.Namespace) -> int:
             )
     if view.synthetic:
         text += "\n(attributes are synthetic photographic conditions made by transforms)"
-    payload["per_attribute_top1"] = {
-        a: round(float(report.correct[np.array([q[1] for q in report.queries]) == a, 0].mean()), 4)
-        for a in report.attributes
-    }
+    payload["per_attribute_top1"] = {a: round(v, 4) for a, v in report.per_attribute_top1().items()}
     emit(args, payload, text)
     return 0
 
