@@ -10,7 +10,7 @@ pytestmark = pytest.mark.browser
 def test_arithmetic_page_shows_queries_and_search(page, app_url):
     page.goto(app_url + "/arithmetic")
     wait_for_app(page, "Every person × attribute")
-    page.get_by_text("Rank-1").first.wait_for()
+    page.get_by_text("Rank-1", exact=True).first.wait_for()
     # The neighbour figures draw the face thumbnails as images inside plotly.
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 5")
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot image').length >= 10")
