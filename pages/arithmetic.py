@@ -224,6 +224,30 @@ def head_section(view, method: str) -> None:
     c2.plotly_chart(figs.loss_figure(cmp.head.losses), width="stretch", key=f"{PAGE}_loss_fig")
 
 
+def _embed_upload(name: str, data: bytes):
+    """The embedding of the largest face in an uploaded photo, or None (with a message)."""
+    from facedash.datasets import load_uploads
+    from facedash.detect import DetectorSettings
+    from facedash.pipeline import embed_dataset
+
+    model_id, align = state.settings()
+    det = DetectorSettings()
+    probe = embed_dataset(
+        load_uploads([(name, data)], name="search query"),
+        model_id=model_id,
+        store=cache.store(),
+        align_settings=align,
+        detector_settings=det,
+        get_detector=lambda: cache.detector(det),
+        get_model=lambda: cache.model(model_id),
+    )
+    if not len(probe.rows):
+        reason = probe.failures[0].reason if probe.failures else "no face found"
+        st.warning(f"{name}: {reason}")
+        return None
+    return probe.embeddings[0]
+
+
 def search_section(result) -> None:
     st.header("Face search")
     if len(result.rows) < 2:
@@ -243,19 +267,31 @@ def search_section(result) -> None:
         key=f"{PAGE}_probe",
     )
     k = c2.slider("k", 3, 10, 5, key=f"{PAGE}_search_k")
-    found = search.ExactIndex(result.embeddings).search(result.embeddings[probe], k + 1)
+    upload = st.file_uploader(
+        "... or upload a photo (its largest face is the query)",
+        type=state.UPLOAD_TYPES,
+        key=f"{PAGE}_upload",
+    )
+    query, label, exclude = result.embeddings[probe], str(result.people[probe]), probe
+    if upload is not None:
+        vector = _embed_upload(upload.name, upload.getvalue())
+        if vector is not None:
+            query, label, exclude = vector, f"your photo {upload.name}", -1
+    found = search.ExactIndex(result.embeddings).search(query, k + 1)
     ids, sims = found.ids[0], found.similarity[0]
-    keep = ids != probe
+    keep = ids != exclude
     ids, sims = ids[keep][:k], sims[keep][:k]
+    probe_person = result.people[probe] if exclude >= 0 else None
     people = result.people
     st.plotly_chart(
         figs.neighbours_figure(
             [result.thumbs[i] for i in ids],
             [str(people[i]) for i in ids],
             sims.tolist(),
-            [bool(people[i] == people[probe]) for i in ids],
+            [None if probe_person is None else bool(people[i] == probe_person) for i in ids],
             score_name="cosine",
-            title=f"The {k} faces most similar to {people[probe]} (the face itself left out)",
+            title=f"The {k} faces most similar to {label}"
+            + (" (the face itself left out)" if exclude >= 0 else ""),
         ),
         width="stretch",
         key=f"{PAGE}_search_fig",

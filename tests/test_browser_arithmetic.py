@@ -23,6 +23,14 @@ def test_arithmetic_page_shows_queries_training_and_search(page, app_url):
     page.get_by_role("button", name="Train the triplet head").click()
     page.get_by_text("Triplet loss while training the head").first.wait_for(timeout=180_000)
     wait_for_app(page, "Person + attribute accuracy on held-out faces")
+    # Face search with an uploaded photo: a demo photo, found first with similarity ~1.
+    from facedash.datasets import load_demo
+
+    photo = load_demo().items[0].path
+    page.locator("input[type=file]").first.set_input_files(str(photo))
+    page.get_by_text(f"most similar to your photo {photo.name}").first.wait_for(timeout=180_000)
+    wait_for_app(page, "CMC: a same-person face")
+    page.get_by_text("cosine 1.000").first.wait_for()
     page.set_viewport_size({"width": 1400, "height": 4600})  # the whole page in one picture
     page.evaluate("document.querySelector('[data-testid=stMain]')?.scrollTo(0, 0)")
     page.wait_for_timeout(1500)
