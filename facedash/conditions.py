@@ -16,9 +16,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
+from facedash.datasets import Dataset
 from facedash.errors import FacedashError
 from facedash.images import decode_jpeg, encode_jpeg
 from facedash.models.registry import Embedder
@@ -236,3 +238,37 @@ def _subset(result: EmbeddingSet, keep: Sequence[int]) -> EmbeddingSet:
         embeddings=result.embeddings[idx] if len(idx) else result.embeddings[:0],
         thumbs=[result.thumbs[i] for i in keep],
     )
+
+
+def person_code(person: str) -> str:
+    """Two capital letters for a person label (ben_afflek -> BA, madonna -> MA)."""
+    return ("".join(w[0] for w in person.split("_") if w) + person[1:])[:2].upper()
+
+
+def write_jaffe_format_set(
+    dataset: Dataset, folder: Path, *, per_person: int = 1, conditions: Sequence[str] = CONDITIONS
+) -> dict[str, str]:
+    """Write the first photo(s) of each person under every condition as ``BA.GR1.1.tiff``.
+
+    The whole photo is transformed (the face is then found and aligned as usual).
+    Returns file name -> source id (person code + photo number).
+    """
+    from PIL import Image
+
+    from facedash.images import decode
+
+    folder = Path(folder)
+    seen: dict[str, int] = {}
+    sources: dict[str, str] = {}
+    for item in dataset.items:
+        n = seen.get(item.person, 0)
+        if n >= per_person:
+            continue
+        seen[item.person] = n + 1
+        image = decode(item.read())[None]
+        code = person_code(item.person)
+        for condition in conditions:
+            name = f"{code}.{JAFFE_CODES[condition]}1.{n + 1}.tiff"
+            Image.fromarray(apply_condition(image, condition)[0]).save(folder / name)
+            sources[name] = f"{code}{n + 1}"
+    return sources

@@ -11,38 +11,25 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
 
 from facedash import search
-from facedash.conditions import CONDITIONS, JAFFE_CODES, apply_condition, condition_set
+from facedash.conditions import (
+    CONDITIONS,
+    JAFFE_CODES,
+    apply_condition,
+    condition_set,
+    person_code,
+    write_jaffe_format_set,
+)
 from facedash.datasets import load_folder, load_path, parse_jaffe
 from facedash.errors import FacedashError
-from facedash.images import decode
 
 CODE_CONDITION = {code: name for name, code in JAFFE_CODES.items()}
 
 
-def person_code(person: str) -> str:
-    """Two capital letters for a demo person (ben_afflek -> BA, madonna -> MA)."""
-    return ("".join(w[0] for w in person.split("_")) + person[1:])[:2].upper()
-
-
 def write_jaffe_set(demo_dataset, folder, per_person: int = 1) -> dict[str, str]:
-    """Write every condition of the first photo(s) of each demo person; return file -> source."""
-    seen: dict[str, int] = {}
-    sources = {}
-    for item in demo_dataset.items:
-        n = seen.get(item.person, 0)
-        if n >= per_person:
-            continue
-        seen[item.person] = n + 1
-        image = decode(item.read())[None]
-        code = person_code(item.person)
-        for condition in CONDITIONS:
-            name = f"{code}.{JAFFE_CODES[condition]}1.{n + 1}.tiff"
-            Image.fromarray(apply_condition(image, condition)[0]).save(folder / name)
-            sources[name] = f"{code}{n + 1}"
-    return sources
+    """Every condition of the first photo(s) of each demo person; file -> source."""
+    return write_jaffe_format_set(demo_dataset, folder, per_person=per_person)
 
 
 @pytest.fixture(scope="module")
@@ -361,3 +348,8 @@ def test_triplet_head_trains_and_is_applied_without_tensorflow(jaffe):
     assert all(0.0 <= r["top-1"] <= r["top-5"] <= 1.0 for r in cmp.rows)
     with pytest.raises(ValueError, match="unknown loss"):
         train_triplet_head(result.embeddings, people, attrs, loss="contrastive")
+
+
+def test_person_code():
+    assert person_code("ben_afflek") == "BA" and person_code("madonna") == "MA"
+    assert person_code("jerry_seinfeld") == "JS"
