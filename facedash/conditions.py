@@ -99,7 +99,8 @@ def condition_set(
         def get_model() -> Embedder:
             return cached(result.model_id)
 
-    rows, vectors, thumbs = [], [], []
+    rows, vectors = [], []
+    thumbs: list[bytes | None] = []
     computed = 0
     for condition in conditions:
         made = apply_condition(crops, condition)

@@ -38,6 +38,7 @@ METHOD_LABELS = {
     "mean": "mean, L2-normalised",
 }
 INDEX_KINDS = ("exact", "ngt")
+Labels = Sequence[str] | np.ndarray  # one label per face
 QUERY_BATCH = 1024
 
 
@@ -215,9 +216,7 @@ class GroupVectors:
             raise KeyError(f"no group {label!r}; have {', '.join(self.labels)}") from None
 
 
-def group_vectors(
-    embeddings: np.ndarray, labels: Sequence[str], method: str = "median"
-) -> GroupVectors:
+def group_vectors(embeddings: np.ndarray, labels: Labels, method: str = "median") -> GroupVectors:
     """The vector of each group: ``median`` (non-negative, L2-normalised) or ``mean`` (L2-normalised)."""
     if method not in METHODS:
         raise ValueError(f"unknown group-vector method {method!r}; use one of {', '.join(METHODS)}")
@@ -228,7 +227,7 @@ def group_vectors(
     names, inverse, sizes = np.unique(
         labels_arr.astype(str), return_inverse=True, return_counts=True
     )
-    out = np.empty((len(names), emb.shape[1]), dtype=np.float32)
+    out: np.ndarray = np.empty((len(names), emb.shape[1]), dtype=np.float32)
     if method == "mean":
         sums = np.zeros_like(out)
         np.add.at(sums, inverse, emb)
@@ -303,8 +302,8 @@ class ArithmeticReport:
 
 def arithmetic_queries(
     embeddings: np.ndarray,
-    persons: Sequence[str],
-    attributes: Sequence[str],
+    persons: Labels,
+    attributes: Labels,
     method: str = "median",
 ) -> tuple[GroupVectors, GroupVectors, list[tuple[str, str]], np.ndarray]:
     """Person and attribute vectors, and the composed query of every existing combination."""
@@ -323,8 +322,8 @@ def arithmetic_queries(
 
 def person_attribute_query(
     embeddings: np.ndarray,
-    persons: Sequence[str],
-    attributes: Sequence[str],
+    persons: Labels,
+    attributes: Labels,
     person: str,
     attribute: str,
     method: str = "median",
@@ -337,7 +336,7 @@ def person_attribute_query(
 
 def analogy_query(
     embeddings: np.ndarray,
-    attributes: Sequence[str],
+    attributes: Labels,
     image: int,
     target: str,
     method: str = "median",
@@ -350,13 +349,13 @@ def analogy_query(
 
 def evaluate_arithmetic(
     embeddings: np.ndarray,
-    persons: Sequence[str],
-    attributes: Sequence[str],
+    persons: Labels,
+    attributes: Labels,
     *,
     method: str = "median",
     index: Index | str = "exact",
     k: int = 5,
-    sources: Sequence[str] | None = None,
+    sources: Labels | None = None,
 ) -> ArithmeticReport:
     """Top-1 / top-k of "person + attribute" over every person x attribute combination.
 
@@ -477,9 +476,7 @@ class Identification:
         return float(self.cmc[min(4, len(self.cmc) - 1)]) if len(self.cmc) else float("nan")
 
 
-def identification(
-    embeddings: np.ndarray, persons: Sequence[str], *, chunk: int = 512
-) -> Identification:
+def identification(embeddings: np.ndarray, persons: Labels, *, chunk: int = 512) -> Identification:
     """CMC of leave-one-out search: each face is a probe, every other face the gallery.
 
     The rank of a probe is 1 + the number of other-person faces more similar than

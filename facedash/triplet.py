@@ -18,12 +18,12 @@ head is kept as two numpy arrays, so applying it needs no TensorFlow.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from facedash.search import normalise
+from facedash.search import Labels, normalise
 
 LOSSES = ("either", "sum")
 MININGS = ("all", "hard")
@@ -44,7 +44,7 @@ class TripletHead:
         return normalise(x + x @ self.weight + self.bias)
 
 
-def split_groups(groups: Sequence[str], *, holdout: float = 0.3, seed: int = 0) -> np.ndarray:
+def split_groups(groups: Labels, *, holdout: float = 0.3, seed: int = 0) -> np.ndarray:
     """A boolean mask of held-out faces: whole groups (e.g. source photos) drawn at random."""
     if not 0.0 < holdout < 1.0:
         raise ValueError(f"holdout must be between 0 and 1, got {holdout}")
@@ -56,14 +56,14 @@ def split_groups(groups: Sequence[str], *, holdout: float = 0.3, seed: int = 0) 
     return out[inverse]
 
 
-def _codes(labels: Sequence[str]) -> np.ndarray:
+def _codes(labels: Labels) -> np.ndarray:
     return np.unique(np.asarray(labels).astype(str), return_inverse=True)[1].astype(np.int32)
 
 
 def train_triplet_head(
     embeddings: np.ndarray,
-    persons: Sequence[str],
-    attributes: Sequence[str],
+    persons: Labels,
+    attributes: Labels,
     *,
     epochs: int = 40,
     batch_size: int = 128,
@@ -170,9 +170,9 @@ class HeadComparison:
 
 def compare_head(
     embeddings: np.ndarray,
-    persons: Sequence[str],
-    attributes: Sequence[str],
-    groups: Sequence[str],
+    persons: Labels,
+    attributes: Labels,
+    groups: Labels,
     *,
     method: str = "median",
     holdout: float = 0.3,
