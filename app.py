@@ -15,6 +15,7 @@ PAGES = [
     st.Page("pages/embedding_map.py", title="Embedding map", icon=":material/scatter_plot:"),
     st.Page("pages/verification.py", title="Verification", icon=":material/verified_user:"),
     st.Page("pages/uncertainty.py", title="Uncertainty", icon=":material/blur_on:"),
+    st.Page("pages/arithmetic.py", title="Arithmetic & search", icon=":material/calculate:"),
 ]
 
 page = st.navigation(PAGES)

@@ -26,6 +26,7 @@ COMMAND_MODULES: list[str] = [
     "facedash.commands.verify",
     "facedash.commands.explain",
     "facedash.commands.pfe",
+    "facedash.commands.arithmetic",
 ]
 
 

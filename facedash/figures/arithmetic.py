@@ -1,0 +1,173 @@
+"""Figures of the Arithmetic & search page: pure ``data -> go.Figure`` builders."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+RIGHT, WRONG, NEUTRAL = "#2ca02c", "#d62728", "#7f7f7f"
+
+
+def _data_uri(jpeg: bytes) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
+
+
+def neighbours_figure(
+    thumbs: Sequence[bytes | None],
+    captions: Sequence[str],
+    scores: Sequence[float],
+    correct: Sequence[bool | None] | None = None,
+    *,
+    score_name: str = "distance",
+    title: str = "",
+) -> go.Figure:
+    """A row of face thumbnails (JPEG bytes), each titled with its caption and score.
+
+    ``correct`` marks each face right (green frame), wrong (red) or None (grey).
+    """
+    k = len(thumbs)
+    if not (len(captions) == len(scores) == k) or (correct is not None and len(correct) != k):
+        raise ValueError("thumbs, captions, scores (and correct) must have the same length")
+    if k == 0:
+        raise ValueError("no faces to show")
+    marks = list(correct) if correct is not None else [None] * k
+    titles = [
+        f"{i + 1}. {c}<br>{score_name} {s:.3f}" + (" ✓" if m else (" ✗" if m is False else ""))
+        for i, (c, s, m) in enumerate(zip(captions, scores, marks, strict=True))
+    ]
+    fig = make_subplots(rows=1, cols=k, subplot_titles=titles, horizontal_spacing=0.02)
+    for i, (thumb, mark) in enumerate(zip(thumbs, marks, strict=True)):
+        if thumb is not None:
+            fig.add_trace(go.Image(source=_data_uri(thumb), hoverinfo="skip"), row=1, col=i + 1)
+        colour = RIGHT if mark else (WRONG if mark is False else NEUTRAL)
+        fig.add_shape(
+            type="rect",
+            xref=f"x{i + 1 if i else ''} domain",
+            yref=f"y{i + 1 if i else ''} domain",
+            x0=0,
+            y0=0,
+            x1=1,
+            y1=1,
+            line={"color": colour, "width": 6 if mark is not None else 1},
+        )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_annotations(font_size=11)
+    fig.update_layout(
+        title=title or None,
+        height=260 + (30 if title else 0),
+        margin={"l": 10, "r": 10, "t": 80 if title else 60, "b": 10},
+    )
+    return fig
+
+
+def hits_heatmap(
+    persons: Sequence[str],
+    attributes: Sequence[str],
+    queries: Sequence[tuple[str, str]],
+    first_right: Sequence[int],
+    k: int,
+) -> go.Figure:
+    """Person x attribute grid: the rank of the first right face of each query (0 = not in top k)."""
+    grid = np.full((len(persons), len(attributes)), np.nan)
+    text = np.full(grid.shape, "no such face", dtype=object)
+    for (p, a), r in zip(queries, first_right, strict=True):
+        i, j = list(persons).index(p), list(attributes).index(a)
+        grid[i, j] = r if r > 0 else k + 1
+        text[i, j] = f"rank {r}" if r > 0 else f"not in top {k}"
+    fig = go.Figure(
+        go.Heatmap(
+            z=grid,
+            x=list(attributes),
+            y=list(persons),
+            text=text,
+            texttemplate="%{text}",
+            zmin=1,
+            zmax=k + 1,
+            colorscale=[[0, RIGHT], [0.5, "#ffdd57"], [1, WRONG]],
+            colorbar={"title": "rank"},
+            hovertemplate="%{y} + %{x}: %{text}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="Where the right face came, for every person + attribute query",
+        xaxis_title="attribute",
+        yaxis_title="person",
+        height=120 + 40 * len(persons),
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    )
+    return fig
+
+
+def cmc_figure(cmc: np.ndarray, *, max_rank: int = 20, name: str = "this set") -> go.Figure:
+    """Cumulative match characteristic: share of probes with a mate within rank r."""
+    cmc = np.asarray(cmc, dtype=float)
+    if cmc.ndim != 1 or not len(cmc):
+        raise ValueError("cmc must be a non-empty 1-d array")
+    n = min(max_rank, len(cmc))
+    ranks = np.arange(1, n + 1)
+    fig = go.Figure(
+        go.Scatter(
+            x=ranks,
+            y=cmc[:n],
+            mode="lines+markers",
+            name=name,
+            hovertemplate="rank %{x}: %{y:.1%}<extra></extra>",
+        )
+    )
+    for r in (1, 5):
+        if r <= n:
+            fig.add_annotation(x=r, y=cmc[r - 1], text=f"rank-{r} {cmc[r - 1]:.1%}", showarrow=True)
+    fig.update_layout(
+        title="CMC: a same-person face within the first r results",
+        xaxis_title="rank r",
+        yaxis_title="identification rate",
+        yaxis_range=[max(0.0, float(cmc[0]) - 0.1), 1.01],
+        yaxis_tickformat=".0%",
+        height=360,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    )
+    return fig
+
+
+def head_figure(rows: Sequence[dict[str, object]]) -> go.Figure:
+    """Top-1 / top-5 before and after the triplet head, grouped bars."""
+    if not rows:
+        raise ValueError("no rows to plot")
+    fig = go.Figure()
+    for metric in ("top-1", "top-5"):
+        fig.add_trace(
+            go.Bar(
+                x=[str(r["embedding"]) for r in rows],
+                y=[float(r[metric]) for r in rows],  # type: ignore[arg-type]
+                name=metric,
+                text=[f"{float(r[metric]):.0%}" for r in rows],  # type: ignore[arg-type]
+                textposition="outside",
+            )
+        )
+    fig.update_layout(
+        barmode="group",
+        title="Person + attribute accuracy on held-out faces",
+        yaxis_range=[0, 1.1],
+        yaxis_tickformat=".0%",
+        height=340,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    )
+    return fig
+
+
+def loss_figure(losses: Sequence[float]) -> go.Figure:
+    """Triplet loss per epoch."""
+    fig = go.Figure(go.Scatter(x=np.arange(1, len(losses) + 1), y=list(losses), mode="lines"))
+    fig.update_layout(
+        title="Triplet loss while training the head",
+        xaxis_title="epoch",
+        yaxis_title="loss",
+        height=260,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    )
+    return fig
