@@ -309,6 +309,7 @@ def search_section(result) -> None:
 
 
 def main() -> None:
+    state.page_shell("pages/arithmetic.py")
     st.title("Arithmetic & search")
     with st.expander("How to read this"):
         st.markdown(HOW_TO_READ)
