@@ -309,15 +309,14 @@ def search_section(result) -> None:
 
 
 def main() -> None:
-    state.page_shell("pages/arithmetic.py")
-    st.title("Arithmetic & search")
-    with st.expander("How to read this"):
-        st.markdown(HOW_TO_READ)
-    result = state.embedding_set()
+    result = state.page_start(
+        "pages/arithmetic.py",
+        "Arithmetic & search",
+        HOW_TO_READ,
+        min_faces=2,
+        too_few="This page needs at least two embedded faces.",
+    )
     if result is None:
-        return
-    if len(result.rows) < 2:
-        st.info("This page needs at least two embedded faces.")
         return
     arithmetic_section(result)
     search_section(result)

@@ -160,15 +160,14 @@ def _face_panel(title: str, face: np.ndarray, a: Analysis, j: int, opacity: floa
 
 
 def main() -> None:
-    state.page_shell("pages/attention.py")
-    st.title("Attention")
-    with st.expander("How to read this"):
-        st.markdown(HOW_TO_READ)
-    result = state.embedding_set()
+    result = state.page_start(
+        "pages/attention.py",
+        "Attention",
+        HOW_TO_READ,
+        min_faces=2,
+        too_few="The Attention page needs at least two faces in the set.",
+    )
     if result is None:
-        return
-    if len(result.rows) < 2:
-        st.info("The Attention page needs at least two faces in the set.")
         return
     dataset = state.current_dataset()
     model_id, align = state.settings()

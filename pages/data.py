@@ -22,11 +22,7 @@ Results are stored by the photo's content, so opening the same set again is inst
 
 
 def main() -> None:
-    state.page_shell("pages/data.py")
-    st.title("Data")
-    with st.expander("How to read this page"):
-        st.markdown(HOW_TO_READ)
-    result = state.embedding_set()
+    result = state.page_start("pages/data.py", "Data", HOW_TO_READ)
     if result is None:
         return
     people = sorted(set(result.people.tolist()))

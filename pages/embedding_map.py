@@ -197,18 +197,11 @@ def controls(n: int, n_people: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    state.page_shell("pages/embedding_map.py")
-    st.title("Embedding map")
-    with st.expander("How to read this"):
-        st.markdown(HOW_TO_READ)
-    result = state.embedding_set()
+    result = state.page_start("pages/embedding_map.py", "Embedding map", HOW_TO_READ, min_faces=5)
     if result is None:
         return
     n = len(result.rows)
     people = sorted(set(result.people.tolist()))
-    if n < 5:
-        st.info(f"The map needs at least 5 faces; this set has {n}.")
-        return
     key = thumbnails.set_key(
         [r.image_hash for r in result.rows],
         [r.face_index for r in result.rows],

@@ -227,11 +227,7 @@ def _decoder(result, sigma2, extractor, head) -> None:
 
 
 def main() -> None:
-    state.page_shell("pages/uncertainty.py")
-    st.title("Uncertainty")
-    with st.expander("How to read this"):
-        st.markdown(HOW_TO_READ)
-    result = state.embedding_set()
+    result = state.page_start("pages/uncertainty.py", "Uncertainty", HOW_TO_READ)
     if result is None:
         return
     record = train.read_record()

@@ -193,15 +193,14 @@ def _ci(iv: V.Interval, pct: bool = False) -> str:
 
 # -- the page ------------------------------------------------------------------------------------
 def main() -> None:
-    state.page_shell("pages/verification.py")
-    st.title("Verification")
-    with st.expander("How to read this"):
-        st.markdown(HOW_TO_READ)
-    result = state.embedding_set()
+    result = state.page_start(
+        "pages/verification.py",
+        "Verification",
+        HOW_TO_READ,
+        min_faces=2,
+        too_few="Verification needs at least two faces.",
+    )
     if result is None:
-        return
-    if len(result.rows) < 2:
-        st.info("Verification needs at least two faces.")
         return
     model_spec = spec(result.model_id)
     set_key = _set_key(result)

@@ -61,6 +61,30 @@ def page_shell(page_file: str) -> None:
     st.switch_page("app.py")
 
 
+def page_start(
+    page_file: str, title: str, how_to_read: str, *, min_faces: int = 1, too_few: str = ""
+) -> EmbeddingSet | None:
+    """The opening every page shares: shell check, title, "How to read this", the current set.
+
+    Returns None (after saying why on the page) when there is no set, or fewer
+    than ``min_faces`` faces in it.
+    """
+    page_shell(page_file)
+    st.title(title)
+    with st.expander("How to read this"):
+        st.markdown(how_to_read)
+    result = embedding_set()
+    if result is None:
+        return None
+    if len(result.rows) < min_faces:
+        st.info(
+            too_few
+            or f"This page needs at least {min_faces} faces; this set has {len(result.rows)}."
+        )
+        return None
+    return result
+
+
 def restore_wanted_page() -> None:
     """In ``app.py`` after ``st.navigation``: go to a page asked for by URL before the shell ran."""
     wanted = st.session_state.pop("fd_wanted_page", None)
