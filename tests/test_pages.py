@@ -75,3 +75,28 @@ def test_server_config_is_private_by_default():
     assert config["server"]["enableXsrfProtection"] is True
     assert config["browser"]["gatherUsageStats"] is False
     assert 0 < config["server"]["maxUploadSize"] <= 1024
+
+
+def test_forget_this_set_deletes_its_rows(demo, tmp_path):
+    from PIL import Image, ImageOps
+
+    from facedash.assets import demo_path
+    from facedash.images import content_hash
+    from facedash.store import Store
+
+    folder = tmp_path / "forget_me" / "ben_afflek"
+    folder.mkdir(parents=True)
+    hashes = []
+    rows = [r for r in demo.rows if r.person == "ben_afflek"][:2]
+    for k, row in enumerate(rows):
+        mirrored = ImageOps.mirror(Image.open(demo_path() / row.name).convert("RGB"))  # new content
+        out = folder / f"{k}.png"
+        mirrored.save(out)
+        hashes.append(content_hash(out.read_bytes()))
+    at = _app_with(fd_source="Folder on this server", fd_folder=str(folder.parent))
+    assert _metrics(at)["Faces embedded"] == "2"
+    store = Store()
+    assert len(store.get_detections(hashes, demo.det_key)) == 2
+    at.button(key="data_forget").click().run()
+    assert any("Deleted" in s.value for s in at.success)
+    assert store.get_detections(hashes, demo.det_key) == {}
