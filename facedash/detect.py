@@ -1,8 +1,8 @@
 """Face detection (MTCNN) and alignment.
 
-``Detector`` wraps the ``mtcnn`` package (its weights ship in its wheel) and
-detects faces in batches of equal-size letterboxed canvases (boxes are scaled
-back to the photo). Every face comes with its box, five landmarks and the
+``Detector`` runs the ``mtcnn`` package's networks (their weights ship in its
+wheel) through ``facedash.cascade`` on batches of equal-size letterboxed
+canvases (boxes are scaled back to the photo). Every face comes with its box, five landmarks and the
 detector's confidence.
 
 ``align`` rotates a face so its eyes are level, crops the box plus a margin and
@@ -65,7 +65,9 @@ class DetectorSettings:
     def key(self) -> str:
         """Stable string identifying these settings."""
         sides = "-".join(str(c) for c in self.canvases)
-        return f"mtcnn-1.0:min{self.min_face_size}:canvas{sides}:onet{self.threshold_onet:g}"
+        return (
+            f"mtcnn-1.0-cascade:min{self.min_face_size}:canvas{sides}:onet{self.threshold_onet:g}"
+        )
 
     def canvas_for(self, height: int, width: int) -> int:
         """Canvas side for a photo: the nearest of ``canvases`` to its longer side."""
@@ -147,20 +149,20 @@ class Detector:
     """MTCNN over batches of photos; safe to share between threads."""
 
     def __init__(self, settings: DetectorSettings | None = None, *, batch_size: int = 16) -> None:
+        from facedash.cascade import Cascade
         from facedash.models.tfsetup import configure
 
         configure()
-        from mtcnn import MTCNN
-
         self.settings = settings or DetectorSettings()
         self.batch_size = batch_size
         self.device = tf_device()
-        self._mtcnn = MTCNN(device=self.device)
-        _compile_stages(self._mtcnn)
+        self._cascade = Cascade.from_package(self.settings.min_face_size, self.device)
         self._lock = threading.Lock()
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         """Faces of each photo (same order as ``images``)."""
+        import tensorflow as tf
+
         out: list[list[Face]] = [[] for _ in images]
         groups: dict[int, list[int]] = {}
         for i, img in enumerate(images):
@@ -169,32 +171,12 @@ class Detector:
             for start in range(0, len(members), self.batch_size):
                 chunk = members[start : start + self.batch_size]
                 canvases, scales = zip(*(letterbox(images[i], side) for i in chunk), strict=True)
-                with self._lock:
-                    results = self._mtcnn.detect_faces(
-                        list(canvases),
-                        min_face_size=self.settings.min_face_size,
-                        threshold_onet=self.settings.threshold_onet,
-                    )
+                with self._lock, tf.device(self.device):
+                    results = self._cascade(np.stack(canvases), self.settings.threshold_onet)
                 for i, found, scale in zip(chunk, results, scales, strict=True):
                     height, width = images[i].shape[:2]
-                    out[i] = [_clip(_to_face(f, scale), width, height) for f in found]
+                    out[i] = [_clip(_to_face(row, scale), width, height) for row in found]
         return out
-
-
-def _compile_stages(mtcnn: object) -> None:
-    """Run each MTCNN network (PNet, RNet, ONet) as one compiled graph instead of op by op.
-
-    Our canvases come in a few fixed sizes, so the pyramid's shapes repeat and the
-    traces are reused: about 25% faster on the demo set, with identical boxes
-    (checked in tests/test_detect.py). Uses the stages' ``_model`` attribute of
-    mtcnn 1.0; if a later version lacks it, detection simply stays eager.
-    """
-    import tensorflow as tf
-
-    for stage in getattr(mtcnn, "stages", []):
-        model = getattr(stage, "_model", None)
-        if model is not None:
-            stage._model = tf.function(model, reduce_retracing=True)
 
 
 def letterbox(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
@@ -219,7 +201,8 @@ def _clip(face: Face, width: int, height: int) -> Face:
     return Face((x0, y0, max(1.0, x1 - x0), max(1.0, y1 - y0)), face.landmarks, face.confidence)
 
 
-def _to_face(found: dict, scale: float) -> Face:
-    x, y, w, h = (float(v) / scale for v in found["box"])
-    points = np.array([found["keypoints"][k] for k in LANDMARKS], dtype=np.float64) / scale
-    return Face(box=(x, y, w, h), landmarks=points, confidence=float(found["confidence"]))
+def _to_face(row: np.ndarray, scale: float) -> Face:
+    """A cascade row (x1, y1, x2, y2, confidence, 5 x, 5 y) on a canvas, in photo pixels."""
+    x1, y1, x2, y2 = (float(v) / scale for v in row[:4])
+    points = np.stack([row[5:10], row[10:15]], axis=1).astype(np.float64) / scale
+    return Face(box=(x1, y1, x2 - x1, y2 - y1), landmarks=points, confidence=float(row[4]))

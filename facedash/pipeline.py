@@ -165,7 +165,7 @@ def embed_dataset(
     get_detector: Callable[[], Detector] | None = None,
     get_model: Callable[[], Embedder] | None = None,
     progress: Progress | None = None,
-    chunk: int = 16,
+    chunk: int = 32,
 ) -> EmbeddingSet:
     """Detect, align and embed every photo of ``dataset``, reusing the store.
 

@@ -86,18 +86,59 @@ def test_detection_is_independent_of_the_batch(demo_dataset, demo):
             assert np.allclose(fa.box, fb.box, atol=2.0)  # one canvas pixel of float noise at most
 
 
-def test_compiled_stages_give_the_same_boxes_as_eager(demo_dataset):
+def test_cascade_agrees_with_the_mtcnn_package(demo_dataset):
+    """Our batched float32 driver finds the faces mtcnn's own detect_faces finds, in the same places."""
     from mtcnn import MTCNN
 
     from facedash.detect import Detector, letterbox
     from facedash.images import decode
 
-    compiled = Detector()
-    eager = MTCNN(device=compiled.device)
-    for item in demo_dataset.items[:4]:
-        canvas, _ = letterbox(decode(item.read()), 320)
-        ours = compiled._mtcnn.detect_faces([canvas])[0]
-        theirs = eager.detect_faces([canvas])[0]
-        assert len(ours) == len(theirs)
-        for a, b in zip(ours, theirs, strict=True):
-            assert np.allclose(a["box"], b["box"], atol=1e-3)
+    detector = Detector()
+    package = MTCNN(device=detector.device)
+    images = [decode(item.read()) for item in demo_dataset.items[::6]]  # 20 photos, 5 people
+    canvases = [letterbox(img, 320)[0] for img in images]
+    ours = detector._cascade(np.stack(canvases))
+    errors = []
+    for rows, canvas in zip(ours, canvases, strict=True):
+        theirs = package.detect_faces([canvas])[0]
+        assert len(rows) == len(theirs)
+        rows = rows[np.argsort(-rows[:, 4])]
+        for row, face in zip(rows, sorted(theirs, key=lambda f: -f["confidence"]), strict=True):
+            x, y, w, h = face["box"]  # whole pixels, clamped to the canvas
+            side = max(w, h)
+            box = np.array([row[0], row[1], row[2] - row[0], row[3] - row[1]])
+            errors.append(np.abs(np.clip(box, 0, 320) - [x, y, w, h]).max() / side)
+            assert row[4] == pytest.approx(face["confidence"], abs=0.05)
+            eyes = np.array([face["keypoints"]["left_eye"], face["keypoints"]["right_eye"]])
+            assert np.abs(np.stack([row[5:7], row[10:12]], axis=1) - eyes).max() <= 0.05 * side
+    assert len(errors) >= 20
+    assert np.median(errors) < 0.01 and max(errors) < 0.05  # of the face's size
+
+
+def test_pyramid_and_larger_minimum_face():
+    from facedash.cascade import pyramid
+
+    levels = pyramid(320, 20)
+    assert levels[0] == (0.6, 192) and levels[-1][1] >= 12 and len(levels) == 9
+    assert all(b[1] < a[1] for a, b in zip(levels, levels[1:], strict=False))
+    assert len(pyramid(320, 40)) < len(levels) and pyramid(320, 400) == []
+
+
+def test_min_face_size_above_20_still_finds_the_demo_faces(demo_dataset):
+    """mtcnn 1.0 returns nothing for min_face_size > 20; our pyramid stops at PNet's 12-px cell."""
+    from facedash.detect import Detector, DetectorSettings
+    from facedash.images import decode
+
+    images = [decode(item.read()) for item in demo_dataset.items[:8]]
+    small = Detector().detect(images)
+    large = Detector(DetectorSettings(min_face_size=60)).detect(images)
+    checked = 0
+    for img, a, b in zip(images, small, large, strict=True):
+        to_canvas = DetectorSettings().canvas_for(*img.shape[:2]) / max(img.shape[:2])
+        for face in a:
+            if max(face.box[2:]) * to_canvas > 90:  # comfortably above 60 canvas pixels
+                checked += 1
+                assert any(
+                    np.abs(np.subtract(face.box, g.box)).max() < 0.1 * face.box[3] for g in b
+                )
+    assert checked >= 4

@@ -75,14 +75,14 @@ def test_embed_json_and_resume_after_kill(tmp_path):
     stored = 0
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
+        time.sleep(0.05)
         if store.exists():
             try:
                 with sqlite3.connect(store, timeout=1) as conn:
                     stored = conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
             except sqlite3.OperationalError:
                 continue
-            if stored >= 16:
+            if stored >= 16:  # the first chunk (32 photos) is committed
                 proc.send_signal(signal.SIGKILL)
                 break
     proc.wait()

@@ -1,0 +1,160 @@
+"""MTCNN's three networks, driven in batches of equal-size canvases.
+
+The ``mtcnn`` package (1.0) ships the networks and their weights; its own
+driver (``MTCNN.detect_faces``) works op by op in float64 NumPy. It converts
+the whole batch to a new tensor once per pyramid level, runs its crops through
+TensorFlow's slow float64 fallback, and rounds boxes and landmarks to whole
+pixels. Here the same cascade runs differently:
+
+* **PNet**: one compiled graph per canvas side normalises the uint8 batch once
+  (``(x - 127.5) / 128``), builds every pyramid level with area resampling and
+  runs PNet on each. The pyramid stops at the smallest level PNet can read, so
+  ``min_face_size`` above 20 works (in mtcnn 1.0 it returns nothing).
+* **RNet** and **ONet**: float32 crops of the normalised batch
+  (``crop_and_resize``) through compiled networks.
+* Between the stages, mtcnn's own box utilities: the proposal grid, per-level
+  and cross-level non-maximum suppression, squaring and regression. The
+  decisions are therefore the package's, on float32 instead of float64 data,
+  and boxes and landmarks keep their sub-pixel precision.
+
+Thresholds and NMS overlaps are mtcnn's defaults. A result depends on one
+canvas alone: no step mixes photos of a batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+PNET_CELL = 12  # PNet's receptive field: the smallest pyramid level it can read
+SCALE_FACTOR = 0.709
+THRESHOLD_PNET, THRESHOLD_RNET = 0.6, 0.7
+NMS_PNET_LEVEL, NMS_PNET_ALL, NMS_RNET, NMS_ONET = 0.5, 0.7, 0.7, 0.7
+
+
+def pyramid(side: int, min_face_size: int) -> list[tuple[float, int]]:
+    """(scale, level side) of each pyramid level for a ``side`` x ``side`` canvas.
+
+    The first level maps a ``min_face_size`` face onto PNet's 12-pixel cell; each
+    next level is 0.709 times smaller, down to the last level of at least 12 pixels.
+    """
+    levels = []
+    scale = PNET_CELL / min_face_size
+    while int(side * scale) >= PNET_CELL:
+        levels.append((scale, int(side * scale)))
+        scale *= SCALE_FACTOR
+    return levels
+
+
+class Cascade:
+    """PNet -> RNet -> ONet over batches of same-size uint8 RGB canvases."""
+
+    def __init__(self, networks: tuple[Any, Any, Any], min_face_size: int = 20) -> None:
+        import tensorflow as tf
+
+        self._tf = tf
+        pnet, rnet, onet = networks
+        self.min_face_size = min_face_size
+        self._pnet = pnet
+        spec = tf.TensorSpec
+        self._rnet = tf.function(rnet, input_signature=[spec([None, 24, 24, 3], tf.float32)])
+        self._onet = tf.function(onet, input_signature=[spec([None, 48, 48, 3], tf.float32)])
+        self._pyramids: dict[int, Any] = {}
+
+    @classmethod
+    def from_package(cls, min_face_size: int = 20, device: str = "CPU:0") -> Cascade:
+        """Build the networks the ``mtcnn`` wheel ships (weights included)."""
+        from mtcnn import MTCNN
+
+        stages = MTCNN(device=device).stages
+        nets = tuple(stage._model for stage in stages)
+        return cls(nets, min_face_size)
+
+    def _pyramid_fn(self, side: int) -> Any:
+        """Compiled graph: uint8 batch -> (normalised batch, PNet outputs per level)."""
+        fn = self._pyramids.get(side)
+        if fn is None:
+            tf = self._tf
+            levels = pyramid(side, self.min_face_size)
+            pnet = self._pnet
+
+            def run(batch: Any) -> Any:
+                x = (tf.cast(batch, tf.float32) - 127.5) / 128.0
+                outs = []
+                for _, level in levels:
+                    scaled = tf.image.resize(x, (level, level), method="area")
+                    reg, prob = pnet(scaled)
+                    outs.append((reg, prob))
+                return x, outs
+
+            sig = [tf.TensorSpec([None, side, side, 3], tf.uint8)]
+            fn = self._pyramids[side] = tf.function(run, input_signature=sig)
+        return fn
+
+    def __call__(self, canvases: np.ndarray, threshold_onet: float = 0.8) -> list[np.ndarray]:
+        """Faces per canvas, each an (n, 15) array: x1, y1, x2, y2, confidence, 5 x, 5 y.
+
+        ``canvases`` is a (B, side, side, 3) uint8 batch.
+        """
+        from mtcnn.utils.bboxes import (
+            adjust_bboxes,
+            generate_bounding_box,
+            pick_matches,
+            resize_to_square,
+            smart_nms_from_bboxes,
+            upscale_bboxes,
+        )
+
+        tf = self._tf
+        batch, side = canvases.shape[0], canvases.shape[1]
+        empty = [np.empty((0, 15)) for _ in range(batch)]
+        levels = pyramid(side, self.min_face_size)
+        if not levels:
+            return empty
+        x, outs = self._pyramid_fn(side)(tf.constant(canvases))
+
+        # Stage 1: PNet proposals, NMS per level, then across levels.
+        found = []
+        for (scale, _), (reg, prob) in zip(levels, outs, strict=True):
+            boxes = generate_bounding_box(reg, prob, THRESHOLD_PNET)
+            if len(boxes):
+                boxes = upscale_bboxes(boxes, np.full(batch, scale))
+                found.append(
+                    smart_nms_from_bboxes(boxes, NMS_PNET_LEVEL, method="union", initial_sort=False)
+                )
+        if not found:
+            return empty
+        boxes = smart_nms_from_bboxes(np.concatenate(found), NMS_PNET_ALL, method="union")
+        boxes = resize_to_square(boxes)
+
+        # Stage 2: RNet refines and rescores the proposals.
+        offsets, scores = self._rnet(_crops(tf, x, boxes, 24, side))
+        boxes[:, 5] = scores.numpy()[:, 1]
+        boxes = adjust_bboxes(boxes, offsets.numpy())
+        boxes = pick_matches(boxes, scores_column=5, score_threshold=THRESHOLD_RNET)
+        if not len(boxes):
+            return empty
+        boxes = smart_nms_from_bboxes(boxes, NMS_RNET, method="union")
+        boxes = resize_to_square(boxes)
+
+        # Stage 3: ONet gives the final boxes, confidences and five landmarks.
+        offsets, marks, scores = self._onet(_crops(tf, x, boxes, 48, side))
+        marks = marks.numpy().astype(np.float64)
+        w = boxes[:, 3:4] - boxes[:, 1:2] + 1
+        h = boxes[:, 4:5] - boxes[:, 2:3] + 1
+        marks[:, 0:5] = w * marks[:, 0:5] + boxes[:, 1:2] - 1
+        marks[:, 5:10] = h * marks[:, 5:10] + boxes[:, 2:3] - 1
+        boxes[:, 5] = scores.numpy()[:, 1]
+        boxes = np.concatenate([adjust_bboxes(boxes, offsets.numpy()), marks], axis=1)
+        boxes = pick_matches(boxes, scores_column=5, score_threshold=threshold_onet)
+        if not len(boxes):
+            return empty
+        boxes = smart_nms_from_bboxes(boxes, NMS_ONET, method="min")
+        return [boxes[boxes[:, 0] == b, 1:] for b in range(batch)]
+
+
+def _crops(tf: Any, images: Any, boxes: np.ndarray, size: int, side: int) -> Any:
+    """Boxes (image id, x1, y1, x2, y2, ...) cut from the normalised batch and resized."""
+    coords = (boxes[:, [2, 1, 4, 3]] / side).astype(np.float32)
+    return tf.image.crop_and_resize(images, coords, boxes[:, 0].astype(np.int32), (size, size))
