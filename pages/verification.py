@@ -499,7 +499,7 @@ def main() -> None:
     )
     if boot is not None:
         record["bootstrap"] = boot.as_dict()
-    points = V.OperatingPoints(cache.store())
+    points = V.OperatingPoints(state.session_store())  # private uploads: in memory, like the set
     o1, o2 = st.columns(2)
     with o1:
         name = st.text_input(

@@ -64,3 +64,41 @@ def test_verification_page_compares_two_models(page, app_url):
     page.wait_for_timeout(1000)
     path = screenshot(page, "verification_compare")
     assert path.stat().st_size > 50_000
+
+
+def test_operating_points_of_private_uploads_stay_off_disk(page, app_url, demo_dataset, tmp_path):
+    """'Save' on a private upload keeps the point in the session, never in the shared store."""
+    import sqlite3
+    import uuid
+
+    from facedash.store import default_path
+    from tests.corpus import zip_bytes
+
+    photos = [i for i in demo_dataset.items if i.person in ("madonna", "jerry_seinfeld")]
+    archive = tmp_path / "private_points.zip"
+    archive.write_bytes(zip_bytes({f"{i.person}/{n}.jpg": i.read() for n, i in enumerate(photos)}))
+    page.goto(app_url)
+    wait_for_app(page, "Faces embedded")
+    page.get_by_text("Upload photos or a zip").click()
+    wait_for_app(page, "Upload photos or a zip in the sidebar")
+    page.locator("input[type=file]").set_input_files(str(archive))
+    wait_for_app(page, "jerry_seinfeld")
+    page.get_by_role("link", name="Verification").click()  # same session: the upload stays
+    wait_for_app(page, "ROC-AUC")
+    name = f"private upload point {uuid.uuid4().hex[:8]}"  # unique: the store outlives runs
+    page.get_by_label("Name this operating point").fill(name)
+    page.get_by_label("Name this operating point").press("Enter")
+    page.get_by_role("button", name="Save", exact=True).click()
+    wait_for_app(page, f"Saved '{name}'")
+    page.locator("[data-testid=stSelectbox]", has_text="Saved points").wait_for()
+    assert page.get_by_text(name).count() >= 1  # listed in this session
+    with sqlite3.connect(default_path()) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        stored = (
+            conn.execute("SELECT COUNT(*) FROM operating_points WHERE name=?", (name,)).fetchone()[
+                0
+            ]
+            if "operating_points" in tables
+            else 0
+        )
+    assert stored == 0
