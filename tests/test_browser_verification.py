@@ -92,6 +92,7 @@ def test_operating_points_of_private_uploads_stay_off_disk(page, app_url, demo_d
     wait_for_app(page, f"Saved '{name}'")
     page.locator("[data-testid=stSelectbox]", has_text="Saved points").wait_for()
     assert page.get_by_text(name).count() >= 1  # listed in this session
+    screenshot(page, "verification_private_point")
     with sqlite3.connect(default_path()) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         stored = (
