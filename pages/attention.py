@@ -412,4 +412,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    state.run_page(main)

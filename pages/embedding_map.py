@@ -370,4 +370,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    state.run_page(main)

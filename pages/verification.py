@@ -564,4 +564,4 @@ def _rates(c: V.Confusion) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    main()
+    state.run_page(main)

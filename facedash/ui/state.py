@@ -7,6 +7,7 @@ the store makes a reopened set instant for everyone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -127,6 +128,19 @@ def sidebar() -> None:
             st.slider("Crop margin around the box", 0.0, 0.4, step=0.05, key="fd_margin")
             st.radio("Faces per photo", ["largest", "all"], key="fd_policy", horizontal=True)
             st.checkbox("Level the eyes (rotate)", key="fd_rotate")
+
+
+def run_page(main: Callable[[], None]) -> None:
+    """Each page's entry point: run ``main``; a missing asset anywhere in it becomes the fix, not a traceback.
+
+    Pages load the model only when they need it (gradients, a new photo), so
+    stored faces stay usable without the weights, and a page that needs them
+    says which command fetches them, with a button that does it.
+    """
+    try:
+        main()
+    except AssetMissing as exc:
+        _offer_fetch(exc)
 
 
 def _offer_fetch(exc: AssetMissing) -> None:
