@@ -6,16 +6,12 @@ Each case runs the app under AppTest in a fresh process with its own ``FACEDASH_
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from facedash.paths import home
+from tests.fresh_process import run
 
-ROOT = Path(__file__).resolve().parents[1]
 PAGES = [
     "pages/data.py",
     "pages/attention.py",
@@ -45,18 +41,8 @@ print("@@" + json.dumps(report))
 
 
 def _walk(facedash_home: Path) -> dict:
-    env = {**os.environ, "FACEDASH_HOME": str(facedash_home)}
-    proc = subprocess.run(
-        [sys.executable, "-c", _WALK],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("@@"))
-    return json.loads(line[2:])
+    report, _ = run(_WALK, env={"FACEDASH_HOME": str(facedash_home)})
+    return report
 
 
 FIX = "facedash assets fetch"

@@ -7,32 +7,17 @@ already) and reports which heavy modules that process imported.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.fresh_process import run
+
 HEAVY = ("tensorflow", "keras", "mtcnn")
 
 _REPORT = f"""
 import json, sys
 print("@@" + json.dumps({{m: m in sys.modules for m in {HEAVY!r}}}))
 """
-
-
-def _run(code: str) -> tuple[dict[str, bool], str]:
-    proc = subprocess.run(
-        [sys.executable, "-c", code + _REPORT],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("@@"))
-    return json.loads(line[2:]), proc.stdout
 
 
 @pytest.mark.parametrize(
@@ -54,10 +39,10 @@ def test_cli_jobs_on_a_stored_set_do_not_load_tensorflow(demo, argv):
         "assert rc == 0, rc\n"
         "print(buf.getvalue())\n"
     )
-    loaded, out = _run(code)
+    loaded, out = run(code + _REPORT)
     assert loaded == dict.fromkeys(HEAVY, False), loaded
     if argv[0] == "embed":
-        result = json.loads(out[: out.index("@@")])
+        result = json.loads(out)
         # Everything came from the store, nothing was computed.
         assert result["computed"] == 0 and result["cached"] == result["faces"] >= 117
 
@@ -75,5 +60,5 @@ def test_pages_that_need_no_model_do_not_load_tensorflow(demo):
         "    assert not at.exception, (page, at.exception)\n"
         "    assert at.title and at.title[0].value != 'Data', page\n"
     )
-    loaded, _ = _run(code)
+    loaded, _ = run(code + _REPORT)
     assert loaded == dict.fromkeys(HEAVY, False), loaded
