@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from facedash import paths
-from facedash.pfe.train import Cancel, Progress, TrainingCancelled, cached, clean_crops, pfe_dir
+from facedash.pfe.train import Cancel, Progress, TrainingCancelled, cached, pfe_dir, training_faces
 
 SIZE = 64
 DECODER_WEIGHTS = "decoder.weights.h5"
@@ -175,17 +175,10 @@ def train_decoder(
     import keras
     import tensorflow as tf
 
-    from facedash.pfe.head import FeatureExtractor
-
     started = time.perf_counter()
-    if embedder is None:
-        from facedash.models import get_model
-
-        embedder = get_model(result.model_id)
-    crops, rows = clean_crops(result)
-    people = np.asarray(result.people)[rows]
+    faces = training_faces(result, embedder)
+    crops, people, extractor = faces.crops, faces.people, faces.extractor
     images, source = augment(crops, copies, seed)
-    extractor = FeatureExtractor(embedder)
 
     def compute() -> dict[str, np.ndarray]:
         report = None

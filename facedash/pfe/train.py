@@ -66,6 +66,29 @@ def clean_crops(result: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([decode_jpeg(result.thumbs[n]) for n in idx]), idx
 
 
+@dataclass
+class TrainingFaces:
+    """What both trainers start from: the embedder, the clean crops and their people."""
+
+    embedder: Any
+    crops: np.ndarray
+    people: np.ndarray
+    extractor: Any
+
+
+def training_faces(result: Any, embedder: Any = None) -> TrainingFaces:
+    """The set's clean crops with their people, and the embedder (the registry's when None)."""
+    from facedash.pfe.head import FeatureExtractor
+
+    if embedder is None:
+        from facedash.models import get_model
+
+        embedder = get_model(result.model_id)
+    crops, rows = clean_crops(result)
+    people = np.asarray(result.people)[rows]
+    return TrainingFaces(embedder, crops, people, FeatureExtractor(embedder))
+
+
 def split_people(
     people: np.ndarray, heldout_fraction: float = 0.4, seed: int = 0
 ) -> tuple[list[str], list[str]]:
@@ -375,18 +398,13 @@ def train(
     bias the page's ranking of the set. The record keeps the held-out figures (measured by
     the split model) and says which head was saved.
     """
-    from facedash.pfe.head import FeatureExtractor, UncertaintyHead
+    from facedash.pfe.head import UncertaintyHead
 
     started = time.perf_counter()
     report = progress or (lambda done, total, msg: None)
-    if embedder is None:
-        from facedash.models import get_model
-
-        embedder = get_model(result.model_id)
-    crops, rows = clean_crops(result)
-    people = np.asarray(result.people)[rows]
+    faces = training_faces(result, embedder)
+    embedder, crops, people, extractor = faces.embedder, faces.crops, faces.people, faces.extractor
     train_people, held_people = split_people(people, heldout_fraction, seed)
-    extractor = FeatureExtractor(embedder)
 
     train_faces = np.flatnonzero(np.isin(people, train_people))
     tv = training_variants(train_faces, variants_per_face, seed)
