@@ -11,6 +11,7 @@ from facedash import exports, thumbnails
 from facedash import projection as P
 from facedash.figures import embedding_map as F
 from facedash.pipeline import EmbeddingSet
+from facedash.ui import pfe as pfe_ui
 from facedash.ui import state
 
 HOW_TO_READ = r"""
@@ -116,8 +117,6 @@ def downloads(key: str, _result: EmbeddingSet) -> dict[str, bytes]:
 
 def variances(result: EmbeddingSet) -> np.ndarray | None:
     """Per-face embedding variances from the saved uncertainty head (None when none is trained)."""
-    from facedash.ui import pfe as pfe_ui
-
     sigma2 = pfe_ui.current_sigma2(result)
     if sigma2 is not None and sigma2.shape == result.embeddings.shape:
         return sigma2
@@ -239,18 +238,21 @@ def main() -> None:
     hits = P.find_by_name(result.names, query) if query else np.zeros(0, dtype=np.int64)
     if query and len(hits) == 0:
         s1.warning(f"No face's file name contains {query!r}.")
-    var = variances(result)
-    ellipse_ok = opts["method"] == "pca" and opts["dims"] == 2 and var is not None
+    head_ready = pfe_ui.head_record_for(result) is not None
+    ellipse_ok = opts["method"] == "pca" and opts["dims"] == 2 and head_ready
     show_ellipses = s2.checkbox(
         "Uncertainty ellipses (PCA 2-D)",
         key="embedding_map_ellipses",
         disabled=not ellipse_ok,
-        help="Needs per-face variances from the uncertainty head.",
+        help="Per-face variances from the uncertainty head. The first tick runs the model and "
+        "the head over the set once (the map itself needs no model).",
     )
-    if var is None:
+    if not head_ready:
         s2.caption(
-            "Ellipses need per-face variances from the uncertainty head, not available for this set yet."
+            "Ellipses need per-face variances from the uncertainty head, not available for this "
+            "set yet: train the head on the Uncertainty page."
         )
+    var = variances(result) if show_ellipses and ellipse_ok else None
 
     picked = P.selected_indices(st.session_state.get("embedding_map_chart"), n)
     clicked = picked[0] if len(picked) == 1 else (int(hits[0]) if len(hits) == 1 else None)
@@ -258,11 +260,7 @@ def main() -> None:
     uris = (
         thumb_uris(key, result.thumbs, THUMB_SIDE) if opts["thumbs"] and opts["dims"] == 2 else None
     )
-    covariances = (
-        P.project_covariances(cmap.projection, var)
-        if show_ellipses and ellipse_ok and var is not None
-        else None
-    )
+    covariances = P.project_covariances(cmap.projection, var) if var is not None else None
     fig = F.face_map(
         coords,
         names=result.names,

@@ -47,7 +47,8 @@ def test_cli_jobs_on_a_stored_set_do_not_load_tensorflow(demo, argv):
         assert result["computed"] == 0 and result["cached"] == result["faces"] >= 117
 
 
-def test_pages_that_need_no_model_do_not_load_tensorflow(demo):
+def test_pages_that_need_no_model_do_not_load_tensorflow(demo, saved_head):
+    """Even with an uncertainty head saved: the Embedding map runs it only when ellipses are asked for."""
     code = (
         "from streamlit.testing.v1 import AppTest\n"
         "at = AppTest.from_file('app.py', default_timeout=300)\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -79,20 +80,28 @@ def test_select_points_shows_them_and_click_shows_neighbours(at, demo):
 def test_search_highlights_and_ellipses_disabled(at, demo, monkeypatch):
     import facedash.ui.pfe
 
-    monkeypatch.setattr(facedash.ui.pfe, "current_sigma2", lambda result: None)  # no head trained
+    monkeypatch.setattr(facedash.ui.pfe, "head_record_for", lambda result: None)  # no head trained
     name = demo.names[12].rsplit("/", 1)[-1]
     at.text_input(key="embedding_map_search").input(name).run()
     assert not at.exception, at.exception
     assert any(s.value == f"Nearest faces to {demo.names[12]}" for s in at.subheader)
     assert at.checkbox(key="embedding_map_ellipses").disabled
+    assert any("train the head on the Uncertainty page" in c.value for c in at.caption)
     at.text_input(key="embedding_map_search").input("no-such-face").run()
     assert any("No face's file name" in w.value for w in at.warning)
+
+
+def _trace_names(app) -> list[str]:
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    return [t.get("name") or "" for t in spec["data"]]
 
 
 def test_uncertainty_ellipses_when_variances_exist(at, demo, saved_head):
     at.run()
     box = at.checkbox(key="embedding_map_ellipses")
     assert not box.disabled
+    assert not any("uncertainty" in name for name in _trace_names(at))
     box.check().run()
     assert not at.exception, at.exception
     assert not any("not available" in c.value for c in at.caption)
+    assert any("uncertainty" in name for name in _trace_names(at))

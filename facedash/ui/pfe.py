@@ -56,11 +56,23 @@ def set_key(result: Any) -> str:
     return h.hexdigest()[:24]
 
 
-def current_sigma2(result: Any) -> np.ndarray | None:
-    """σ² of every face of ``result`` under the saved head, or None when no head fits this model."""
+def head_record_for(result: Any) -> dict[str, Any] | None:
+    """The saved head's record when one fits ``result``'s model, else None (reads JSON, no TensorFlow)."""
     from facedash.pfe import train
 
     record = train.read_record()
     if record is None or record.get("model_id", "facenet") != result.model_id:
+        return None
+    return record
+
+
+def current_sigma2(result: Any) -> np.ndarray | None:
+    """σ² of every face of ``result`` under the saved head, or None when no head fits this model.
+
+    This runs the model and the head (TensorFlow) the first time per set and head;
+    pages that only offer σ² ask ``head_record_for`` first and call this on demand.
+    """
+    record = head_record_for(result)
+    if record is None:
         return None
     return set_sigma2(set_key(result), record["trained_at"], result)
