@@ -68,16 +68,15 @@ def clean_crops(result: Any) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class TrainingFaces:
-    """What both trainers start from: the embedder, the clean crops and their people."""
+    """What both trainers start from: the clean crops, their people and the feature extractor."""
 
-    embedder: Any
     crops: np.ndarray
     people: np.ndarray
     extractor: Any
 
 
 def training_faces(result: Any, embedder: Any = None) -> TrainingFaces:
-    """The set's clean crops with their people, and the embedder (the registry's when None)."""
+    """The set's clean crops with their people, and a feature extractor over ``embedder`` (the registry's when None)."""
     from facedash.pfe.head import FeatureExtractor
 
     if embedder is None:
@@ -86,7 +85,7 @@ def training_faces(result: Any, embedder: Any = None) -> TrainingFaces:
         embedder = get_model(result.model_id)
     crops, rows = clean_crops(result)
     people = np.asarray(result.people)[rows]
-    return TrainingFaces(embedder, crops, people, FeatureExtractor(embedder))
+    return TrainingFaces(crops, people, FeatureExtractor(embedder))
 
 
 def split_people(
@@ -403,7 +402,7 @@ def train(
     started = time.perf_counter()
     report = progress or (lambda done, total, msg: None)
     faces = training_faces(result, embedder)
-    embedder, crops, people, extractor = faces.embedder, faces.crops, faces.people, faces.extractor
+    crops, people, extractor = faces.crops, faces.people, faces.extractor
     train_people, held_people = split_people(people, heldout_fraction, seed)
 
     train_faces = np.flatnonzero(np.isin(people, train_people))
