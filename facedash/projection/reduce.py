@@ -1,0 +1,204 @@
+"""Project embeddings to 2-D or 3-D (PCA, UMAP, t-SNE), and carry uncertainty through PCA.
+
+Every function is pure: arrays in, a frozen ``Projection`` out. Nothing is
+imported from scikit-learn or umap at module level, so importing this module is
+instant; ``warm_umap`` pays UMAP's one-off numba compilation when the caller
+chooses (the app does it once per server process, behind a spinner).
+``project_covariances`` maps per-face Gaussians through PCA's linear map and
+``ellipse_outline`` draws them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+Method = Literal["pca", "umap", "tsne"]
+METHODS: tuple[str, ...] = ("pca", "umap", "tsne")
+METHOD_NAMES = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Points projected to ``dims`` dimensions, and how they were made.
+
+    For PCA, ``components`` (dims x D) and ``mean`` (D,) give the linear map
+    ``coords = (x - mean) @ components.T``, so a Gaussian in the embedding space
+    stays a Gaussian in the plot (see ``project_covariances``).
+    """
+
+    method: str
+    dims: int
+    coords: np.ndarray = field(repr=False)
+    params: dict[str, Any]
+    seconds: float
+    components: np.ndarray | None = field(default=None, repr=False)
+    mean: np.ndarray | None = field(default=None, repr=False)
+    explained_variance_ratio: np.ndarray | None = None
+
+    @property
+    def linear(self) -> bool:
+        """Whether the projection is a linear map (PCA)."""
+        return self.components is not None
+
+
+def check_points(x: np.ndarray, *, name: str = "embeddings") -> np.ndarray:
+    """``x`` as a finite float64 (faces x dimensions) array, or a ``ValueError`` naming it."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (faces x dimensions), got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contain NaN or infinite values")
+    return x
+
+
+def project(
+    embeddings: np.ndarray,
+    method: str = "pca",
+    *,
+    dims: int = 2,
+    seed: int = 0,
+    n_neighbors: int = 15,
+    min_dist: float = 0.1,
+    perplexity: float = 30.0,
+) -> Projection:
+    """Project ``embeddings`` (N x D) to ``dims`` (2 or 3) dimensions with PCA, UMAP or t-SNE.
+
+    ``n_neighbors`` and ``min_dist`` are UMAP's, ``perplexity`` is t-SNE's; ``seed``
+    makes UMAP deterministic. PCA, and t-SNE started from the PCA layout, are
+    deterministic whatever the seed.
+    """
+    x = check_points(embeddings)
+    n, d = x.shape
+    if method not in METHODS:
+        raise ValueError(f"unknown projection {method!r}; use one of {', '.join(METHODS)}")
+    if dims not in (2, 3):
+        raise ValueError(f"dims must be 2 or 3, got {dims}")
+    if n < dims + 1:
+        raise ValueError(f"need at least {dims + 1} faces to project to {dims}-D, got {n}")
+    if d < dims:
+        raise ValueError(f"embeddings have {d} dimensions, fewer than dims={dims}")
+    t0 = time.perf_counter()
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components=dims, svd_solver="full")
+        coords = pca.fit_transform(x)
+        return Projection(
+            "pca",
+            dims,
+            coords,
+            {},
+            time.perf_counter() - t0,
+            components=pca.components_.copy(),
+            mean=pca.mean_.copy(),
+            explained_variance_ratio=pca.explained_variance_ratio_.copy(),
+        )
+    if method == "umap":
+        if not 2 <= n_neighbors < n:
+            raise ValueError(
+                f"UMAP n_neighbors must be between 2 and the number of faces - 1 ({n - 1}), got {n_neighbors}"
+            )
+        if not 0.0 <= min_dist <= 1.0:
+            raise ValueError(f"UMAP min_dist must be in [0, 1], got {min_dist}")
+        umap = _import_umap()
+        reducer = umap.UMAP(
+            n_components=dims,
+            n_neighbors=int(n_neighbors),
+            min_dist=float(min_dist),
+            random_state=int(seed),
+            n_jobs=1,
+        )
+        coords = reducer.fit_transform(x.astype(np.float32)).astype(np.float64)
+        params = {"n_neighbors": int(n_neighbors), "min_dist": float(min_dist), "seed": int(seed)}
+        return Projection("umap", dims, coords, params, time.perf_counter() - t0)
+    if not 0 < perplexity < n:
+        raise ValueError(
+            f"t-SNE perplexity must be positive and below the number of faces ({n}), got {perplexity}"
+        )
+    from sklearn.manifold import TSNE
+
+    tsne = TSNE(
+        n_components=dims,
+        perplexity=float(perplexity),
+        random_state=int(seed),
+        init="pca",
+        learning_rate="auto",
+    )
+    coords = tsne.fit_transform(x)
+    params = {"perplexity": float(perplexity), "seed": int(seed)}
+    return Projection("tsne", dims, coords, params, time.perf_counter() - t0)
+
+
+def _import_umap() -> Any:
+    """Import umap without its ParametricUMAP, which would import TensorFlow (seconds, ~1 GB)."""
+    import sys
+    import warnings
+
+    blocked = "tensorflow" not in sys.modules and "umap.parametric_umap" not in sys.modules
+    if blocked:
+        sys.modules["umap.parametric_umap"] = None  # type: ignore[assignment]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import umap
+    finally:
+        if blocked and sys.modules.get("umap.parametric_umap", 0) is None:
+            del sys.modules["umap.parametric_umap"]
+    return umap
+
+
+def warm_umap() -> float:
+    """Import UMAP and fit it once on tiny data, so numba compiles now; return the seconds taken.
+
+    The first ``import umap`` and the first fit take tens of seconds (numba
+    compilation); later fits in the same process take a fraction of a second.
+    """
+    import warnings
+
+    t0 = time.perf_counter()
+    umap = _import_umap()
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for dims in (2, 3):
+            umap.UMAP(n_components=dims, n_neighbors=5, random_state=0, n_jobs=1).fit_transform(
+                rng.normal(size=(40, 8)).astype(np.float32)
+            )
+    return time.perf_counter() - t0
+
+
+def project_covariances(projection: Projection, variances: np.ndarray) -> np.ndarray:
+    """Each face's covariance in the PCA plot, ``W diag(sigma^2) W^T`` (N x dims x dims).
+
+    ``variances`` holds per-face, per-dimension variances sigma^2 (N x D) of the
+    embedding, e.g. from a probabilistic-embedding uncertainty head. Only a linear
+    projection maps a Gaussian to a Gaussian, so this needs PCA.
+    """
+    if not projection.linear or projection.components is None:
+        raise ValueError(
+            f"uncertainty ellipses need a linear projection (PCA), not {projection.method}"
+        )
+    var = np.asarray(variances, dtype=np.float64)
+    w = projection.components
+    if var.ndim != 2 or var.shape != (projection.coords.shape[0], w.shape[1]):
+        raise ValueError(
+            f"variances must have shape {(projection.coords.shape[0], w.shape[1])} (faces x dimensions), got {var.shape}"
+        )
+    if np.any(var < 0) or not np.all(np.isfinite(var)):
+        raise ValueError("variances must be finite and non-negative")
+    return np.einsum("id,nd,jd->nij", w, var, w)
+
+
+def ellipse_outline(
+    centre: np.ndarray, covariance: np.ndarray, *, n_std: float = 1.0, points: int = 48
+) -> np.ndarray:
+    """Points (``points`` x 2) on the ``n_std``-sigma ellipse of a 2-D Gaussian."""
+    vals, vecs = np.linalg.eigh(np.asarray(covariance, dtype=np.float64))
+    radii = n_std * np.sqrt(np.clip(vals, 0.0, None))
+    t = np.linspace(0.0, 2.0 * np.pi, points)
+    circle = np.stack([np.cos(t), np.sin(t)], axis=1)
+    return np.asarray(centre, dtype=np.float64) + (circle * radii) @ vecs.T
