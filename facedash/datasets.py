@@ -86,12 +86,18 @@ class ImageItem:
 
 @dataclass
 class Dataset:
-    """A face set: items in a stable order plus the problems met while listing it."""
+    """A face set: items in a stable order plus the problems met while listing it.
+
+    ``root`` is the absolute folder every item's name is relative to (``root / name``
+    opens the photo from any working directory); None when the photos are not files
+    in a folder on disk (uploads, zip entries).
+    """
 
     name: str
     kind: str
     items: list[ImageItem]
     problems: list[Failure] = field(default_factory=list)
+    root: Path | None = None
 
     @property
     def people(self) -> list[str]:
@@ -189,7 +195,9 @@ def load_folder(folder: Path) -> Dataset:
             continue
         person, attrs = _label(rel.parts)
         items.append(ImageItem(name=name, person=person, attributes=attrs, path=path))
-    return Dataset(name=folder.name, kind="folder", items=items, problems=problems)
+    return Dataset(
+        name=folder.name, kind="folder", items=items, problems=problems, root=folder.resolve()
+    )
 
 
 def _zip_entry_problem(info: zipfile.ZipInfo) -> str | None:
@@ -331,7 +339,13 @@ def load_manifest(csv_path: Path) -> Dataset:
         person = row.pop("person", "") or person_from_name(rel)[0]
         attrs = {k: v for k, v in row.items() if k}
         items.append(ImageItem(name=rel, person=person, attributes=attrs, path=path))
-    return Dataset(name=csv_path.name, kind="manifest", items=items, problems=problems)
+    return Dataset(
+        name=csv_path.name,
+        kind="manifest",
+        items=items,
+        problems=problems,
+        root=csv_path.parent.resolve(),
+    )
 
 
 def load_path(path: Path | str) -> Dataset:
@@ -348,7 +362,10 @@ def load_path(path: Path | str) -> Dataset:
         return load_manifest(path)
     person, attrs = person_from_name(path.name)
     return Dataset(
-        name=path.name, kind="file", items=[ImageItem(path.name, person, attrs, path=path)]
+        name=path.name,
+        kind="file",
+        items=[ImageItem(path.name, person, attrs, path=path)],
+        root=path.parent.resolve(),
     )
 
 

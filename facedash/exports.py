@@ -6,6 +6,13 @@ Embedding Projector (projector.tensorflow.org, "Load") and TensorBoard read:
 ``tensors.tsv`` (one vector per line), ``metadata.tsv`` (a header, then one row
 per vector), ``sprite.png`` (every thumbnail in a square grid, at most
 8192 x 8192 pixels) and ``projector_config.pbtxt``.
+
+Paths stay portable (``path`` relative to the set's folder) and every format says
+which folder that is: a ``root`` column (the metadata's, from
+``EmbeddingSet.frame``), Parquet's file-level metadata ``facedash.root``, and in the
+Projector bundle a ``README.txt`` and a comment atop ``projector_config.pbtxt``, so
+``root / path`` opens from any working directory. Sets with no folder on disk
+(uploads, zips) have an empty root.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from PIL import Image
 
 SPRITE_MAX = 8192
 SPRITE_THUMB = 64
+ROOT_KEY = b"facedash.root"  # Parquet file-level metadata: the set's absolute root
 
 
 def table(embeddings: np.ndarray, metadata: Any) -> Any:
@@ -40,16 +48,45 @@ def csv_bytes(embeddings: np.ndarray, metadata: Any) -> bytes:
     return table(embeddings, metadata).to_csv(index=False).encode("utf-8")
 
 
-def parquet_bytes(embeddings: np.ndarray, metadata: Any) -> bytes:
-    """The table as Parquet (metadata columns, plus an ``embedding`` list column of float32)."""
+def set_root(metadata: Any) -> str | None:
+    """The one ``root`` every row of ``metadata`` shares; None without a ``root`` column or with several."""
+    if "root" not in getattr(metadata, "columns", ()):
+        return None
+    roots = {str(v) for v in metadata["root"].tolist()}
+    return roots.pop() if len(roots) == 1 else None
+
+
+def parquet_bytes(embeddings: np.ndarray, metadata: Any, *, root: str | None = None) -> bytes:
+    """The table as Parquet (metadata columns, plus an ``embedding`` list column of float32).
+
+    ``root`` (default: the metadata's ``root`` column, when every row shares one) is
+    also written as the file-level metadata ``facedash.root``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     x = np.asarray(embeddings, dtype=np.float32)
     if x.ndim != 2 or len(metadata) != x.shape[0]:
         raise ValueError(f"{len(metadata)} metadata rows for embeddings of shape {x.shape}")
     frame = metadata.reset_index(drop=True).copy()
     frame["embedding"] = list(x)
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    root = set_root(metadata) if root is None else root
+    if root is not None:
+        arrow = arrow.replace_schema_metadata(
+            {**(arrow.schema.metadata or {}), ROOT_KEY: root.encode("utf-8")}
+        )
     buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
+    pq.write_table(arrow, buf)
     return buf.getvalue()
+
+
+def parquet_root(source: Any) -> str | None:
+    """The ``facedash.root`` a Parquet file (path or file object) records, or None."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(source).metadata or {}
+    return meta[ROOT_KEY].decode("utf-8") if ROOT_KEY in meta else None
 
 
 def _tsv_cell(value: object) -> str:
@@ -87,11 +124,16 @@ def projector_files(
     *,
     tensor_name: str = "facedash",
     thumb: int = SPRITE_THUMB,
+    root: str | None = None,
 ) -> dict[str, bytes]:
     """The Embedding Projector bundle as ``{file name: bytes}``.
 
     ``metadata`` is a DataFrame, one row per face (its columns become
     ``metadata.tsv``'s header); ``thumbs`` (optional) become ``sprite.png``.
+    ``root`` (the set's absolute folder, "" for a set with none on disk; default:
+    the metadata's ``root`` column when every row shares one) adds ``README.txt``
+    and a comment atop ``projector_config.pbtxt`` saying where the ``path`` column's
+    photos are; the Projector and TensorBoard ignore both.
     """
     x = np.asarray(embeddings, dtype=np.float32)
     if x.ndim != 2 or len(metadata) != x.shape[0]:
@@ -125,8 +167,28 @@ def projector_files(
             "  }",
         ]
     config.append("}")
+    root = set_root(metadata) if root is None else root
+    if root is not None:
+        config.insert(0, f"# facedash root: {_tsv_cell(root) or '(none: not a folder on disk)'}")
+        files["README.txt"] = _readme(root, tensor_name).encode("utf-8")
     files["projector_config.pbtxt"] = ("\n".join(config) + "\n").encode("utf-8")
     return files
+
+
+def _readme(root: str, tensor_name: str) -> str:
+    where = (
+        f"The photos are in {root}\nThe 'path' column of metadata.tsv is relative to that folder:\n"
+        "root/path opens each photo from any working directory.\n"
+        if root
+        else "The photos were uploaded (or read from a zip): they are not files in a folder on\n"
+        "disk, so the root is empty and 'path' is the uploaded file's name.\n"
+    )
+    return (
+        f"facedash embeddings of {tensor_name!r} for the TensorBoard Embedding Projector.\n"
+        "Load tensors.tsv and metadata.tsv at https://projector.tensorflow.org, or put the\n"
+        "folder in a TensorBoard log directory (projector_config.pbtxt).\n\n"
+        f"root: {root}\n{where}"
+    )
 
 
 def projector_zip(files: dict[str, bytes]) -> bytes:

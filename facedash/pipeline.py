@@ -70,6 +70,7 @@ class EmbeddingSet:
     cached: int
     seconds: float
     no_face: list[tuple[str, str]] = field(default_factory=list)  # (file name, image hash)
+    root: str = ""  # the set's absolute folder (names are relative to it); "" when none on disk
 
     @property
     def people(self) -> np.ndarray:
@@ -101,12 +102,17 @@ class EmbeddingSet:
         }
 
     def frame(self) -> Any:
-        """Metadata as a pandas DataFrame, one row per face (no embedding columns)."""
+        """Metadata as a pandas DataFrame, one row per face (no embedding columns).
+
+        ``path`` is relative to ``root``, the set's absolute folder ("" for uploads and
+        zips); an attribute named ``root`` becomes ``attr_root``.
+        """
         import pandas as pd
 
         base = pd.DataFrame(
             {
                 "path": self.names,
+                "root": [self.root] * len(self.rows),
                 "person": self.people,
                 "face_index": [r.face_index for r in self.rows],
                 "faces_in_image": [r.faces_in_image for r in self.rows],
@@ -114,11 +120,20 @@ class EmbeddingSet:
             }
         )
         for attr in self.attribute_names:
-            base[attr] = [r.attributes.get(attr, "") for r in self.rows]
+            base[attr if attr != "root" else "attr_root"] = [
+                r.attributes.get(attr, "") for r in self.rows
+            ]
         return base
 
     def save(self, out: Path | str) -> Path:
-        """Write one row per face (path, person, attributes, embedding) as .npz, .csv or .parquet."""
+        """Write one row per face (path, root, person, attributes, embedding) as .npz, .csv or .parquet.
+
+        ``path`` stays relative and ``root`` says to what: a 0-d string array in
+        ``.npz``, a column in ``.csv`` and ``.parquet`` (and Parquet's file-level
+        metadata ``facedash.root``).
+        """
+        from facedash import exports
+
         out = Path(out)
         suffix = out.suffix.lower()
         attrs = {
@@ -126,27 +141,22 @@ class EmbeddingSet:
             for a in self.attribute_names
         }
         if suffix == ".npz":
-            reserved = {"path", "person", "embedding"}
+            reserved = {"path", "root", "person", "embedding"}
             extra = {(a if a not in reserved else f"attr_{a}"): v for a, v in attrs.items()}
             np.savez(
                 out,
                 path=self.names.astype(str),
+                root=np.array(self.root, dtype=str),
                 person=self.people.astype(str),
                 embedding=self.embeddings,
                 **extra,  # type: ignore[arg-type]
             )
             return out
-        frame = self.frame()
         if suffix == ".csv":
-            dims = [f"e{i}" for i in range(self.embeddings.shape[1])]
-            import pandas as pd
-
-            emb = pd.DataFrame(self.embeddings, columns=dims)
-            pd.concat([frame, emb], axis=1).to_csv(out, index=False)
+            out.write_bytes(exports.csv_bytes(self.embeddings, self.frame()))
             return out
         if suffix == ".parquet":
-            frame["embedding"] = list(self.embeddings.astype(np.float32))
-            frame.to_parquet(out, index=False)
+            out.write_bytes(exports.parquet_bytes(self.embeddings, self.frame(), root=self.root))
             return out
         raise ValueError(f"unsupported output format {suffix!r}; use .npz, .csv or .parquet")
 
@@ -357,6 +367,7 @@ def embed_dataset(
         cached=cached,
         seconds=time.perf_counter() - t0,
         no_face=no_face,
+        root=str(dataset.root) if dataset.root is not None else "",
     )
 
 
