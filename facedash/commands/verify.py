@@ -12,6 +12,7 @@ SCORE_CHOICES = ("cosine", "euclidean", "mls")
 def cmd_verify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    import facedash.pfe  # noqa: F401  (registers the mls score; loads no model)
     from facedash import verification as V
     from facedash.cli import emit, load_embeddings
     from facedash.models.registry import spec

@@ -2,7 +2,10 @@
 
 ``mls`` (scores, loss, fusion), ``degrade`` (graded degradations), ``head`` (the
 uncertainty head and FaceNet feature extractor), ``train`` (training, evaluation,
-saving), ``decoder`` (embedding -> face image). Importing this package loads nothing.
+saving), ``decoder`` (embedding -> face image), ``score`` (scoring with a trained head).
+
+Importing this package registers the verification score ``mls`` (``MLS``) with
+``facedash.verification`` and loads nothing else: no model, no TensorFlow.
 """
 
 from __future__ import annotations
@@ -10,6 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from facedash.pfe.score import pair_mls
+from facedash.verification import ScoreKind, register_score
+
+MLS = register_score(
+    ScoreKind("mls", "Mutual likelihood score (PFE)", True, pair_mls, "log-likelihood")
+)
+"""The verification score ``mls``: ``score_kind("mls")`` once this package is imported."""
 
 
 def sigma2_for(

@@ -1,0 +1,75 @@
+"""The verification package stands below PFE: PFE registers ``mls`` there, never the reverse."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facedash import verification as V
+from tests.fresh_process import ROOT, run
+
+
+def _imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return names
+
+
+def test_no_verification_module_imports_pfe_even_lazily():
+    files = sorted((ROOT / "facedash" / "verification").glob("*.py"))
+    assert len(files) >= 7
+    for f in files:
+        assert not any(n.startswith("facedash.pfe") for n in _imported_modules(f)), f.name
+        assert len(f.read_text().splitlines()) <= 320, f.name
+
+
+def test_mls_is_known_only_once_pfe_is_imported_and_keeps_its_place():
+    code = (
+        "import json, sys\n"
+        "from facedash import verification as V\n"
+        "before = list(V.SCORES)\n"
+        "try:\n"
+        "    V.score_kind('mls')\n"
+        "    err = ''\n"
+        "except ValueError as exc:\n"
+        "    err = str(exc)\n"
+        "pfe_loaded = 'facedash.pfe' in sys.modules\n"
+        "import facedash.pfe\n"
+        "import importlib\n"
+        "importlib.reload(facedash.pfe)  # registering again keeps the order\n"
+        "print('@@' + json.dumps({'before': before, 'err': err, 'pfe_loaded': pfe_loaded,\n"
+        "    'after': list(V.SCORES), 'rule': V.score_kind('mls').rule,\n"
+        "    'tf': 'tensorflow' in sys.modules}))\n"
+    )
+    report, _ = run(code)
+    assert report["before"] == ["cosine", "euclidean"] and not report["pfe_loaded"]
+    assert "unknown score 'mls'" in report["err"] and "import facedash.pfe" in report["err"]
+    assert report["after"] == ["cosine", "euclidean", "mls"]
+    assert report["rule"] == "score ≥ t means same"
+    assert not report["tf"]  # registering the score loads no model
+
+
+def test_register_score_adds_a_score_the_sweep_uses(demo):
+    def manhattan(es, i, j):
+        return np.abs(es.embeddings[i] - es.embeddings[j]).sum(1)
+
+    kind = V.register_score(V.ScoreKind("l1", "Manhattan distance", False, manhattan))
+    try:
+        assert list(V.SCORES)[-1] == "l1" and V.score_kind("l1") is kind
+        p = V.all_pairs(demo.people)
+        sw = V.sweep(V.pair_scores(demo, p, "l1"), p.same, score="l1")
+        assert sw.auc > 0.95 and not sw.higher_is_same
+    finally:
+        del V.SCORES["l1"]
+    with pytest.raises(TypeError, match="ScoreKind"):
+        V.register_score("l1")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown score 'l1'; known: cosine, euclidean"):
+        V.score_kind("l1")
