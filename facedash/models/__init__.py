@@ -1,5 +1,30 @@
 """The one model layer: a registry of embedding models, each loaded once per process."""
 
-from facedash.models.registry import MODELS, Embedder, ModelSpec, get_model, load_model, spec
+from facedash.models.backends import Choice, store_key
+from facedash.models.registry import (
+    MODELS,
+    Embedder,
+    ModelSpec,
+    describe,
+    get_embedder,
+    get_model,
+    load_embedder,
+    load_model,
+    plan,
+    spec,
+)
 
-__all__ = ["MODELS", "Embedder", "ModelSpec", "get_model", "load_model", "spec"]
+__all__ = [
+    "MODELS",
+    "Choice",
+    "Embedder",
+    "ModelSpec",
+    "describe",
+    "get_embedder",
+    "get_model",
+    "load_embedder",
+    "load_model",
+    "plan",
+    "spec",
+    "store_key",
+]

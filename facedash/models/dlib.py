@@ -63,6 +63,8 @@ class DlibEmbedder:
 
     spec: ModelSpec = MODELS["dlib"]
     device = "CPU"
+    backend = "dlib"
+    precision = "fp32"
 
     def __init__(self, folder: Path | None = None) -> None:
         dlib = _import_dlib()

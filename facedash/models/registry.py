@@ -2,9 +2,19 @@
 
 Each ``ModelSpec`` names a model and says what a caller needs to use its output:
 input size, embedding size, distance metric and its published default
-threshold. ``load_model`` builds a fresh ``Embedder`` (the app wraps it in
-``st.cache_resource``); ``get_model`` is the plain per-process cache used by the
-CLI, notebooks and tests. Nothing is imported or loaded until asked for.
+threshold. Two ways to get a model:
+
+- ``get_model`` / ``load_model``: the reference (TensorFlow fp32 for FaceNet),
+  with the Keras model the explainers and the PFE head need;
+- ``get_embedder`` / ``load_embedder``: the model on the backend chosen by
+  ``facedash.models.backends`` (``auto``: OpenVINO on a CPU, TensorFlow on a
+  GPU). A backend that cannot be used falls back to the reference, and the
+  embedder's ``note`` says why.
+
+``load_*`` build a fresh object (the app wraps them in ``st.cache_resource``);
+``get_*`` are the plain per-process caches used by the CLI, notebooks and tests.
+Every embedder says where it runs: ``backend``, ``precision``, ``device``.
+Nothing is imported or loaded until asked for.
 """
 
 from __future__ import annotations
@@ -14,11 +24,12 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from facedash.errors import UnknownModel
+from facedash.models.backends import Choice, resolve
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,8 @@ class Embedder(Protocol):
 
     spec: ModelSpec
     device: str
+    backend: str
+    precision: str
 
     def embed(self, faces: np.ndarray) -> np.ndarray:
         """Embeddings ``(N, dim)`` of aligned faces ``(N, size, size, 3)`` uint8."""
@@ -103,13 +116,96 @@ def load_model(model_id: str, root: Path | None = None) -> Embedder:
 
 
 _cache: dict[tuple[str, str], Embedder] = {}
-_cache_lock = threading.Lock()
+_cache_lock = threading.RLock()
 
 
 def get_model(model_id: str, root: Path | None = None) -> Embedder:
-    """The process-wide ``Embedder`` for ``model_id``, loaded on first use."""
+    """The process-wide reference ``Embedder`` for ``model_id``, loaded on first use."""
     key = (model_id, str(root))
     with _cache_lock:
         if key not in _cache:
             _cache[key] = load_model(model_id, root)
         return _cache[key]
+
+
+def plan(model_id: str, backend: str | None = None, precision: str | None = None) -> Choice:
+    """What ``model_id`` will run on (cheap: loads nothing); ``plan(...).key`` is its store key."""
+    spec(model_id)
+    return resolve(model_id, backend, precision)
+
+
+class Fallback:
+    """The reference embedder, standing in for a backend that was refused (``note`` says why)."""
+
+    def __init__(self, reference: Embedder, note: str, load_seconds: float) -> None:
+        self._reference = reference
+        self.note = note
+        self.load_seconds = load_seconds
+        self.agreement = None
+        self.cache_path = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reference, name)
+
+    def embed(self, faces: np.ndarray) -> np.ndarray:
+        """The reference's embeddings."""
+        return self._reference.embed(faces)
+
+
+def load_embedder(
+    model_id: str,
+    root: Path | None = None,
+    *,
+    backend: str | None = None,
+    precision: str | None = None,
+) -> Embedder:
+    """A new embedder on the chosen backend; the reference (with a ``note``) if that one fails."""
+    import time
+
+    choice = plan(model_id, backend, precision)
+    t0 = time.perf_counter()
+    if choice.backend == "openvino":
+        from facedash.models import openvino_facenet
+
+        try:
+            return openvino_facenet.load(choice.precision, root)
+        except openvino_facenet.BackendRefused as exc:
+            note = f"{exc}; using TensorFlow fp32"
+        return Fallback(get_model(model_id, root), note, round(time.perf_counter() - t0, 2))
+    reference = get_model(model_id, root)
+    if choice.note:
+        return Fallback(reference, f"{choice.note}; using TensorFlow fp32", 0.0)
+    return reference
+
+
+_embedders: dict[tuple[str, str, Choice], Embedder] = {}
+
+
+def get_embedder(
+    model_id: str,
+    root: Path | None = None,
+    *,
+    backend: str | None = None,
+    precision: str | None = None,
+) -> Embedder:
+    """The process-wide embedder for ``model_id`` on the chosen backend, loaded on first use."""
+    key = (model_id, str(root), plan(model_id, backend, precision))
+    with _cache_lock:
+        if key not in _embedders:
+            _embedders[key] = load_embedder(model_id, root, backend=backend, precision=precision)
+        return _embedders[key]
+
+
+def describe(embedder: Embedder) -> dict[str, Any]:
+    """Where an embedder runs and how closely it agrees with the reference (JSON-ready)."""
+    agreement = getattr(embedder, "agreement", None)
+    return {
+        "model": embedder.spec.id,
+        "backend": embedder.backend,
+        "precision": embedder.precision,
+        "device": embedder.device,
+        "load_seconds": getattr(embedder, "load_seconds", None),
+        "agreement": agreement.as_dict() if agreement is not None else None,
+        "cache": getattr(embedder, "cache_path", None),
+        "note": getattr(embedder, "note", "") or "",
+    }
