@@ -5,49 +5,13 @@ import pandas as pd
 import streamlit as st
 
 from facedash import search
-from facedash.conditions import CONDITION_LABELS, CONDITIONS_PATTERN, attribute_view
+from facedash.conditions import CONDITION_LABELS, CONDITIONS_PATTERN
 from facedash.errors import FacedashError
 from facedash.figures import arithmetic as figs
-from facedash.ui import cache, state
+from facedash.ui import arithmetic as UA
+from facedash.ui import howto, state
 
-HOW_TO_READ = """
-**What this page computes.** Every face is an embedding $f(x) \\in \\mathbb{R}^{128}$ with
-$\\lVert f(x) \\rVert = 1$. A **group vector** sums up a group of faces (one person, or one
-attribute value such as an expression): either the per-dimension **median**, made
-non-negative and L2-normalised, $v_G = \\max(\\mathrm{median}_{i \\in G} f(x_i), 0) / \\lVert\\cdot\\rVert$
-(what the reference JAFFE experiment did), or the **mean**, L2-normalised.
-
-**The arithmetic.** The query "person + attribute" is $q = (v_P + v_A) / \\lVert v_P + v_A \\rVert$;
-"image − A + B" is $q = (f(x) - v_A + v_B) / \\lVert\\cdot\\rVert$. The index returns the faces
-with the highest cosine similarity $\\cos(q, f(x_j)) = q \\cdot f(x_j)$; the distance shown is
-$1 - \\cos$. A result is **right** (green frame) when it has both the person and the
-attribute asked for. **Top-1** is the share of all person × attribute queries whose nearest
-face is right, **top-5** the share with a right face among the five nearest.
-
-**The index.** *Exact* compares the query with every face (a matrix product). *NGT* walks a
-neighbourhood graph and visits only part of the set: much faster on large sets, and
-occasionally it misses a true neighbour (its *recall* is below 1).
-
-**The triplet head.** A small linear map $g(z) = (z + zW + b)/\\lVert\\cdot\\rVert$ on top of the
-frozen embeddings, trained with the triplet loss
-$\\max(0, d(a, p) - d(a, n) + m)$ where a positive $p$ shares the person *or* the attribute with
-the anchor $a$ and a negative $n$ shares neither, $d = 2 - 2\\cos$, margin $m = 0.2$. It is
-trained on part of the set and scored on held-out photos, so the table is not flattered by
-faces the head has seen.
-
-**Face search.** Each face is used as a query against all the others. Its rank is the
-position of the first face of the same person; **rank-1** and **rank-5** are the shares of
-queries with a mate at rank 1 or within 5, and the **CMC curve** shows that share for every
-rank $r$.
-
-**The demo set's attributes are synthetic.** Its photos have no expression labels, so the page
-makes *photographic conditions* on purpose: each aligned face is turned grayscale, mirrored,
-darkened (gamma 2.2) or blurred, and embedded again by the real model. FaceNet was trained to
-ignore such changes (mirroring hardly moves an embedding), so these attributes are hard
-for the arithmetic: that is a finding, not a bug.
-"""
-
-PAGE = "arithmetic"
+PAGE = UA.PAGE
 
 
 def _attribute_options(result) -> list[str]:
@@ -62,21 +26,6 @@ def _label(option: str) -> str:
     if option == CONDITIONS_PATTERN:
         return "photographic conditions (synthetic transforms)"
     return f"column: {option}"
-
-
-def _view(result, pattern: str):
-    key = (result.dataset, result.model_id, result.align_key, len(result.rows), pattern)
-    held = st.session_state.get(f"{PAGE}_view_cache")
-    if held is not None and held[0] == key:
-        return held[1]
-    with st.spinner(
-        "Embedding the transformed faces with the real model (stored for next time) ..."
-    ):
-        view = attribute_view(
-            result, pattern, store=cache.store(), get_model=lambda: cache.model(result.model_id)
-        )
-    st.session_state[f"{PAGE}_view_cache"] = (key, view)
-    return view
 
 
 def _caption(view, i: int) -> str:
@@ -114,7 +63,7 @@ def arithmetic_section(result) -> None:
     index_kind = c3.radio("Index", kinds, key=f"{PAGE}_index", horizontal=True)
     k = c4.slider("Faces shown (k)", 3, 10, 5, key=f"{PAGE}_k")
     try:
-        view = _view(result, pattern)
+        view = UA.view(result, pattern)
     except FacedashError as exc:
         st.error(str(exc))
         return
@@ -190,17 +139,12 @@ def head_section(view, method: str) -> None:
     epochs = c1.slider("Epochs", 10, 100, 40, step=10, key=f"{PAGE}_epochs")
     key = (id(view), method, epochs)
     if c1.button("Train the triplet head", key=f"{PAGE}_train"):
-        from facedash.triplet import compare_head
-
         bar = c2.progress(0.0, text="Training ...")
-        cmp = compare_head(
-            view.result.embeddings,
-            view.persons,
-            view.values,
-            view.sources,
-            method=method,
-            epochs=epochs,
-            progress=lambda e, n, loss: bar.progress(e / n, text=f"epoch {e}/{n}, loss {loss:.3f}"),
+        cmp = UA.train_head(
+            view,
+            method,
+            epochs,
+            lambda e, n, loss: bar.progress(e / n, text=f"epoch {e}/{n}, loss {loss:.3f}"),
         )
         bar.empty()
         st.session_state[f"{PAGE}_head_result"] = (key, cmp)
@@ -222,30 +166,6 @@ def head_section(view, method: str) -> None:
     c1, c2 = st.columns(2)
     c1.plotly_chart(figs.head_figure(cmp.rows), width="stretch", key=f"{PAGE}_head_fig")
     c2.plotly_chart(figs.loss_figure(cmp.head.losses), width="stretch", key=f"{PAGE}_loss_fig")
-
-
-def _embed_upload(name: str, data: bytes):
-    """The embedding of the largest face in an uploaded photo, or None (with a message)."""
-    from facedash.datasets import load_uploads
-    from facedash.detect import DetectorSettings
-    from facedash.pipeline import embed_dataset
-
-    model_id, align = state.settings()
-    det = DetectorSettings()
-    probe = embed_dataset(
-        load_uploads([(name, data)], name="search query"),
-        model_id=model_id,
-        store=cache.store(),
-        align_settings=align,
-        detector_settings=det,
-        get_detector=lambda: cache.detector(det),
-        get_model=lambda: cache.model(model_id),
-    )
-    if not len(probe.rows):
-        reason = probe.failures[0].reason if probe.failures else "no face found"
-        st.warning(f"{name}: {reason}")
-        return None
-    return probe.embeddings[0]
 
 
 def search_section(result) -> None:
@@ -274,13 +194,12 @@ def search_section(result) -> None:
     )
     query, label, exclude = result.embeddings[probe], str(result.people[probe]), probe
     if upload is not None:
-        vector = _embed_upload(upload.name, upload.getvalue())
-        if vector is not None:
+        vector, reason = UA.embed_photo(upload.name, upload.getvalue())
+        if vector is None:
+            st.warning(f"{upload.name}: {reason}")
+        else:
             query, label, exclude = vector, f"your photo {upload.name}", -1
-    found = search.ExactIndex(result.embeddings).search(query, k + 1)
-    ids, sims = found.ids[0], found.similarity[0]
-    keep = ids != exclude
-    ids, sims = ids[keep][:k], sims[keep][:k]
+    ids, sims = UA.nearest(result.embeddings, query, k, exclude)
     probe_person = result.people[probe] if exclude >= 0 else None
     people = result.people
     st.plotly_chart(
@@ -312,7 +231,7 @@ def main() -> None:
     result = state.page_start(
         "pages/arithmetic.py",
         "Arithmetic & search",
-        HOW_TO_READ,
+        howto.ARITHMETIC,
         min_faces=2,
         too_few="This page needs at least two embedded faces.",
     )

@@ -5,24 +5,11 @@ import streamlit as st
 
 from facedash.gallery import caption, preview_with_box, short_name
 from facedash.images import decode_jpeg
-from facedash.ui import state
-
-HOW_TO_READ = """
-**What this page computes.** Each photo is searched for faces by **MTCNN** (three small
-networks: proposals, refinement, then a box with five landmarks and a confidence).
-The chosen face is rotated so the eyes are level, cropped with a margin and resized
-to the model's input (160 x 160 for FaceNet), then prewhitened,
-$x' = (x - \\mu) / \\max(\\sigma, 1/\\sqrt{N})$, and mapped to an embedding
-$f(x) \\in \\mathbb{R}^{128}$ with $\\lVert f(x) \\rVert = 1$.
-
-**How to read it.** Green boxes are the faces kept; red dots are eyes, nose and mouth
-corners. Every photo that could not be used is in the table below with its reason.
-Results are stored by the photo's content, so opening the same set again is instant.
-"""
+from facedash.ui import howto, state
 
 
 def main() -> None:
-    result = state.page_start("pages/data.py", "Data", HOW_TO_READ)
+    result = state.page_start("pages/data.py", "Data", howto.DATA)
     if result is None:
         return
     people = sorted(set(result.people.tolist()))

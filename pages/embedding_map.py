@@ -7,133 +7,14 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from facedash import exports, thumbnails
 from facedash import projection as P
 from facedash.figures import embedding_map as F
-from facedash.pipeline import EmbeddingSet
+from facedash.ui import embedding_map as UM
+from facedash.ui import howto, state, widgets
 from facedash.ui import pfe as pfe_ui
-from facedash.ui import state
-
-HOW_TO_READ = r"""
-**What this page computes.** Every face is a point $x_i \in \mathbb{R}^{128}$ (its FaceNet
-embedding, $\lVert x_i \rVert = 1$). The map squeezes the 128 dimensions into 2 or 3:
-
-- **PCA** keeps the directions of largest variance: $y_i = W (x_i - \bar x)$, where the rows of
-  $W$ are the top eigenvectors of the covariance matrix. It is linear, so distances along
-  the axes are honest, but most of the 128 dimensions are dropped (the axis titles say how
-  much variance is kept).
-- **UMAP** builds a graph of each face's $n$ nearest neighbours and lays it out so that
-  neighbours stay close; *neighbours* trades local for global structure, *min-dist* sets
-  how tightly points may pack.
-- **t-SNE** matches neighbour probabilities $p_{j|i} \propto \exp(-\lVert x_i - x_j\rVert^2 / 2\sigma_i^2)$
-  in 128-d with Student-t probabilities in the plot; *perplexity* is roughly the number of
-  neighbours each face attends to.
-
-UMAP and t-SNE keep neighbourhoods, not distances: the size of a cluster and the gap
-between two clusters mean little.
-
-**KMeans** with $k$ clusters minimises $\sum_i \lVert z_i - \mu_{c(i)} \rVert^2$, either on the
-projected points $z_i = y_i$ (what a PCA-then-KMeans tutorial does) or on the full
-embeddings $z_i = x_i$. KMeans never sees the names; we then compare its clusters to the people:
-
-- **Accuracy after matching**: each cluster is paired with at most one person so that the
-  most faces agree (the Hungarian algorithm on the confusion matrix); accuracy is the share
-  of faces on the matched diagonal.
-- **ARI** (adjusted Rand index): agreement over all pairs of faces, 1 = same partition,
-  about 0 = chance.
-- **NMI**: $I(C;P) / \tfrac12 (H(C) + H(P))$, 1 = clusters determine people exactly.
-- **Silhouette** (where KMeans ran): mean of $(b_i - a_i)/\max(a_i, b_i)$, with $a_i$ the mean
-  distance to the face's own cluster and $b_i$ to the nearest other one.
-
-**Uncertainty ellipses** (PCA only): a face with Gaussian embedding $N(x_i, \mathrm{diag}(\sigma_i^2))$
-lands at $N(y_i, W\,\mathrm{diag}(\sigma_i^2)\,W^\top)$ in the plot; the ellipse is its 1-sigma contour.
-
-**How to read the chart.** Each picture (or dot) is one face, framed in its person's or
-cluster's colour. Click a face to list its nearest faces in the full 128-d space, with
-distances ($\lVert x_i - x_j \rVert^2 = 2(1 - \cos\theta)$); or pick the lasso or box tool
-(chart toolbar, top right) and drag over the map to see those faces below. Type a file
-name to ring it in red.
-"""
 
 METHOD_LABELS = {"PCA": "pca", "UMAP": "umap", "t-SNE": "tsne"}
 SPACE_LABELS = {"the projection": "projected", "the full embedding": "full"}
-THUMB_SIDE = 48
-
-
-@st.cache_resource(show_spinner="Compiling UMAP (numba, once per server; about 20 s) ...")
-def warm_umap() -> float:
-    """UMAP's one-off compilation, paid once per server process."""
-    return P.warm_umap()
-
-
-@st.cache_data(show_spinner="Projecting ...", max_entries=32)
-def cluster(
-    key: str,
-    _embeddings: np.ndarray,
-    people: tuple[str, ...],
-    method: str,
-    dims: int,
-    k: int,
-    space: str,
-    seed: int,
-    n_neighbors: int,
-    min_dist: float,
-    perplexity: float,
-) -> P.ClusterMap:
-    """Projection + KMeans + metrics, cached per face set and parameters."""
-    return P.cluster_map(
-        _embeddings,
-        np.asarray(people),
-        method=method,
-        dims=dims,
-        k=k,
-        space=space,
-        seed=seed,
-        n_neighbors=n_neighbors,
-        min_dist=min_dist,
-        perplexity=perplexity,
-    )
-
-
-@st.cache_data(show_spinner="Encoding thumbnails (once per face set) ...", max_entries=8)
-def thumb_uris(key: str, _thumbs: list[bytes | None], side: int) -> list[str]:
-    """Thumbnails as data URIs, encoded once per face set and shared by every rerun."""
-    return thumbnails.data_uris(_thumbs, side)
-
-
-@st.cache_data(show_spinner="Preparing downloads ...", max_entries=8)
-def downloads(key: str, _result: EmbeddingSet) -> dict[str, bytes]:
-    """CSV, Parquet and the Embedding Projector bundle, built once per face set."""
-    meta = _result.frame()
-    files = exports.projector_files(
-        _result.embeddings, meta[["path", "person"]], _result.thumbs, tensor_name=_result.dataset
-    )
-    return {
-        "csv": exports.csv_bytes(_result.embeddings, meta),
-        "parquet": exports.parquet_bytes(_result.embeddings, meta),
-        "projector": exports.projector_zip(files),
-    }
-
-
-def variances(result: EmbeddingSet) -> np.ndarray | None:
-    """Per-face embedding variances from the saved uncertainty head (None when none is trained)."""
-    sigma2 = pfe_ui.current_sigma2(result)
-    if sigma2 is not None and sigma2.shape == result.embeddings.shape:
-        return sigma2
-    return None
-
-
-def face_grid(
-    result: EmbeddingSet, indices: list[int], labels: np.ndarray, per_row: int = 10
-) -> None:
-    """The chosen faces as a grid of thumbnails with person and cluster."""
-    for start in range(0, len(indices), per_row):
-        cols = st.columns(per_row)
-        for col, i in zip(cols, indices[start : start + per_row], strict=False):
-            thumb = result.thumbs[i]
-            if thumb:
-                col.image(thumb, width="stretch")
-            col.caption(f"{result.rows[i].person} · c{labels[i]}")
 
 
 def controls(n: int, n_people: int) -> dict[str, Any]:
@@ -196,22 +77,19 @@ def controls(n: int, n_people: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    result = state.page_start("pages/embedding_map.py", "Embedding map", HOW_TO_READ, min_faces=5)
+    result = state.page_start(
+        "pages/embedding_map.py", "Embedding map", howto.EMBEDDING_MAP, min_faces=5
+    )
     if result is None:
         return
     n = len(result.rows)
     people = sorted(set(result.people.tolist()))
-    key = thumbnails.set_key(
-        [r.image_hash for r in result.rows],
-        [r.face_index for r in result.rows],
-        result.model_id,
-        result.align_key,
-    )
+    key = UM.set_key(result)
     opts = controls(n, len(people))
     if opts["method"] == "umap":
-        warm_umap()
+        UM.warm_umap()
     try:
-        cmap = cluster(
+        cmap = UM.cluster(
             key,
             result.embeddings,
             tuple(result.people.tolist()),
@@ -252,13 +130,15 @@ def main() -> None:
             "Ellipses need per-face variances from the uncertainty head, not available for this "
             "set yet: train the head on the Uncertainty page."
         )
-    var = variances(result) if show_ellipses and ellipse_ok else None
+    var = UM.variances(result) if show_ellipses and ellipse_ok else None
 
     picked = P.selected_indices(st.session_state.get("embedding_map_chart"), n)
     clicked = picked[0] if len(picked) == 1 else (int(hits[0]) if len(hits) == 1 else None)
     neighbours = P.nearest(result.embeddings, clicked, k=8) if clicked is not None else None
     uris = (
-        thumb_uris(key, result.thumbs, THUMB_SIDE) if opts["thumbs"] and opts["dims"] == 2 else None
+        UM.thumb_uris(key, result.thumbs, UM.THUMB_SIDE)
+        if opts["thumbs"] and opts["dims"] == 2
+        else None
     )
     covariances = P.project_covariances(cmap.projection, var) if var is not None else None
     fig = F.face_map(
@@ -327,12 +207,10 @@ def main() -> None:
             col.caption(f"{result.rows[i].person} · d={d:.3f} · cos={1 - c:.3f}")
     if len(picked) > 1:
         st.subheader(f"{len(picked)} selected faces")
-        counts = {
-            p: int(v)
-            for p, v in zip(*np.unique(result.people[picked], return_counts=True), strict=True)
-        }
+        counts = UM.selection_counts(result.people, picked)
         st.caption(" · ".join(f"{p}: {c}" for p, c in counts.items()))
-        face_grid(result, picked[:100], labels)
+        shown = picked[:100]
+        widgets.face_grid(result, shown, [f"{result.rows[i].person} · c{labels[i]}" for i in shown])
         if len(picked) > 100:
             st.caption(f"First 100 of {len(picked)} shown.")
     elif neighbours is None:
@@ -342,7 +220,7 @@ def main() -> None:
         )
 
     with st.expander("Export embeddings"):
-        files = downloads(key, result)
+        files = UM.downloads(key, result)
         d1, d2, d3 = st.columns(3)
         d1.download_button(
             "CSV", files["csv"], "embeddings.csv", "text/csv", key="embedding_map_csv"

@@ -3,43 +3,14 @@
 import numpy as np
 import streamlit as st
 
-from facedash.detect import DetectorSettings
 from facedash.figures import uncertainty as fig
 from facedash.images import decode_jpeg
 from facedash.pfe import analysis, train
 from facedash.pfe import decoder as dec
 from facedash.pfe.mls import confidence
-from facedash.ui import cache, state
+from facedash.ui import howto, state
 from facedash.ui import pfe as pfe_ui
 
-HOW_TO_READ = r"""
-**What this page computes.** Probabilistic Face Embeddings (Shi & Jain, ICCV 2019) treat a face
-not as a point but as a Gaussian $\mathcal{N}(\mu, \operatorname{diag}(\sigma^2))$. The mean $\mu$ is
-FaceNet's embedding, unchanged. The variance comes from a small **uncertainty head** (FC–BN–ReLU–FC–BN,
-one shared scale and shift, output $\log\sigma^2$) that reads FaceNet's 1792-d pooled features,
-just before its embedding layer. FaceNet stays frozen; only the head is trained, on pairs of
-photos of the **same** person, to maximise their **mutual likelihood score**
-
-$$\mathrm{MLS}(x_i,x_j) = -\frac{1}{2}\sum_{l=1}^{D}\left(\frac{(\mu_i^{(l)}-\mu_j^{(l)})^2}{\sigma_i^{2(l)}+\sigma_j^{2(l)}} + \log\left(\sigma_i^{2(l)}+\sigma_j^{2(l)}\right)\right) - \text{const}.$$
-
-A pair that lies far apart can only keep a good score by raising $\sigma^2$, so the head learns to give
-large variances to inputs whose embedding is unreliable: blurred, tiny, noisy, covered or dark faces.
-
-**Confidence.** The paper ranks faces by the harmonic mean of $\sigma^2$ over dimensions; we show
-$\text{confidence} = 1/\mathrm{HM}(\sigma^2) = \frac{1}{D}\sum_l 1/\sigma^{2(l)}$ (the mean precision): larger is surer.
-
-**Fusion** of $n$ photos of one person, per dimension:
-$\frac{1}{\sigma^2_{\text{fused}}} = \sum_i \frac{1}{\sigma^2_i}$ and
-$\mu_{\text{fused}} = \sum_i \frac{\sigma^2_{\text{fused}}}{\sigma^2_i}\mu_i$ — sharp photos count more.
-
-**How to read the charts.** *Dilemma*: as both faces of a pair are degraded, impostor cosine scores rise
-towards genuine ones (low-quality faces look alike); MLS also pays for the growing $\sigma^2$.
-*Risk control*: reject the lowest-quality x% of faces and measure the true-accept rate at a fixed
-false-accept rate; a good quality score climbs faster. *Decoder samples*: a decoder maps an embedding
-back to a 64×64 face; samples drawn from $\mathcal{N}(\mu,\sigma^2)$ (re-normalised to the unit sphere)
-look alike when $\sigma^2$ is small and vary when it is large. Every validity figure is measured on
-**held-out people** the head never saw.
-"""
 KNOBS = ("blur", "downscale", "jpeg", "noise", "occlusion", "darkness")
 
 
@@ -50,12 +21,7 @@ def _train_head(result) -> None:
     def report(done: int, total: int, message: str) -> None:
         bar.progress(min(1.0, done / max(total, 1)), text=message)
 
-    head = train.train(
-        result,
-        embedder=cache.model(result.model_id),
-        detector=cache.detector(DetectorSettings()),
-        progress=report,
-    )
+    head = pfe_ui.train_head(result, report)
     bar.empty()
     st.success(f"Trained in {head.record['seconds']:.0f} s.")
 
@@ -66,7 +32,7 @@ def _train_decoder(result) -> None:
     def report(done: int, total: int, message: str) -> None:
         bar.progress(min(1.0, done / max(total, 1)), text=message)
 
-    dec.train_decoder(result, embedder=cache.model(result.model_id), progress=report)
+    pfe_ui.train_decoder(result, report)
     bar.empty()
 
 
@@ -211,10 +177,7 @@ def _decoder(result, sigma2, extractor, head) -> None:
     blur = st.slider("Blur the input first", 0.0, 1.0, 0.0, 0.1, key="uncertainty_dec_blur")
     crop = decode_jpeg(result.thumbs[i])
     if blur > 0:
-        out = analysis.explore(crop, {"blur": blur}, extractor, head, seed=i)
-        feats, mu = extractor(out["image"][None])
-        s2, crop = head.sigma2(feats)[0], out["image"]
-        mu = mu[0]
+        crop, mu, s2 = pfe_ui.degraded_gaussian(crop, blur, extractor, head, seed=i)
     else:
         mu, s2 = result.embeddings[i], sigma2[i]
     z = dec.samples(mu, s2, 15, seed=i)
@@ -227,7 +190,7 @@ def _decoder(result, sigma2, extractor, head) -> None:
 
 
 def main() -> None:
-    result = state.page_start("pages/uncertainty.py", "Uncertainty", HOW_TO_READ)
+    result = state.page_start("pages/uncertainty.py", "Uncertainty", howto.UNCERTAINTY)
     if result is None:
         return
     record = train.read_record()

@@ -73,3 +73,26 @@ def test_register_score_adds_a_score_the_sweep_uses(demo):
         V.register_score("l1")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown score 'l1'; known: cosine, euclidean"):
         V.score_kind("l1")
+
+
+def test_the_verification_page_offers_mls_in_a_fresh_app_process(demo):
+    # The page's own imports must register MLS: in a fresh process nothing else does.
+    code = (
+        "import json, sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file('app.py', default_timeout=300)\n"
+        "at.run()\n"
+        "at.switch_page('pages/verification.py')\n"
+        "at.run()\n"
+        "box = at.selectbox(key='verification_score')\n"
+        "print('@@' + json.dumps({'options': list(box.options), 'errors': len(at.exception),\n"
+        "    'tf': 'tensorflow' in sys.modules}))\n"
+    )
+    report, _ = run(code)
+    assert report["errors"] == 0
+    assert report["options"] == [
+        "Cosine similarity",
+        "Euclidean distance",
+        "Mutual likelihood score (PFE)",
+    ]
+    assert not report["tf"]  # a stored set's Verification page loads no model

@@ -173,6 +173,7 @@ def _nearest_centroid(
 ) -> tuple[np.ndarray, str]:
     """The centroid of the person nearest to ``embedding`` in the chosen face set."""
     from facedash.datasets import load_demo, load_path
+    from facedash.explain.targets import nearest_centroid, person_centroids
     from facedash.pipeline import embed_dataset
     from facedash.store import Store
 
@@ -180,11 +181,8 @@ def _nearest_centroid(
     result = embed_dataset(dataset, store=Store(), align_settings=settings)
     if not len(result.rows):
         raise FacedashError("the centroid face set has no faces")
-    people = result.people
-    names = sorted(set(people.tolist()))
-    cents = np.stack([result.embeddings[people == p].mean(axis=0) for p in names])
-    sims = cents @ embedding / np.linalg.norm(cents, axis=1)
-    best = int(np.argmax(sims))
+    names, cents = person_centroids(result.embeddings, result.people)
+    best, cos = nearest_centroid(embedding, names, cents)
     if not args.json:
-        print(f"facedash: centroid of {names[best]} (cosine {sims[best]:.3f})", file=sys.stderr)
+        print(f"facedash: centroid of {names[best]} (cosine {cos:.3f})", file=sys.stderr)
     return cents[best], names[best]

@@ -166,3 +166,48 @@ def parse_target(
             raise ValueError("target 'centroid' needs the person's embeddings")
         return Centroid(reference=centroid)
     raise ValueError(f"unknown target {spec!r}; use top-channel, channel:N, reference or centroid")
+
+
+# -- reference vectors for whole sets ---------------------------------------------------------
+def person_centroids(embeddings: np.ndarray, people: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The people (sorted) and each one's mean embedding ``(P, D)``, in one pass over the set."""
+    names, codes = np.unique(np.asarray(people).astype(str), return_inverse=True)
+    emb = np.asarray(embeddings, dtype=np.float64)
+    sums = np.zeros((len(names), emb.shape[1]))
+    np.add.at(sums, codes, emb)
+    counts = np.bincount(codes, minlength=len(names))[:, None]
+    return names.tolist(), (sums / np.maximum(counts, 1)).astype(np.float32)
+
+
+def nearest_centroid(
+    embedding: np.ndarray, names: list[str], cents: np.ndarray
+) -> tuple[int, float]:
+    """The index of the centroid most cosine-similar to ``embedding``, and that cosine."""
+    sims = cents @ embedding / np.maximum(np.linalg.norm(cents, axis=1), 1e-12)
+    best = int(np.argmax(sims))
+    return best, float(sims[best] / max(float(np.linalg.norm(embedding)), 1e-12))
+
+
+def centroid_of_each(embeddings: np.ndarray, people: np.ndarray) -> np.ndarray:
+    """Row ``i`` is the centroid of face ``i``'s person ``(N, D)``."""
+    names, cents = person_centroids(embeddings, people)
+    index = {p: k for k, p in enumerate(names)}
+    return cents[[index[str(p)] for p in people]]
+
+
+def nearest_other(embeddings: np.ndarray, *, block: int = 2048) -> np.ndarray:
+    """For each face, the index of its most similar *other* face (dot product), in blocks.
+
+    Memory stays ``block × N`` (never the full ``N × N`` similarity matrix).
+    """
+    emb = np.asarray(embeddings, dtype=np.float32)
+    n = len(emb)
+    if n < 2:
+        raise ValueError("nearest_other needs at least two faces")
+    out = np.empty(n, dtype=np.int64)
+    for start in range(0, n, block):
+        sims = emb[start : start + block] @ emb.T
+        rows = np.arange(len(sims))
+        sims[rows, start + rows] = -np.inf
+        out[start : start + len(sims)] = sims.argmax(axis=1)
+    return out

@@ -76,3 +76,34 @@ def current_sigma2(result: Any) -> np.ndarray | None:
     if record is None:
         return None
     return set_sigma2(set_key(result), record["trained_at"], result)
+
+
+def train_head(result: Any, progress: Any) -> Any:
+    """Train and save the uncertainty head on ``result`` with the server's model and detector."""
+    from facedash.detect import DetectorSettings
+    from facedash.pfe import train
+
+    return train.train(
+        result,
+        embedder=cache.model(result.model_id),
+        detector=cache.detector(DetectorSettings()),
+        progress=progress,
+    )
+
+
+def train_decoder(result: Any, progress: Any) -> Any:
+    """Train and save the decoder (embedding → 64×64 face) on ``result``."""
+    from facedash.pfe import decoder as dec
+
+    return dec.train_decoder(result, embedder=cache.model(result.model_id), progress=progress)
+
+
+def degraded_gaussian(
+    crop: np.ndarray, blur: float, extractor: Any, head: Any, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A face blurred by ``blur`` and its Gaussian embedding: (image, μ, σ²)."""
+    from facedash.pfe import analysis
+
+    out = analysis.explore(crop, {"blur": blur}, extractor, head, seed=seed)
+    feats, mu = extractor(out["image"][None])
+    return out["image"], mu[0], head.sigma2(feats)[0]

@@ -1,0 +1,300 @@
+"""The Verification page's cached computations, its second-model set and its panels.
+
+Every cached entry is keyed on the set's content key (``keys.set_key``), the score and
+the pairs' definition (source, sample size, seed, pairs-file hash), so a slider move
+reruns none of them and another session on the same set shares them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import facedash.pfe  # noqa: F401  (registers the mls score; loads no model)
+from facedash import verification as V
+from facedash.detect import DetectorSettings
+from facedash.errors import FacedashError
+from facedash.figures import verification as F
+from facedash.models.registry import MODELS, ModelSpec, spec
+from facedash.pipeline import EmbeddingSet, embed_dataset
+from facedash.ui import cache, state, widgets
+from facedash.ui.keys import set_key
+
+ALL, FILE = "Pairs of this set", "Pairs file (LFW pairs.txt)"
+NONE = "(none)"
+THRESHOLD = "verification_threshold"
+RATE_KEYS = ("far", "frr", "precision", "recall", "f1", "accuracy")
+
+
+def model_spec(model_id: str) -> ModelSpec:
+    """The registry entry of ``model_id`` (name, metric, published thresholds)."""
+    return spec(model_id)
+
+
+def file_hash(data: bytes | None) -> str:
+    """A short content key for an uploaded pairs file ('' when none)."""
+    return hashlib.sha1(data).hexdigest() if data else ""
+
+
+@st.cache_data(max_entries=16, show_spinner="Scoring pairs and sweeping every threshold ...")
+def analysis(
+    key: str,
+    score: str,
+    source: str,
+    max_pairs: int,
+    seed: int,
+    pairs_hash: str,
+    _result: EmbeddingSet,
+    _file: bytes | None,
+) -> tuple[V.Pairs, np.ndarray, V.Sweep, F.Histogram]:
+    """Pairs, their scores, the sweep over every threshold and the score histogram.
+
+    Cached on (set key, score, pairs source, sample size, seed, pairs-file hash).
+    """
+    if source == FILE:
+        pairs = V.read_pairs_file(_file or b"", _result.people.tolist(), _result.names.tolist())
+    else:
+        pairs = V.sample_pairs(_result.people, max_pairs, seed=seed)
+    scores = V.pair_scores(_result, pairs, score)
+    sw = V.sweep(scores, pairs.same, score=score)
+    return pairs, scores, sw, F.score_histogram(scores, pairs.same)
+
+
+@st.cache_data(max_entries=32, show_spinner="Bootstrapping over people ...")
+def bootstrap(
+    key: str,
+    score: str,
+    pairs_key: tuple,
+    threshold: float,
+    replicates: int,
+    seed: int,
+    _sw: V.Sweep,
+    _pairs: V.Pairs,
+    _people: np.ndarray,
+) -> V.Bootstrap:
+    """Bootstrap intervals over people; cached on (set key, score, pairs, threshold, replicates, seed)."""
+    return V.bootstrap(_sw, _pairs, _people, threshold, replicates=replicates, seed=seed)
+
+
+@st.cache_data(max_entries=32)
+def subgroup_sweeps(
+    key: str,
+    score: str,
+    pairs_key: tuple,
+    attribute: str,
+    _scores: np.ndarray,
+    _pairs: V.Pairs,
+    _groups: np.ndarray,
+) -> dict[str, V.Sweep]:
+    """One sweep per value of ``attribute``; cached on (set key, score, pairs, attribute)."""
+    return V.subgroup_sweeps(_scores, _pairs, _groups, score=score)
+
+
+@st.cache_data(max_entries=16)
+def report_csv(key: str, score: str, pairs_key: tuple, _sw: V.Sweep) -> str:
+    """Every threshold's figures as CSV (at most 20,000 rows); cached on (set key, score, pairs)."""
+    return V.report_csv(_sw, max_rows=20_000)
+
+
+def other_set(model_id: str) -> EmbeddingSet | None:
+    """The current face set embedded by another model (same detector and face settings).
+
+    Held in this session (one at a time); the store makes it instant next time.
+    """
+    dataset = state.current_dataset()
+    if dataset is None:
+        return None
+    _, align = state.settings()
+    store = state.session_store()  # a private memory store for unsaved uploads
+    held_key = (dataset.kind, dataset.fingerprint(), model_id, align, id(store))
+    held = st.session_state.get("verification_other")
+    if held is not None and held[0] == held_key:
+        return held[1]
+    bar = st.progress(0.0, text=f"Embedding with {model_id} ...")
+
+    def report(done: int, total: int, message: str) -> None:
+        bar.progress(done / max(total, 1), text=f"{message} ({done}/{total})")
+
+    try:
+        result = embed_dataset(
+            dataset,
+            model_id=model_id,
+            store=store,
+            align_settings=align,
+            get_detector=lambda: cache.detector(DetectorSettings()),
+            get_model=lambda: cache.model(model_id),
+            progress=report,
+        )
+    except FacedashError as exc:
+        bar.empty()
+        st.error(str(exc))
+        return None
+    bar.empty()
+    st.session_state["verification_other"] = (held_key, result)
+    return result
+
+
+def head_in_sample_note(result: EmbeddingSet) -> str | None:
+    """A warning when the saved PFE head was trained on this very set (its MLS is in-sample)."""
+    from facedash.pfe import train as pfe_train
+
+    record = pfe_train.read_record() or {}
+    if record.get("dataset") != result.dataset:
+        return None
+    return (
+        f"The uncertainty head was trained on this very set ({record.get('dataset')}), so its MLS "
+        "figures here are in-sample and optimistic. The honest comparison is on held-out people: "
+        f"{record.get('heldout', {})} (from `facedash pfe train`)."
+    )
+
+
+def interval_text(iv: V.Interval, pct: bool = False) -> str:
+    """A 95% interval as text ('n/a' when the bootstrap could not estimate it)."""
+    if not np.isfinite(iv.low):
+        return "n/a"
+    return f"{iv.low:.2%} – {iv.high:.2%}" if pct else f"{iv.low:.4f} – {iv.high:.4f}"
+
+
+def rates(c: V.Confusion) -> dict[str, Any]:
+    """The rates of one confusion matrix that the comparison table shows."""
+    return {k: v for k, v in c.as_dict().items() if k in RATE_KEYS}
+
+
+# -- panels (widgets of this page that hold their own layout) -----------------------------
+def intervals_panel(key: str, score: str, pairs_key: tuple, threshold: float, sw, pairs, result):
+    """The bootstrap expander (replicates, seed, a toggle); returns the bootstrap when computed."""
+    with st.expander("Confidence intervals (bootstrap over people)"):
+        bc = st.columns(3)
+        reps = bc[0].number_input(
+            "Replicates", 20, 2000, 200, step=20, key="verification_boot_reps"
+        )
+        bseed = bc[1].number_input("Seed", 0, 10_000, 0, key="verification_boot_seed")
+        if not bc[2].toggle("Compute", key="verification_boot_on"):
+            return None
+        boot = bootstrap(
+            key, score, pairs_key, threshold, int(reps), int(bseed), sw, pairs, result.people
+        )
+        rows = [
+            {
+                "figure": "ROC-AUC",
+                "value": boot.auc.value,
+                "95% interval": interval_text(boot.auc),
+            }
+        ]
+        rows += [
+            {
+                "figure": n.upper() if len(n) == 3 else n,
+                "value": iv.value,
+                "95% interval": interval_text(iv),
+            }
+            for n, iv in boot.rates.items()
+        ]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key="verification_boot_table")
+        st.caption(
+            f"{boot.valid} of {boot.replicates} replicates had both genuine and impostor pairs; "
+            f"{len(set(result.people.tolist()))} people: with few people the intervals are wide."
+        )
+        return boot
+
+
+def second_model_panel(
+    result, curve: F.Curve, score: str, max_pairs: int, seed: int, log_far: bool
+) -> None:
+    """The same set embedded by a second model: ROC and F1 overlays, a table at both thresholds."""
+    st.subheader("Compare with a second model")
+    others = [mid for mid in MODELS if mid != result.model_id]
+    second = st.selectbox("Second model", [NONE, *others], key="verification_second")
+    if second == NONE:
+        return
+    other = other_set(second)
+    if other is None or len(other.rows) < 2:
+        return
+    ospec = model_spec(second)
+    oscore = ospec.metric if ospec.metric in V.SCORES else score
+    okey = set_key(other)
+    opairs, _, osw, _ = analysis(okey, oscore, ALL, max_pairs, seed, "", other, None)
+    othreshold = widgets.threshold_slider(
+        f"{second} threshold ({V.SCORES[oscore].rule})",
+        "verification_threshold_2",
+        osw.thresholds,
+        (okey, oscore, max_pairs, seed),
+        osw.best_f1().threshold,
+    )
+    curves = [curve, F.Curve(second, osw, othreshold, ospec.default_thresholds.get(oscore))]
+    left, right = st.columns(2)
+    left.plotly_chart(F.roc_figure(curves, log_far=log_far), key="verification_roc_overlay")
+    right.plotly_chart(F.f1_overlay_figure(curves), key="verification_f1_overlay")
+    table = [
+        {"model": c.label, "score": c.sweep.score, "threshold": c.threshold, "AUC": c.sweep.auc}
+        | rates(c.sweep.at(c.threshold))
+        for c in curves
+    ]
+    st.dataframe(pd.DataFrame(table), hide_index=True, key="verification_compare_table")
+    st.caption(
+        f"{second}: {opairs.genuine} genuine / {opairs.impostor} impostor pairs; "
+        f"FAR {osw.at(othreshold).far:.2%} at its threshold."
+    )
+
+
+def subgroups_panel(result, key, score, pairs_key, scores, pairs, threshold, log_far) -> None:
+    """One ROC and one row of rates per value of a chosen attribute."""
+    st.subheader("Subgroups")
+    if not result.attribute_names:
+        st.caption(
+            "This set has no attribute columns (a manifest's extra columns, or JAFFE names, give some)."
+        )
+        return
+    attribute = st.selectbox("Attribute", result.attribute_names, key="verification_attribute")
+    groups = np.array([row.attributes.get(attribute, "") for row in result.rows], dtype=object)
+    sweeps = subgroup_sweeps(key, score, pairs_key, attribute, scores, pairs, groups)
+    subs = V.subgroups_at(sweeps, threshold)
+    left, right = st.columns(2)
+    left.plotly_chart(
+        F.subgroup_roc_figure(subs, attribute, log_far=log_far), key="verification_subgroup_roc"
+    )
+    right.dataframe(
+        pd.DataFrame([s.as_dict() for s in subs]).rename(
+            columns={"far": f"FAR at {threshold:.4f}", "frr": f"FRR at {threshold:.4f}"}
+        ),
+        hide_index=True,
+        key="verification_subgroup_table",
+    )
+    right.caption("A pair belongs to a group when both faces do; pairs across groups are left out.")
+
+
+def operating_points_panel(result, score: str, threshold: float, record: dict) -> None:
+    """Save the current threshold under a name, or load a saved one (in this session's store)."""
+    points = V.OperatingPoints(state.session_store())  # private uploads: in memory, like the set
+    o1, o2 = st.columns(2)
+    name = o1.text_input(
+        "Name this operating point",
+        key="verification_op_name",
+        placeholder="e.g. door lock, FAR 0.1%",
+    ).strip()
+    if o1.button("Save", key="verification_op_save", disabled=not name):
+        points.save(
+            V.OperatingPoint(
+                name, result.model_id, score, result.dataset, threshold, record["at_threshold"]
+            )
+        )
+        o1.success(f"Saved '{name}' at {threshold:.4f}.")
+    saved = points.list(model_id=result.model_id, score=score)
+    if not saved:
+        o2.caption(f"No saved points yet for {result.model_id} · {score}.")
+        return
+    labels = {f"{p.name} · {p.threshold:.4f} · {p.dataset}": p for p in saved}
+    pick = labels[o2.selectbox("Saved points", list(labels), key="verification_op_pick")]
+    o2.button(
+        "Load",
+        key="verification_op_load",
+        on_click=widgets.set_value,
+        args=(THRESHOLD, pick.threshold),
+    )
+    o2.caption(
+        "Figures when saved: "
+        + ", ".join(f"{k} {v:.4g}" for k, v in pick.figures.items() if isinstance(v, float))
+    )

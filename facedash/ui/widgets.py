@@ -1,0 +1,66 @@
+"""Widgets more than one page draws: face grids, pair galleries, a threshold slider."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+
+def face_grid(
+    result: Any, indices: Sequence[int], captions: Sequence[str], per_row: int = 10
+) -> None:
+    """The faces ``indices`` of ``result`` as rows of thumbnails, each with its caption."""
+    for start in range(0, len(indices), per_row):
+        cols = st.columns(per_row)
+        chunk = indices[start : start + per_row]
+        for col, i, text in zip(cols, chunk, captions[start : start + per_row], strict=False):
+            thumb = result.thumbs[i]
+            if thumb:
+                col.image(thumb, width="stretch")
+            col.caption(text)
+
+
+def pair_gallery(
+    result: Any, i: np.ndarray, j: np.ndarray, scores: np.ndarray, idx: np.ndarray, per_row: int = 4
+) -> None:
+    """The pairs ``idx`` (faces ``i[k]``, ``j[k]``) side by side with their score and people."""
+    if not len(idx):
+        st.caption("None at this threshold.")
+        return
+    for start in range(0, len(idx), per_row):
+        cols = st.columns(per_row)
+        for col, k in zip(cols, idx[start : start + per_row], strict=False):
+            a, b = int(i[k]), int(j[k])
+            box = col.container(border=True)
+            left, right = box.columns(2)
+            for side, face in ((left, a), (right, b)):
+                thumb = result.thumbs[face]
+                if thumb:
+                    side.image(thumb, width="stretch")
+            box.caption(
+                f"score **{scores[k]:.4f}** · {result.rows[a].person} / {result.rows[b].person}",
+                help=f"{result.rows[a].name}\n\n{result.rows[b].name}",
+            )
+
+
+def set_value(key: str, value: float | None) -> None:
+    """A button callback: put ``value`` into the widget ``key`` (nothing when None)."""
+    if value is not None:
+        st.session_state[key] = float(value)
+
+
+def threshold_slider(
+    label: str, key: str, thresholds: np.ndarray, ctx: tuple, start: float
+) -> float:
+    """A threshold slider over the range of ``thresholds``; reset to ``start`` when ``ctx`` changes."""
+    lo, hi = float(thresholds.min()), float(thresholds.max())
+    pad = max((hi - lo) * 0.02, 1e-6)
+    lo, hi = lo - pad, hi + pad
+    if st.session_state.get(key + "_ctx") != ctx or key not in st.session_state:
+        st.session_state[key + "_ctx"] = ctx
+        st.session_state[key] = float(start)
+    st.session_state[key] = float(np.clip(st.session_state[key], lo, hi))
+    return st.slider(label, lo, hi, step=(hi - lo) / 1000, format="%.4f", key=key)
