@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
+
+from tests.sources import imported_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]
 LIBRARY = sorted((ROOT / "facedash").rglob("*.py"))
 NOT_FOR_PAGES = ("facedash.detect", "facedash.pipeline", "facedash.models", "facedash.cascade")
-
-
-def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{a.name}" for a in node.names)
-    return names
 
 
 def _rel(path: Path) -> str:
@@ -33,7 +23,7 @@ def test_pages_are_thin(page):
     text = page.read_text()
     assert len(text.splitlines()) <= 300, "a page (or app.py) over 300 lines"
     assert "cache_data" not in text and "cache_resource" not in text, "caches live in facedash/ui/"
-    bad = {n for n in _imports(page) if n.startswith(NOT_FOR_PAGES)}
+    bad = {n for n in imported_modules(page) if n.startswith(NOT_FOR_PAGES)}
     assert not bad, f"pages ask facedash/ui/ instead of importing {sorted(bad)}"
 
 
@@ -42,7 +32,9 @@ def test_library_modules_stay_small_and_streamlit_free():
     assert not long, f"facedash/ modules over 450 lines: {long}"
     outside_ui = [m for m in LIBRARY if "ui" not in m.relative_to(ROOT / "facedash").parts]
     streamlit = [
-        _rel(m) for m in outside_ui if any(n.split(".")[0] == "streamlit" for n in _imports(m))
+        _rel(m)
+        for m in outside_ui
+        if any(n.split(".")[0] == "streamlit" for n in imported_modules(m))
     ]
     assert not streamlit, f"Streamlit imported outside facedash/ui/: {streamlit}"
 

@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from facedash import verification as V
 from tests.fresh_process import ROOT, run
-
-
-def _imported_modules(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{a.name}" for a in node.names)
-    return names
+from tests.sources import imported_modules
 
 
 def test_no_verification_module_imports_pfe_even_lazily():
     files = sorted((ROOT / "facedash" / "verification").glob("*.py"))
     assert len(files) >= 7
     for f in files:
-        assert not any(n.startswith("facedash.pfe") for n in _imported_modules(f)), f.name
+        assert not any(n.startswith("facedash.pfe") for n in imported_modules(f)), f.name
         assert len(f.read_text().splitlines()) <= 320, f.name
 
 

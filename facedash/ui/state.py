@@ -208,19 +208,24 @@ def forget_current() -> int:
     return session_store().forget(hashes)
 
 
-def embedding_set() -> EmbeddingSet | None:
-    """The current set's embeddings: from this session, else the store, else computed with a progress bar."""
+def embedding_set(model_id: str | None = None, *, slot: str = "fd_result") -> EmbeddingSet | None:
+    """The current set's embeddings: from this session, else the store, else computed with a progress bar.
+
+    ``model_id`` defaults to the sidebar's model; another one (a page's second
+    model) is held in its own ``slot``. One set per slot per session bounds memory.
+    """
     dataset = current_dataset()
     if dataset is None:
         return None
-    model_id, align = settings()
+    chosen, align = settings()
+    model_id = model_id or chosen
     store = session_store()
     key = (dataset.kind, dataset.fingerprint(), model_id, align, id(store))
-    held = st.session_state.get("fd_result")
+    held = st.session_state.get(slot)
     if held is not None and held[0] == key:
         return held[1]
     det_settings = DetectorSettings()
-    bar = st.progress(0.0, text=f"Preparing {len(dataset.items)} photos ...")
+    bar = st.progress(0.0, text=f"Preparing {len(dataset.items)} photos for {model_id} ...")
 
     def report(done: int, total: int, message: str) -> None:
         bar.progress(done / max(total, 1), text=f"{message} ({done}/{total} photos)")
@@ -237,9 +242,12 @@ def embedding_set() -> EmbeddingSet | None:
             progress=report,
         )
     except AssetMissing as exc:
-        bar.empty()
         _offer_fetch(exc)
         return None
-    bar.empty()
-    st.session_state["fd_result"] = (key, result)  # one set per session bounds memory
+    except FacedashError as exc:
+        st.error(str(exc))
+        return None
+    finally:
+        bar.empty()
+    st.session_state[slot] = (key, result)
     return result

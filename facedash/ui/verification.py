@@ -16,12 +16,10 @@ import streamlit as st
 
 import facedash.pfe  # noqa: F401  (registers the mls score; loads no model)
 from facedash import verification as V
-from facedash.detect import DetectorSettings
-from facedash.errors import FacedashError
 from facedash.figures import verification as F
 from facedash.models.registry import MODELS, ModelSpec, spec
-from facedash.pipeline import EmbeddingSet, embed_dataset
-from facedash.ui import cache, state, widgets
+from facedash.pipeline import EmbeddingSet
+from facedash.ui import state, widgets
 from facedash.ui.keys import set_key
 
 ALL, FILE = "Pairs of this set", "Pairs file (LFW pairs.txt)"
@@ -101,41 +99,8 @@ def report_csv(key: str, score: str, pairs_key: tuple, _sw: V.Sweep) -> str:
 
 
 def other_set(model_id: str) -> EmbeddingSet | None:
-    """The current face set embedded by another model (same detector and face settings).
-
-    Held in this session (one at a time); the store makes it instant next time.
-    """
-    dataset = state.current_dataset()
-    if dataset is None:
-        return None
-    _, align = state.settings()
-    store = state.session_store()  # a private memory store for unsaved uploads
-    held_key = (dataset.kind, dataset.fingerprint(), model_id, align, id(store))
-    held = st.session_state.get("verification_other")
-    if held is not None and held[0] == held_key:
-        return held[1]
-    bar = st.progress(0.0, text=f"Embedding with {model_id} ...")
-
-    def report(done: int, total: int, message: str) -> None:
-        bar.progress(done / max(total, 1), text=f"{message} ({done}/{total})")
-
-    try:
-        result = embed_dataset(
-            dataset,
-            model_id=model_id,
-            store=store,
-            align_settings=align,
-            get_detector=lambda: cache.detector(DetectorSettings()),
-            get_model=lambda: cache.model(model_id),
-            progress=report,
-        )
-    except FacedashError as exc:
-        bar.empty()
-        st.error(str(exc))
-        return None
-    bar.empty()
-    st.session_state["verification_other"] = (held_key, result)
-    return result
+    """The current face set embedded by another model (same detector and face settings), held in this session."""
+    return state.embedding_set(model_id, slot="verification_other")
 
 
 def head_in_sample_note(result: EmbeddingSet) -> str | None:
