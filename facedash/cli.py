@@ -31,6 +31,15 @@ COMMAND_MODULES: list[str] = [
 
 
 def emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
+    """Print ``payload`` as one JSON line (``--json``) or ``text``.
+
+    A payload that reports a ``model`` also reports the ``backend`` and
+    ``precision`` its embeddings came from (set by ``load_embeddings``).
+    """
+    where = getattr(args, "embedded_on", None)
+    if where and "model" in payload:
+        for key, value in where.items():
+            payload.setdefault(key, value)
     if getattr(args, "json", False):
         json.dump(payload, sys.stdout, indent=None, default=str)
         sys.stdout.write("\n")
@@ -102,6 +111,13 @@ def add_source_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store", default=None, help="SQLite store (default: $FACEDASH_HOME/embeddings.sqlite3)"
     )
+    parser.add_argument(
+        "--backend",
+        choices=["auto", "tensorflow", "openvino"],
+        default=None,
+        help="where new embeddings are computed (default: $FACEDASH_BACKEND, else auto: "
+        "TensorFlow on a GPU, else OpenVINO, else TensorFlow)",
+    )
 
 
 def load_embeddings(args: argparse.Namespace, *, progress: bool = False) -> Any:
@@ -125,11 +141,20 @@ def load_embeddings(args: argparse.Namespace, *, progress: bool = False) -> Any:
         print(f"facedash: note: {store.recovered}", file=sys.stderr)
     update, close = _progress_bar(progress)
     try:
-        return embed_dataset(
-            dataset, model_id=args.model, store=store, align_settings=align, progress=update
+        result = embed_dataset(
+            dataset,
+            model_id=args.model,
+            store=store,
+            align_settings=align,
+            progress=update,
+            backend=args.backend,
         )
     finally:
         close()
+    if result.note:
+        print(f"facedash: note: {result.note}", file=sys.stderr)
+    args.embedded_on = {"backend": result.backend, "precision": result.precision}
+    return result
 
 
 def cmd_embed(args: argparse.Namespace) -> int:

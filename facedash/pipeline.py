@@ -15,6 +15,7 @@ Every file that cannot be used (unreadable, not an image, no face) ends in
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,8 @@ from facedash.datasets import Dataset, Failure
 from facedash.detect import AlignSettings, Detector, DetectorSettings, Face, align, select
 from facedash.errors import ImageError
 from facedash.images import content_hash, decode, encode_jpeg, limit_side
-from facedash.models.registry import Embedder, spec
+from facedash.models.backends import Choice, store_key
+from facedash.models.registry import Embedder, get_embedder, plan, spec
 from facedash.store import Detection, Store
 
 Progress = Callable[[int, int, str], None]
@@ -70,6 +72,12 @@ class EmbeddingSet:
     cached: int
     seconds: float
     no_face: list[tuple[str, str]] = field(default_factory=list)  # (file name, image hash)
+    # Where the embeddings were (or would now be) computed; ``model_key`` is their store key
+    # (``facenet`` for fp32, ``facenet@bf16`` ...): one set never mixes precisions.
+    backend: str = "tensorflow"
+    precision: str = "fp32"
+    model_key: str = ""
+    note: str = ""  # a backend that was asked for and refused, and why
     root: str = ""  # the set's absolute folder (names are relative to it); "" when none on disk
 
     @property
@@ -99,6 +107,8 @@ class EmbeddingSet:
             "model": self.model_id,
             "dim": int(self.embeddings.shape[1]) if self.embeddings.ndim == 2 else 0,
             "seconds": round(self.seconds, 3),
+            "backend": self.backend,
+            "precision": self.precision,
         }
 
     def frame(self) -> Any:
@@ -165,6 +175,13 @@ def _default_detector(settings: DetectorSettings) -> Callable[[], Detector]:
     return lambda: Detector(settings)
 
 
+class _Replan(Exception):
+    """The loaded model runs at another precision than planned: start again under its key."""
+
+    def __init__(self, model: Embedder) -> None:
+        self.model = model
+
+
 def embed_dataset(
     dataset: Dataset,
     *,
@@ -176,13 +193,62 @@ def embed_dataset(
     get_model: Callable[[], Embedder] | None = None,
     progress: Progress | None = None,
     chunk: int = 32,
+    backend: str | None = None,
+    precision: str | None = None,
 ) -> EmbeddingSet:
     """Detect, align and embed every photo of ``dataset``, reusing the store.
 
     ``get_detector`` and ``get_model`` are called only if some work is missing
     (the app passes its cached loaders; the default is the process-wide cache).
+    ``backend`` and ``precision`` say where new embeddings are computed (None:
+    ``FACEDASH_BACKEND``/``auto``; but a caller that hands in ``get_model`` and
+    names neither hands in the TensorFlow reference). Stored embeddings are read
+    under that precision's key only; if the model that loads runs at another
+    precision (a refused backend fell back to the reference), the set is read
+    again under the model's own key, so precisions never mix.
     """
-    t0 = time.perf_counter()
+    if backend is None and precision is None and get_model is not None:
+        backend = "tensorflow"
+    choice = plan(model_id, backend, precision)
+    if get_model is None:
+
+        def get_model() -> Embedder:
+            return get_embedder(model_id, backend=backend, precision=precision)
+
+    run = functools.partial(
+        _embed_dataset,
+        dataset,
+        model_id=model_id,
+        store=store,
+        detector_settings=detector_settings,
+        align_settings=align_settings,
+        get_detector=get_detector,
+        progress=progress,
+        chunk=chunk,
+        t0=time.perf_counter(),
+    )
+    try:
+        return run(choice=choice, get_model=get_model)
+    except _Replan as replan:
+        model = replan.model
+        return run(choice=plan(model_id, model.backend, model.precision), get_model=lambda: model)
+
+
+def _embed_dataset(
+    dataset: Dataset,
+    *,
+    model_id: str,
+    store: Store,
+    detector_settings: DetectorSettings | None,
+    align_settings: AlignSettings | None,
+    get_detector: Callable[[], Detector] | None,
+    get_model: Callable[[], Embedder],
+    progress: Progress | None,
+    chunk: int,
+    choice: Choice,
+    t0: float,
+) -> EmbeddingSet:
+    key = choice.key
     det_settings = detector_settings or DetectorSettings()
     al = align_settings or AlignSettings()
     model_spec = spec(model_id)
@@ -190,12 +256,6 @@ def embed_dataset(
     det_key = det_settings.key()
     # A model that aligns faces its own way (dlib) names its alignment in the key.
     align_key = model_spec.align_key or al.key(size)
-    if get_model is None:
-        from facedash.models.registry import get_model as cached_model
-
-        def get_model() -> Embedder:
-            return cached_model(model_id)
-
     detector_factory = get_detector or _default_detector(det_settings)
     detector: Detector | None = None
     model: Embedder | None = None
@@ -233,7 +293,7 @@ def embed_dataset(
                 [(hashes[i], f) for i, faces in want.items() for f in faces],
                 det_key=det_key,
                 align_key=align_key,
-                model_id=model_id,
+                model_id=key,
             )
         )
         needs_decode = [
@@ -284,6 +344,8 @@ def embed_dataset(
             report(start, total, f"Embedding {len(jobs)} faces")
             if model is None:
                 model = get_model()
+                if store_key(model_id, model.precision) != key:
+                    raise _Replan(model)
             own_align = getattr(model, "align", None) if model_spec.align_key else None
             crops = np.stack(
                 [
@@ -300,7 +362,7 @@ def embed_dataset(
                 (h, f, v, encode_jpeg(c, THUMB_QUALITY))
                 for (h, f, _), v, c in zip(jobs, vectors, crops, strict=True)
             ]
-            store.put_embeddings(rows, det_key=det_key, align_key=align_key, model_id=model_id)
+            store.put_embeddings(rows, det_key=det_key, align_key=align_key, model_id=key)
             for h, f, v, t in rows:
                 stored[(h, f)] = _Fresh(v, t)
         report(min(start + chunk, total), total, "Stored")
@@ -367,6 +429,10 @@ def embed_dataset(
         cached=cached,
         seconds=time.perf_counter() - t0,
         no_face=no_face,
+        backend=model.backend if model is not None else choice.backend,
+        precision=choice.precision,
+        model_key=key,
+        note=getattr(model, "note", "") if model is not None else choice.note,
         root=str(dataset.root) if dataset.root is not None else "",
     )
 

@@ -54,12 +54,23 @@ def facenet():
 
 
 @pytest.fixture(scope="session")
-def demo(demo_dataset, facenet):
-    """The demo set's EmbeddingSet (FaceNet, default settings), via the default store."""
+def embedder():
+    """FaceNet on the default backend ($FACEDASH_BACKEND, else auto: OpenVINO on a CPU when installed)."""
+    from facedash.models import get_embedder
+
+    return get_embedder("facenet")
+
+
+@pytest.fixture(scope="session")
+def demo(demo_dataset, embedder):
+    """The demo set's EmbeddingSet (FaceNet on the default backend, default settings), via the default store.
+
+    Same backend and precision as the CLI's and the app's default, so they find it in the store.
+    """
     from facedash.pipeline import embed_dataset
     from facedash.store import Store
 
-    return embed_dataset(demo_dataset, store=Store(), get_model=lambda: facenet)
+    return embed_dataset(demo_dataset, store=Store())  # the default backend: ``embedder``
 
 
 @pytest.fixture(scope="session")
