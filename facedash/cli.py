@@ -27,6 +27,7 @@ COMMAND_MODULES: list[str] = [
     "facedash.commands.explain",
     "facedash.commands.pfe",
     "facedash.commands.arithmetic",
+    "facedash.commands.doctor",
 ]
 
 

@@ -6,8 +6,11 @@ half-way keeps every batch committed before the kill:
 
 - ``detections``: (image hash, detector settings) -> size, every face found
   (box, landmarks, confidence) and a small preview of the photo;
-- ``embeddings``: (image hash, detector settings, alignment settings, model,
-  face index) -> the embedding and the aligned-face thumbnail.
+- ``embeddings``: (image hash, detector settings, alignment settings, model
+  key, face index) -> the embedding and the aligned-face thumbnail. The model
+  key carries the precision: ``facenet`` for the fp32 reference (and OpenVINO
+  fp32, which agrees with it), ``facenet@bf16`` / ``facenet@int8`` otherwise,
+  so embeddings of different precisions are never read together.
 
 The file is created readable by its owner only. A file that is not a facedash
 store, or is corrupt, is moved aside (``*.corrupt-<time>``) and rebuilt; the
@@ -271,6 +274,14 @@ class Store:
                 "detections": self._conn.execute("SELECT COUNT(*) FROM detections").fetchone()[0],
                 "embeddings": self._conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0],
             }
+
+    def model_keys(self) -> dict[str, int]:
+        """Embeddings per model key (``facenet``, ``facenet@bf16`` ...): each precision apart."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT model_id, COUNT(*) FROM embeddings GROUP BY model_id ORDER BY model_id"
+            ).fetchall()
+        return {key: int(n) for key, n in rows}
 
     def forget(self, hashes: Iterable[str]) -> int:
         """Delete every row (detections, embeddings, thumbnails) of these images; return rows deleted."""

@@ -159,10 +159,21 @@ def load_embedder(
     backend: str | None = None,
     precision: str | None = None,
 ) -> Embedder:
-    """A new embedder on the chosen backend; the reference (with a ``note``) if that one fails."""
+    """A new embedder on the chosen backend; the reference (with a ``note``) if that one fails.
+
+    What loaded is remembered for ``loaded``: the sidebar and ``facedash doctor``
+    can say where a model runs without loading it again.
+    """
+    choice = plan(model_id, backend, precision)
+    embedder = _load_choice(choice, root)
+    with _cache_lock:
+        _loaded[(model_id, str(root), choice)] = describe(embedder)
+    return embedder
+
+
+def _load_choice(choice: Choice, root: Path | None) -> Embedder:
     import time
 
-    choice = plan(model_id, backend, precision)
     t0 = time.perf_counter()
     if choice.backend == "openvino":
         from facedash.models import openvino_facenet
@@ -171,11 +182,27 @@ def load_embedder(
             return openvino_facenet.load(choice.precision, root)
         except openvino_facenet.BackendRefused as exc:
             note = f"{exc}; using TensorFlow fp32"
-        return Fallback(get_model(model_id, root), note, round(time.perf_counter() - t0, 2))
-    reference = get_model(model_id, root)
+        reference = get_model(choice.model_id, root)
+        return Fallback(reference, note, round(time.perf_counter() - t0, 2))
+    reference = get_model(choice.model_id, root)
     if choice.note:
         return Fallback(reference, f"{choice.note}; using TensorFlow fp32", 0.0)
     return reference
+
+
+_loaded: dict[tuple[str, str, Choice], dict[str, Any]] = {}
+
+
+def loaded(
+    model_id: str,
+    root: Path | None = None,
+    *,
+    backend: str | None = None,
+    precision: str | None = None,
+) -> dict[str, Any] | None:
+    """``describe()`` of the embedder this process loaded for that choice, or None (loads nothing)."""
+    with _cache_lock:
+        return _loaded.get((model_id, str(root), plan(model_id, backend, precision)))
 
 
 _embedders: dict[tuple[str, str, Choice], Embedder] = {}

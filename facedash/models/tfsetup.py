@@ -10,7 +10,7 @@ _lock = threading.Lock()
 
 
 def configure() -> None:
-    """Silence TensorFlow's start-up chatter and let GPUs grow memory on demand. Idempotent."""
+    """Silence TensorFlow's start-up chatter; on GPUs, grow memory on demand and keep fp32 exact (no TF32). Idempotent."""
     global _done
     with _lock:
         if _done:
@@ -21,9 +21,12 @@ def configure() -> None:
         import tensorflow as tf
 
         tf.get_logger().setLevel(logging.ERROR)
-        for gpu in tf.config.list_physical_devices("GPU"):
+        gpus = tf.config.list_physical_devices("GPU")
+        for gpu in gpus:
             try:
                 tf.config.experimental.set_memory_growth(gpu, True)
             except RuntimeError:  # already initialised
                 pass
+        if gpus:  # the reference is fp32: no TF32 matmuls/convolutions on Ampere and later
+            tf.config.experimental.enable_tensor_float_32_execution(False)
         _done = True

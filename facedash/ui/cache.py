@@ -7,17 +7,33 @@ lock). Nothing here runs until a page asks for it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from facedash.detect import Detector, DetectorSettings
-from facedash.models.registry import Embedder, load_model
+from facedash.models.registry import Embedder, load_embedder, load_model
 from facedash.store import Store
 
 
 @st.cache_resource(show_spinner="Loading the model (once per server) ...")
 def model(model_id: str) -> Embedder:
-    """The embedding model ``model_id``, loaded once per server."""
+    """The reference model ``model_id`` (TensorFlow fp32: gradients, features), loaded once per server."""
     return load_model(model_id)
+
+
+@st.cache_resource(show_spinner="Loading the model for embedding (once per server) ...")
+def embedder(model_id: str, backend: str = "auto", precision: str = "auto") -> Embedder:
+    """``model_id`` on a backend, for embedding faces; cached per (model, backend, precision).
+
+    A refused backend gives the reference, whose ``note`` says why.
+    """
+    return load_embedder(model_id, backend=backend, precision=precision)
+
+
+def embedder_for(result: Any) -> Embedder:
+    """The embedder that made ``result``'s embeddings: new faces compared with it must match them."""
+    return embedder(result.model_id, result.backend, result.precision)
 
 
 @st.cache_resource(show_spinner="Loading the face detector (once per server) ...")

@@ -20,6 +20,7 @@ from facedash.images import EXTENSIONS
 from facedash.models.registry import MODELS
 from facedash.pipeline import EmbeddingSet, embed_dataset
 from facedash.store import Store
+from facedash.ui import backend as backend_ui
 from facedash.ui import cache
 
 DEMO, UPLOAD, FOLDER = "Demo: 5 celebrities", "Upload photos or a zip", "Folder on this server"
@@ -28,6 +29,7 @@ UPLOAD_TYPES = sorted({e.lstrip(".") for e in EXTENSIONS} | {"zip"})
 _DEFAULTS: dict[str, Any] = {
     "fd_source": DEMO,
     "fd_model": "facenet",
+    "fd_backend": backend_ui.default_backend(),
     "fd_margin": AlignSettings().margin,
     "fd_policy": AlignSettings().policy,
     "fd_rotate": AlignSettings().rotate,
@@ -124,10 +126,19 @@ def sidebar() -> None:
                 placeholder="/data/faces",
             )
         st.selectbox("Model", list(MODELS), format_func=lambda m: MODELS[m].name, key="fd_model")
+        backend_ui.model_box(st.session_state["fd_model"], st.session_state["fd_backend"])
         with st.expander("Face settings"):
             st.slider("Crop margin around the box", 0.0, 0.4, step=0.05, key="fd_margin")
             st.radio("Faces per photo", ["largest", "all"], key="fd_policy", horizontal=True)
             st.checkbox("Level the eyes (rotate)", key="fd_rotate")
+            st.selectbox(
+                "Backend",
+                list(backend_ui.LABELS),
+                format_func=backend_ui.LABELS.__getitem__,
+                key="fd_backend",
+                help="Where new faces are embedded. Embeddings of each precision are stored "
+                "apart and never mixed; explanations always use TensorFlow.",
+            )
 
 
 def run_page(main: Callable[[], None]) -> None:
@@ -219,8 +230,9 @@ def embedding_set(model_id: str | None = None, *, slot: str = "fd_result") -> Em
         return None
     chosen, align = settings()
     model_id = model_id or chosen
+    backend = st.session_state["fd_backend"]
     store = session_store()
-    key = (dataset.kind, dataset.fingerprint(), model_id, align, id(store))
+    key = (dataset.kind, dataset.fingerprint(), model_id, backend, align, id(store))
     held = st.session_state.get(slot)
     if held is not None and held[0] == key:
         return held[1]
@@ -238,8 +250,9 @@ def embedding_set(model_id: str | None = None, *, slot: str = "fd_result") -> Em
             align_settings=align,
             detector_settings=det_settings,
             get_detector=lambda: cache.detector(det_settings),
-            get_model=lambda: cache.model(model_id),
+            get_model=lambda: cache.embedder(model_id, backend),
             progress=report,
+            backend=backend,
         )
     except AssetMissing as exc:
         _offer_fetch(exc)
@@ -249,5 +262,7 @@ def embedding_set(model_id: str | None = None, *, slot: str = "fd_result") -> Em
         return None
     finally:
         bar.empty()
+    if result.note:
+        st.sidebar.warning(result.note)
     st.session_state[slot] = (key, result)
     return result

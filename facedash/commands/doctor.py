@@ -1,0 +1,233 @@
+"""``facedash doctor``: this machine, and where each model runs and how closely it agrees.
+
+The machine: the CPU and the flags that decide the fast paths (``avx512_bf16``,
+``amx_bf16``, ``amx_int8``), the GPUs TensorFlow sees, OpenVINO's version. Then
+each model is loaded as the app would load it: the embedding model on the
+chosen backend (backend, precision, device, load seconds, agreement with the
+fp32 reference, where the converted model is cached), the TensorFlow reference
+the explainers use, and the face detector. Anything missing gets one line with
+the fix. Exit status 0 when nothing needs fixing, else 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import shutil
+import subprocess
+import time
+from typing import Any
+
+from facedash.cli import emit
+from facedash.errors import AssetMissing
+
+GPU_HINT = (
+    "install the CUDA build: `make setup` picks requirements-gpu.txt when `nvidia-smi -L` "
+    "lists a GPU (or: pip install -r requirements-gpu.txt)"
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``doctor`` sub-command."""
+    p = sub.add_parser(
+        "doctor", help="this machine, and the backend, precision and agreement of every model"
+    )
+    p.add_argument(
+        "--backend",
+        choices=["auto", "tensorflow", "openvino"],
+        default=None,
+        help="check this backend (default: $FACEDASH_BACKEND, else auto)",
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_doctor)
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def nvidia_smi_gpus() -> list[str]:
+    """GPUs that ``nvidia-smi -L`` lists (empty without the driver)."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return []
+    try:
+        out = subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in out.splitlines() if line.startswith("GPU")]
+
+
+def machine() -> dict[str, Any]:
+    """The CPU, its flags, the GPUs seen by the driver and by TensorFlow, backend versions."""
+    from facedash.models import backends
+    from facedash.models.tfsetup import configure
+
+    configure()
+    import tensorflow as tf
+
+    cpu = backends.cpu()
+    tf_build = next(
+        (p for p in ("tensorflow", "tensorflow-cpu", "tensorflow_cpu") if _version(p)), None
+    )
+    return {
+        "cpu": cpu["model"],
+        "cores": cpu["cores"],
+        "flags": cpu["flags"],
+        "nvidia_smi": nvidia_smi_gpus(),
+        "tensorflow": tf.__version__,
+        "tensorflow_package": tf_build,
+        "tensorflow_cuda": bool(tf.test.is_built_with_cuda()),
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "openvino": backends.openvino_version(),
+        "nncf": _version("nncf"),
+    }
+
+
+def _timed(load: Any) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    obj = load()
+    return obj, round(time.perf_counter() - t0, 2)
+
+
+def models(backend: str | None) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """Load each model as the app does; describe it. Returns (models, problems)."""
+    from facedash.detect import Detector
+    from facedash.models import describe, get_model, load_embedder, store_key
+
+    problems: list[dict[str, str]] = []
+    out: list[dict[str, Any]] = []
+    embedder, seconds = _timed(lambda: load_embedder("facenet", backend=backend))
+    record = describe(embedder)
+    record["load_seconds"] = seconds
+    record.update(role="embedding", store_key=store_key("facenet", record["precision"]))
+    out.append(record)
+    if record["note"]:
+        problems.append(
+            {
+                "what": f"facenet: {record['note']}",
+                "fix": _refusal_fix(record["note"]),
+            }
+        )
+    reference, seconds = _timed(lambda: get_model("facenet"))
+    ref = describe(reference)
+    ref.update(
+        role="reference (explainers, gradients)", load_seconds=seconds or ref["load_seconds"]
+    )
+    out.append(ref)
+    detector, seconds = _timed(Detector)
+    out.append(
+        {
+            "model": "mtcnn",
+            "role": "face detector",
+            "backend": detector.backend,
+            "precision": detector.precision,
+            "device": detector.device,
+            "load_seconds": seconds,
+            "agreement": None,
+            "cache": None,
+            "note": "the fp32 reference cascade on every backend (OpenVINO measured no faster "
+            "for MTCNN's networks)",
+        }
+    )
+    return out, problems
+
+
+def _refusal_fix(note: str) -> str:
+    from facedash.models.backends import OPENVINO_HINT
+
+    if "not installed" in note and "OpenVINO" in note:
+        return OPENVINO_HINT
+    if "nncf" in note.lower():
+        return "pip install nncf (int8 is optional)"
+    if "disagrees" in note:
+        return "nothing to do: embeddings stay on the fp32 reference (FACEDASH_BACKEND=tensorflow silences this)"
+    return "delete the converted model's folder under $FACEDASH_HOME/models and run again"
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Run the checks and print them (or one JSON object)."""
+    from facedash.models import backends
+    from facedash.store import Store
+
+    report: dict[str, Any] = {"machine": machine()}
+    m = report["machine"]
+    problems: list[dict[str, str]] = []
+    info: list[str] = []
+    if m["openvino"] is None:
+        problems.append(
+            {
+                "what": "OpenVINO is not installed (the fast CPU backend)",
+                "fix": backends.OPENVINO_HINT,
+            }
+        )
+    if m["nvidia_smi"] and not m["gpus"]:
+        problems.append(
+            {
+                "what": f"nvidia-smi lists {len(m['nvidia_smi'])} GPU(s) but TensorFlow sees none",
+                "fix": GPU_HINT,
+            }
+        )
+    if not m["flags"]["amx_bf16"]:
+        info.append(
+            "no AMX on this CPU: OpenVINO runs fp32 (bf16 without AMX measured slower than fp32)"
+        )
+    if not m["nvidia_smi"]:
+        info.append("no NVIDIA GPU (nvidia-smi lists none): TensorFlow runs on the CPU")
+    choice = backends.resolve("facenet", args.backend)
+    report["backend"] = {
+        "asked": backends.requested(args.backend)[0],
+        "backend": choice.backend,
+        "precision": choice.precision,
+        "store_key": choice.key,
+    }
+    try:
+        report["models"], found = models(args.backend)
+        problems.extend(found)
+    except AssetMissing as exc:
+        report["models"] = []
+        problems.append({"what": str(exc).split(". Fix")[0], "fix": exc.fix})
+    store = Store()
+    report["store"] = {"path": str(store.path), "embeddings": store.model_keys()}
+    report["problems"] = problems
+    report["info"] = info
+    report["ok"] = not problems
+    emit(args, report, _text(report))
+    return 0 if report["ok"] else 1
+
+
+def _text(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    flags = ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in m["flags"].items())
+    lines = [
+        f"CPU: {m['cpu']} ({m['cores']} cores); {flags}",
+        f"GPUs seen by TensorFlow {m['tensorflow']} ({m['tensorflow_package']}): "
+        + (", ".join(m["gpus"]) or "none"),
+        f"OpenVINO: {m['openvino'] or 'not installed'}; NNCF (int8): {m['nncf'] or 'not installed'}",
+        f"Backend: asked {report['backend']['asked']} -> {report['backend']['backend']} "
+        f"{report['backend']['precision']} (store key {report['backend']['store_key']})",
+    ]
+    for rec in report["models"]:
+        agreement = rec.get("agreement")
+        agrees = (
+            f"min cosine {agreement['min_cosine']:.6f} on {agreement['faces']} demo faces"
+            if agreement
+            else "is the reference"
+        )
+        lines.append(
+            f"  {rec['model']:8s} {rec['role']}: {rec['backend']} {rec['precision']} on "
+            f"{rec['device']}, loaded in {rec['load_seconds']} s; agreement: {agrees}"
+        )
+        if rec.get("cache"):
+            lines.append(f"           converted model cached in {rec['cache']}")
+        if rec.get("note"):
+            lines.append(f"           note: {rec['note']}")
+    keys = ", ".join(f"{k}: {n}" for k, n in report["store"]["embeddings"].items()) or "empty"
+    lines.append(f"Store {report['store']['path']}: {keys}")
+    lines += [f"Note: {line}" for line in report["info"]]
+    lines += [f"Problem: {p['what']}. Fix: {p['fix']}" for p in report["problems"]]
+    lines.append("OK" if report["ok"] else f"{len(report['problems'])} problem(s)")
+    return "\n".join(lines)
