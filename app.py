@@ -5,7 +5,7 @@ Lists the pages with ``st.navigation``, draws the shared sidebar, runs the page.
 
 import streamlit as st
 
-from facedash.ui import state
+from facedash.ui import classroom
 
 st.set_page_config(page_title="facedash", page_icon=":material/face:", layout="wide")
 
@@ -17,6 +17,10 @@ PAGES = [
     st.Page("pages/uncertainty.py", title="Uncertainty", icon=":material/blur_on:"),
     st.Page("pages/arithmetic.py", title="Arithmetic & search", icon=":material/calculate:"),
 ]
+
+# Classroom mode: a session without the access token gets the token page and nothing else.
+classroom.gate(PAGES)
+from facedash.ui import state  # noqa: E402 (after the gate: no data layer for a session without it)
 
 page = st.navigation(PAGES)
 state.restore_wanted_page()

@@ -28,6 +28,7 @@ COMMAND_MODULES: list[str] = [
     "facedash.commands.pfe",
     "facedash.commands.arithmetic",
     "facedash.commands.doctor",
+    "facedash.commands.serve",
 ]
 
 

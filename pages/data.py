@@ -5,11 +5,12 @@ import streamlit as st
 
 from facedash.gallery import caption, preview_with_box, short_name
 from facedash.images import decode_jpeg
-from facedash.ui import howto, state
+from facedash.ui import classroom, howto, state
 
 
 def main() -> None:
     result = state.page_start("pages/data.py", "Data", howto.DATA)
+    classroom.link_panel()  # serving a class: the students' link and its QR code
     if result is None:
         return
     people = sorted(set(result.people.tolist()))
@@ -23,12 +24,13 @@ def main() -> None:
         f"{result.dataset} · model `{result.model_id}` · {result.seconds:.2f} s · {result.det_key} · {result.align_key}"
     )
 
-    with st.popover("Forget this set"):
-        st.write("Delete this set's detections, embeddings and thumbnails from the store.")
-        if st.button("Forget it now", key="data_forget", type="primary"):
-            deleted = state.forget_current()
-            st.success(f"Deleted {deleted} rows. Reopening the set will recompute everything.")
-            return
+    if classroom.saving_allowed():  # in a class, the shared store is the teacher's
+        with st.popover("Forget this set"):
+            st.write("Delete this set's detections, embeddings and thumbnails from the store.")
+            if st.button("Forget it now", key="data_forget", type="primary"):
+                deleted = state.forget_current()
+                st.success(f"Deleted {deleted} rows. Reopening the set will recompute everything.")
+                return
 
     if result.failures:
         st.subheader("Files not used")

@@ -21,7 +21,7 @@ from facedash.models.registry import MODELS
 from facedash.pipeline import EmbeddingSet, embed_dataset
 from facedash.store import Store
 from facedash.ui import backend as backend_ui
-from facedash.ui import cache
+from facedash.ui import cache, classroom
 
 DEMO, UPLOAD, FOLDER = "Demo: 5 celebrities", "Upload photos or a zip", "Folder on this server"
 SOURCES = (DEMO, UPLOAD, FOLDER)
@@ -99,7 +99,8 @@ def sidebar() -> None:
     """The shared sidebar: face set, model and face settings."""
     init()
     with st.sidebar:
-        st.radio("Face set", SOURCES, key="fd_source")
+        offered = [s for s in SOURCES if s != FOLDER or classroom.folders_allowed()]
+        st.radio("Face set", offered, key="fd_source")
         source = st.session_state["fd_source"]
         if source == UPLOAD:
             limit = st.get_option("server.maxUploadSize")
@@ -114,10 +115,14 @@ def sidebar() -> None:
                 f"Limit: {limit} MB per file. Uploads stay in this browser session's memory and are "
                 "gone when it ends. Names like `Ben_Afflek_0001.jpg` or `KA.HA1.29.tiff` give the person."
             )
+            if not classroom.saving_allowed():
+                st.session_state["fd_keep_uploads"] = False
             st.checkbox(
                 "Save this set's faces in the store (instant next time)",
                 key="fd_keep_uploads",
-                help="Off: nothing derived from your uploads is written to disk.",
+                help="Off: nothing derived from your uploads is written to disk."
+                + ("" if classroom.saving_allowed() else " Off for this class (--allow-saving)."),
+                disabled=not classroom.saving_allowed(),
             )
         elif source == FOLDER:
             st.text_input(
@@ -180,6 +185,8 @@ def current_dataset() -> Dataset | None:
                 return None
             return load_uploads([(f.name, f.getvalue()) for f in files])
         folder = st.session_state["fd_folder"].strip()
+        if not classroom.folders_allowed():
+            return None  # the source is not offered in this class
         if not folder:
             st.info("Type a folder path in the sidebar to start.")
             return None
@@ -202,11 +209,23 @@ def settings() -> tuple[str, AlignSettings]:
 
 def session_store() -> Store:
     """The store for the current set: the shared SQLite file, or this session's private memory store for uploads."""
-    if st.session_state.get("fd_source") == UPLOAD and not st.session_state.get("fd_keep_uploads"):
-        if "fd_memory_store" not in st.session_state:
-            st.session_state["fd_memory_store"] = Store(":memory:")
-        return st.session_state["fd_memory_store"]
+    keep = st.session_state.get("fd_keep_uploads") and classroom.saving_allowed()
+    if st.session_state.get("fd_source") == UPLOAD and not keep:
+        return _memory_store("fd_memory_store")
     return cache.store()
+
+
+def points_store() -> Store:
+    """Where operating points are saved: the set's store; in a class without --allow-saving, this session's memory."""
+    if not classroom.saving_allowed():
+        return _memory_store("fd_points_store")
+    return session_store()
+
+
+def _memory_store(key: str) -> Store:
+    if key not in st.session_state:
+        st.session_state[key] = Store(":memory:")
+    return st.session_state[key]
 
 
 def forget_current() -> int:

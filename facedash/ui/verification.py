@@ -233,7 +233,7 @@ def subgroups_panel(result, key, score, pairs_key, scores, pairs, threshold, log
 
 def operating_points_panel(result, score: str, threshold: float, record: dict) -> None:
     """Save the current threshold under a name, or load a saved one (in this session's store)."""
-    points = V.OperatingPoints(state.session_store())  # private uploads: in memory, like the set
+    points = V.OperatingPoints(state.points_store())  # uploads, and a class: in this session only
     o1, o2 = st.columns(2)
     name = o1.text_input(
         "Name this operating point",
