@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: setup assets app test test-fast browser-deps lint bench clean
+.PHONY: setup assets app classroom test test-fast browser-deps lint bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -22,6 +22,10 @@ assets: setup
 # Start the dashboard on the bundled demo set.
 app: assets
 	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+# Serve it to a class on this network: a link with an access token, and its QR code.
+classroom: assets
+	$(BIN)/facedash serve --lan --port $(PORT)
 
 # Debian's chromium drives the browser tests (Playwright uses it through executable_path).
 browser-deps:
