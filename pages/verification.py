@@ -1,4 +1,4 @@
-"""Verification page: ROC, F1 and one live threshold, a second model, subgroups, intervals."""
+"""Verification page: ROC, DET, F1 and one live threshold, dev → eval, FTA, a second model, subgroups."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import streamlit as st
 
 from facedash import verification as V
 from facedash.errors import FacedashError
+from facedash.figures import det as D
 from facedash.figures import verification as F
 from facedash.ui import howto, state, widgets
+from facedash.ui import protocol as UP
 from facedash.ui import verification as UV
 
 FAIL_LIMIT = 24
@@ -65,7 +67,7 @@ def _threshold_controls(sw: V.Sweep, default: float | None, kind: V.ScoreKind, c
         "EER", key="verification_go_eer", on_click=widgets.set_value, args=(THRESHOLD, eer_t)
     )
     target = b[2].number_input(
-        "Target FAR (%)",
+        "Target FMR = FAR (%)",
         0.001,
         100.0,
         1.0,
@@ -76,7 +78,7 @@ def _threshold_controls(sw: V.Sweep, default: float | None, kind: V.ScoreKind, c
     )
     far_t = sw.threshold_at_far(target / 100)
     b[3].button(
-        f"FAR ≤ {target:g}%",
+        f"FMR (FAR) ≤ {target:g}%",
         key="verification_go_far",
         on_click=widgets.set_value,
         args=(THRESHOLD, far_t),
@@ -102,7 +104,8 @@ def _confusion(conf: V.Confusion) -> None:
     k[2].metric("True rejects (TN)", conf.tn)
     k[3].metric("False rejects (FN)", conf.fn)
     st.markdown(
-        f"FAR **{conf.far:.2%}** · FRR **{conf.frr:.2%}** · precision **{conf.precision:.4f}** · "
+        f"FMR (FAR) **{conf.far:.2%}** · FNMR (FRR) **{conf.frr:.2%}** · "
+        f"precision **{conf.precision:.4f}** · "
         f"recall **{conf.recall:.4f}** · F1 **{conf.f1:.4f}** · accuracy **{conf.accuracy:.4f}**"
     )
 
@@ -179,14 +182,14 @@ def main() -> None:
     m[0].metric("ROC-AUC", f"{sw.auc:.4f}")
     m[1].metric("EER", f"{eer:.2%}", help=f"at threshold {eer_t:.4f}")
     for col, far in zip(m[2:5], V.TARGET_FARS, strict=True):
-        col.metric(f"TAR @ FAR {far:.1%}", f"{sw.tar_at_far(far):.4f}")
+        col.metric(f"TAR @ FMR {far:.1%}", f"{sw.tar_at_far(far):.4f}", help="FMR = FAR")
     m[5].metric("Best F1", f"{best.f1:.4f}", help=f"at threshold {best.threshold:.4f}")
 
     # 3. The threshold.
     threshold = _threshold_controls(sw, default, kind, (key, score, pairs_key))
     conf = sw.at(threshold)
     log_far = st.toggle(
-        "Log FAR axis on ROC curves",
+        "Log FAR (FMR) axis on ROC curves",
         value=True,
         key="verification_log_far",
         help="On the log axis, a FAR of 0 is drawn at half of one false accept of that curve.",
@@ -196,14 +199,15 @@ def main() -> None:
         d = sw.at(default)
         st.caption(
             f"Published default {default:g} ({model_spec.threshold_source}): F1 {d.f1:.4f}, "
-            f"FAR {d.far:.2%}, FRR {d.frr:.2%} — this data's max-F1 threshold is {best.threshold:.4f} "
-            f"(F1 {best.f1:.4f}); the EER threshold is {eer_t:.4f}."
+            f"FMR {d.far:.2%}, FNMR {d.frr:.2%} — this data's max-F1 threshold is {best.threshold:.4f} "
+            f"(F1 {best.f1:.4f}); the EER threshold is {eer_t:.4f}. Both are in-sample: read off "
+            "these very pairs (see Development → evaluation below)."
         )
 
     # 4. Charts and the confusion matrix.
     left, right = st.columns(2)
     left.plotly_chart(F.roc_figure([curve], log_far=log_far), key="verification_roc")
-    right.plotly_chart(F.metrics_figure(curve), key="verification_metrics")
+    right.plotly_chart(D.det_figure([curve]), key="verification_det")
     if score == "mls":
         # PFE's claim, side by side: the same pairs scored by cosine, each at its own max-F1 threshold.
         csw = UV.analysis(key, "cosine", source, max_pairs, seed, pairs_hash, result, data)[2]
@@ -222,11 +226,16 @@ def main() -> None:
             key="verification_roc_mls",
         )
     left, right = st.columns(2)
-    left.plotly_chart(F.histogram_figure(hist, curve), key="verification_hist")
-    with right:
+    left.plotly_chart(F.metrics_figure(curve), key="verification_metrics")
+    right.plotly_chart(F.histogram_figure(hist, curve), key="verification_hist")
+    left, right = st.columns(2)
+    with left:
         _confusion(conf)
+    with right:
+        UP.fta_panel(result, conf, set_pairs=source != UV.FILE)
 
-    # 5.-8. Intervals, failing pairs, a second model, subgroups.
+    # 5.-8. Dev -> eval, intervals, failing pairs, a second model, subgroups.
+    UP.dev_eval_panel(result, key, score, max_pairs, seed, default)
     boot = UV.intervals_panel(key, score, pairs_key, threshold, sw, pairs, result)
     _errors(result, pairs, scores, threshold, score, conf)
     UV.second_model_panel(result, curve, score, max_pairs, seed, log_far)

@@ -101,6 +101,97 @@ def test_euclidean_score_resets_to_its_own_range(page, demo_sweep):
     at.selectbox(key="verification_score").select("cosine").run()
 
 
+def _charts(at: AppTest) -> list[dict]:
+    import json
+
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def _titles(at: AppTest) -> list[str]:
+    return [c["layout"].get("title", {}).get("text", "") for c in _charts(at)]
+
+
+def test_det_sits_next_to_the_roc_and_fta_is_counted(page, demo):
+    at = page
+    titles = _titles(at)
+    assert titles.index("DET: false non-matches against false matches") == 1 + titles.index(
+        "ROC: true accepts against false accepts"
+    )
+    fta = next(df.value for df in at.dataframe if "rates" in df.value.columns)
+    assert list(fta["rates"]) == ["acquired faces only", "transaction (FTA counted)"]
+    text = " ".join(m.value for m in at.markdown)
+    assert f"no face found in {len(demo.no_face)} of 118 photos" in text
+    assert "FMR (FAR)" in text and "FNMR (FRR)" in text  # both vocabularies beside the matrix
+
+
+def test_dev_eval_panel_chooses_on_train_and_reports_on_val(page, demo):
+    at = page
+    assert at.selectbox(key="verification_split_by").value == "split"
+    assert at.selectbox(key="verification_dev").value == "train"
+    assert at.selectbox(key="verification_eval").value == "val"
+    groups = [r.attributes["split"] for r in demo.rows]
+    for name, widget, value, criterion in (
+        ("target_fmr", None, None, V.Criterion("target_fmr", target_fmr=0.01)),
+        ("cost", "verification_dev_cost", 4.0, V.Criterion("cost", cost=4.0)),
+        ("eer", None, None, V.Criterion("eer")),
+    ):
+        at.selectbox(key="verification_criterion").select(name).run()
+        if widget:
+            at.number_input(key=widget).set_value(value).run()
+        assert not at.exception, at.exception
+        de = V.dev_eval(demo, demo.people, groups, "train", "val", criterion, replicates=0)
+        table = next(df.value for df in at.dataframe if "figures" in df.value.columns)
+        assert list(table["split"]) == ["train", "val", "val"]
+        assert table["threshold"][0] == pytest.approx(de.threshold)
+        assert table["FMR (FAR)"][1] == pytest.approx(de.reported.far)
+        assert table["FNMR (FRR)"][1] == pytest.approx(de.reported.frr)
+        assert table["threshold"][2] == pytest.approx(de.in_sample_threshold)
+        assert "95% interval (FMR · FNMR · F1)" in table.columns
+        metrics = {m.label: m.value for m in at.metric}
+        assert float(metrics["Threshold chosen on train"]) == pytest.approx(de.threshold, abs=1e-4)
+        assert "DET of train and val (dots: chosen on train)" in _titles(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert "The gap is the lesson" in captions and "bootstrap over 5 people of val" in captions
+    # The other way round: a threshold chosen on 25 faces, reported on the 93 others.
+    at.selectbox(key="verification_dev").select("val").run()
+    at.selectbox(key="verification_eval").select("train").run()
+    assert not at.exception
+    table = next(df.value for df in at.dataframe if "figures" in df.value.columns)
+    assert list(table["split"]) == ["val", "train", "train"]
+    at.selectbox(key="verification_dev").select("train").run()
+    at.selectbox(key="verification_eval").select("val").run()
+
+
+def test_a_photo_without_a_face_raises_the_transaction_fnmr(tmp_path, demo_dataset, demo):
+    import shutil
+
+    from PIL import Image
+
+    for person in ("madonna", "elton_john", "ben_afflek"):
+        folder = tmp_path / person
+        folder.mkdir()
+        for k, item in enumerate([i for i in demo_dataset.items if i.person == person][:4]):
+            shutil.copy(item.path, folder / f"{k}.jpg")
+    Image.new("RGB", (200, 160), (128, 128, 128)).save(tmp_path / "madonna" / "grey.png")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.session_state["fd_source"] = "Folder on this server"
+    at.session_state["fd_folder"] = str(tmp_path)
+    at.run()
+    at.switch_page("pages/verification.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert "no face found in 1 of 13 photos (**7.69%**)" in " ".join(m.value for m in at.markdown)
+    fta = next(df.value for df in at.dataframe if "rates" in df.value.columns)
+    acquired, transaction = fta.iloc[0], fta.iloc[1]
+    counts = _counts(at)
+    # 12 faces: 18 genuine and 48 impostor pairs; the grey madonna adds 4 genuine, 8 impostor.
+    assert acquired["FNMR (FRR)"] == pytest.approx(counts["fn"] / 18)
+    assert transaction["FNMR (FRR)"] == pytest.approx((counts["fn"] + 4) / 22)
+    assert transaction["FMR (FAR)"] == pytest.approx(counts["fp"] / 56)
+    assert transaction["genuine + impostor pairs"] == "22 + 56"
+    assert "no attribute to split it by" in " ".join(c.value for c in at.caption)
+
+
 # -- figures ---------------------------------------------------------------------------------------
 def test_figures_mark_the_threshold(demo_sweep):
     p, s, sw = demo_sweep

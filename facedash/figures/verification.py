@@ -70,8 +70,8 @@ def _figure(data: Sequence[Any], *, title: str, **layout: Any) -> go.Figure:
 
 def _far_axis(log_far: bool) -> dict[str, Any]:
     if log_far:
-        return {"title": {"text": "False accept rate (FAR, log scale)"}, "type": "log"}
-    return {"title": {"text": "False accept rate (FAR)"}, "range": [-0.01, 1.01]}
+        return {"title": {"text": "False accept rate FAR (= FMR), log scale"}, "type": "log"}
+    return {"title": {"text": "False accept rate FAR (= FMR)"}, "range": [-0.01, 1.01]}
 
 
 def _point(sw: Sweep, threshold: float) -> Confusion:
@@ -103,7 +103,7 @@ def roc_figure(curves: Sequence[Curve], *, log_far: bool = False) -> go.Figure:
                 mode="lines",
                 line={"color": colour, "width": 2},
                 name=f"{c.label} (AUC {c.sweep.auc:.4f})",
-                hovertemplate="FAR %{x:.4f}<br>TAR %{y:.4f}<extra></extra>",
+                hovertemplate="FAR (FMR) %{x:.4f}<br>TAR %{y:.4f}<extra></extra>",
             )
         )
         p = _point(c.sweep, c.threshold)
@@ -114,7 +114,7 @@ def roc_figure(curves: Sequence[Curve], *, log_far: bool = False) -> go.Figure:
                 mode="markers",
                 marker={"color": colour, "size": 13, "line": {"color": "black", "width": 1.5}},
                 name=f"{c.label}: threshold {c.threshold:.4g}",
-                hovertemplate=f"threshold {c.threshold:.4g}<br>FAR %{{x:.4f}}<br>TAR %{{y:.4f}}<extra></extra>",
+                hovertemplate=f"threshold {c.threshold:.4g}<br>FAR (FMR) %{{x:.4f}}<br>TAR %{{y:.4f}}<extra></extra>",
             )
         )
         if c.default is not None:
@@ -143,7 +143,7 @@ def roc_figure(curves: Sequence[Curve], *, log_far: bool = False) -> go.Figure:
         data,
         title="ROC: true accepts against false accepts",
         xaxis=_far_axis(log_far),
-        yaxis={"title": {"text": "True accept rate (TAR)"}, "range": [-0.01, 1.01]},
+        yaxis={"title": {"text": "True accept rate TAR (= 1 − FNMR)"}, "range": [-0.01, 1.01]},
         legend={"x": 0.99, "y": 0.01, "xanchor": "right", "yanchor": "bottom"},
     )
 
@@ -270,7 +270,10 @@ def confusion_figure(c: Confusion) -> go.Figure:
     totals = counts.sum(axis=1, keepdims=True)
     rates = counts / np.maximum(totals, 1)
     names = np.array(
-        [["true accept (TP)", "false reject (FN)"], ["false accept (FP)", "true reject (TN)"]]
+        [
+            ["true accept (TP)", "false reject / non-match (FN)"],
+            ["false accept / match (FP)", "true reject (TN)"],
+        ]
     )
     text = [
         [f"{names[r, k]}<br><b>{counts[r, k]}</b><br>{rates[r, k]:.2%}" for k in range(2)]
@@ -370,7 +373,7 @@ def subgroup_roc_figure(
                     mode="markers",
                     marker={"color": colour, "size": 11, "line": {"color": "black", "width": 1}},
                     showlegend=False,
-                    hovertemplate=f"{g.group}: FAR %{{x:.4f}}, TAR %{{y:.4f}}<extra></extra>",
+                    hovertemplate=f"{g.group}: FAR (FMR) %{{x:.4f}}, TAR %{{y:.4f}}<extra></extra>",
                 )
             )
     return _figure(

@@ -114,6 +114,21 @@ threshold, so you see how far it sits from this data's optimum. The histograms s
 much the genuine (green) and impostor (red) scores overlap: every pair on the wrong side of
 the line is an error, listed worst first below as image pairs. Intervals come from a
 bootstrap over **people** (not pairs: pairs of one person are not independent).
+
+**Words.** Biometric reports (ISO/IEC 19795-1, NIST FRVT) say **FMR** (false match rate) for
+FAR and **FNMR** (false non-match rate) for FRR: FMR = FAR, FNMR = FRR = 1 − TAR. **FTA**
+(failure to acquire) is the share of photos in which no face was found; the **transaction**
+rates count such a photo's genuine pairs as false non-matches and its impostor pairs as true
+non-matches. A **DET** curve draws FNMR against FMR on normal-deviate axes (ticks name the
+rates), where the low-error corner is spread out and Gaussian scores give a straight line.
+
+**Which numbers are in-sample.** The live threshold, the max-F1 and EER thresholds and every
+figure at them are chosen and scored on the **same** pairs: the best that threshold will ever
+look. **Development → evaluation** is not: the threshold is chosen on one split's pairs (a target
+FMR: the most lenient threshold whose development FMR does not exceed it; the EER; max F1; or
+the least $C \cdot \mathrm{FMR} + \mathrm{FNMR}$) and its FMR, FNMR, precision, F1 and accuracy
+are counted on another split's pairs, with a bootstrap interval over that split's people. The
+evaluation split's own optimum is shown beside it: the gap is the lesson.
 """
 
 UNCERTAINTY = r"""

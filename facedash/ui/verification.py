@@ -26,6 +26,7 @@ ALL, FILE = "Pairs of this set", "Pairs file (LFW pairs.txt)"
 NONE = "(none)"
 THRESHOLD = "verification_threshold"
 RATE_KEYS = ("far", "frr", "precision", "recall", "f1", "accuracy")
+NAMES = {"tar": "TAR", "far": "FAR (FMR)", "frr": "FRR (FNMR)"}  # both vocabularies
 
 
 def model_spec(model_id: str) -> ModelSpec:
@@ -152,7 +153,7 @@ def intervals_panel(key: str, score: str, pairs_key: tuple, threshold: float, sw
         ]
         rows += [
             {
-                "figure": n.upper() if len(n) == 3 else n,
+                "figure": NAMES.get(n, n),
                 "value": iv.value,
                 "95% interval": interval_text(iv),
             }
@@ -198,10 +199,14 @@ def second_model_panel(
         | rates(c.sweep.at(c.threshold))
         for c in curves
     ]
-    st.dataframe(pd.DataFrame(table), hide_index=True, key="verification_compare_table")
+    st.dataframe(
+        pd.DataFrame(table).rename(columns={"far": NAMES["far"], "frr": NAMES["frr"]}),
+        hide_index=True,
+        key="verification_compare_table",
+    )
     st.caption(
         f"{second}: {opairs.genuine} genuine / {opairs.impostor} impostor pairs; "
-        f"FAR {osw.at(othreshold).far:.2%} at its threshold."
+        f"FAR (FMR) {osw.at(othreshold).far:.2%} at its threshold."
     )
 
 
@@ -223,7 +228,10 @@ def subgroups_panel(result, key, score, pairs_key, scores, pairs, threshold, log
     )
     right.dataframe(
         pd.DataFrame([s.as_dict() for s in subs]).rename(
-            columns={"far": f"FAR at {threshold:.4f}", "frr": f"FRR at {threshold:.4f}"}
+            columns={
+                "far": f"FAR (FMR) at {threshold:.4f}",
+                "frr": f"FRR (FNMR) at {threshold:.4f}",
+            }
         ),
         hide_index=True,
         key="verification_subgroup_table",
