@@ -2,15 +2,31 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 PORT ?= 8501
+# The GPU build (requirements-gpu.txt: TensorFlow with CUDA) when `nvidia-smi -L` lists a GPU;
+# `make app GPU=0` forces the CPU build (requirements.txt), `GPU=1` the GPU one.
+GPU ?= $(shell nvidia-smi -L 2>/dev/null | grep -q '^GPU' && echo 1 || echo 0)
+ifeq ($(GPU),1)
+BUILD := gpu
+REQS := requirements-gpu.txt
+OTHER_TF := tensorflow_cpu tensorflow-cpu
+else
+BUILD := cpu
+REQS := requirements.txt
+OTHER_TF := tensorflow
+endif
+STAMP := $(VENV)/.installed-$(BUILD)
 
 .PHONY: setup assets app classroom test test-fast browser-deps lint bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-gpu.txt requirements-dev.txt pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	@# Switching builds: the two TensorFlow wheels must not be installed side by side.
+	@if ls $(VENV)/.installed-* >/dev/null 2>&1 && [ ! -f $(STAMP) ]; then \
+	  $(BIN)/python -m pip uninstall -y -q $(OTHER_TF) || true; rm -f $(VENV)/.installed-*; fi
+	sed '/^-r /d' requirements-dev.txt > $(VENV)/dev-tools.txt
+	$(BIN)/python -m pip install -q -r $(REQS) -r $(VENV)/dev-tools.txt
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . || $(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
