@@ -10,7 +10,7 @@ import streamlit as st
 from facedash import projection as P
 from facedash.figures import embedding_map as F
 from facedash.ui import embedding_map as UM
-from facedash.ui import howto, state, widgets
+from facedash.ui import howto, state
 from facedash.ui import pfe as pfe_ui
 
 METHOD_LABELS = {"PCA": "pca", "UMAP": "umap", "t-SNE": "tsne"}
@@ -88,7 +88,9 @@ def main() -> None:
     opts = controls(n, len(people))
     if opts["method"] == "umap":
         UM.warm_umap()
+    params = [opts[p] for p in ("method", "dims", "seed", "n_neighbors", "min_dist", "perplexity")]
     try:
+        proj = UM.projection(key, result.embeddings, *params)
         cmap = UM.cluster(
             key,
             result.embeddings,
@@ -101,9 +103,13 @@ def main() -> None:
             opts["n_neighbors"],
             opts["min_dist"],
             opts["perplexity"],
+            proj,
         )
     except ValueError as exc:
         st.error(str(exc))
+        return
+    except UM.jobs.JobFailed as exc:
+        st.error(f"The projection failed: {exc}")
         return
     coords, labels = cmap.projection.coords, cmap.clustering.labels
 
@@ -135,11 +141,14 @@ def main() -> None:
     picked = P.selected_indices(st.session_state.get("embedding_map_chart"), n)
     clicked = picked[0] if len(picked) == 1 else (int(hits[0]) if len(hits) == 1 else None)
     neighbours = P.nearest(result.embeddings, clicked, k=8) if clicked is not None else None
-    uris = (
-        UM.thumb_uris(key, result.thumbs, UM.THUMB_SIDE)
-        if opts["thumbs"] and opts["dims"] == 2
-        else None
-    )
+    large = n > F.WEBGL_FROM
+    pictured: list[int] | None = None
+    uris = None
+    if opts["thumbs"] and opts["dims"] == 2 and not large:
+        uris = UM.thumb_uris(key, result.thumbs, UM.THUMB_SIDE)
+    elif opts["thumbs"] and opts["dims"] == 2:
+        pictured = UM.pictured(coords, opts["thumb_size"], picked, neighbours, hits)
+        uris = UM.picture_uris(key, result.thumbs, tuple(pictured), UM.THUMB_SIDE)
     covariances = P.project_covariances(cmap.projection, var) if var is not None else None
     fig = F.face_map(
         coords,
@@ -148,6 +157,7 @@ def main() -> None:
         labels=labels,
         colour_by=opts["colour_by"],
         thumbs=uris,
+        thumb_index=pictured,
         thumb_size=opts["thumb_size"],
         highlight=hits.tolist()[:20],
         selected=picked if len(picked) > 1 else (),
@@ -175,8 +185,11 @@ def main() -> None:
                 else ""
             )
         )
+        if pictured is not None:
+            st.caption(UM.sample_note(n, len(pictured)))
     m = cmap.metrics
     with right:
+        UM.faces_panel(result, clicked, neighbours, picked, labels)
         st.subheader("Clusters vs people")
         a, b = st.columns(2)
         a.metric("Accuracy (matched)", f"{m.accuracy:.1%}")
@@ -193,53 +206,31 @@ def main() -> None:
             "each cluster matched to at most one person (Hungarian)."
         )
 
-    if neighbours is not None and clicked is not None:
-        st.subheader(f"Nearest faces to {result.names[clicked]}")
-        cols = st.columns(len(neighbours.indices) + 1)
-        if result.thumbs[clicked]:
-            cols[0].image(result.thumbs[clicked], width="stretch")
-        cols[0].caption(f"**{result.rows[clicked].person}** (this face)")
-        for col, i, d, c in zip(
-            cols[1:], neighbours.indices, neighbours.distances, neighbours.cosine, strict=True
-        ):
-            if result.thumbs[i]:
-                col.image(result.thumbs[i], width="stretch")
-            col.caption(f"{result.rows[i].person} · d={d:.3f} · cos={1 - c:.3f}")
-    if len(picked) > 1:
-        st.subheader(f"{len(picked)} selected faces")
-        counts = UM.selection_counts(result.people, picked)
-        st.caption(" · ".join(f"{p}: {c}" for p, c in counts.items()))
-        shown = picked[:100]
-        widgets.face_grid(result, shown, [f"{result.rows[i].person} · c{labels[i]}" for i in shown])
-        if len(picked) > 100:
-            st.caption(f"First 100 of {len(picked)} shown.")
-    elif neighbours is None:
-        st.caption(
-            "Click a face for its nearest faces; pick the lasso or box tool in the chart's toolbar "
-            "and drag over the map to see those faces here."
-        )
-
     with st.expander("Export embeddings"):
-        files = UM.downloads(key, result)
         d1, d2, d3 = st.columns(3)
         d1.download_button(
-            "CSV", files["csv"], "embeddings.csv", "text/csv", key="embedding_map_csv"
+            "CSV",
+            UM.deferred(key, "csv", result),
+            "embeddings.csv",
+            "text/csv",
+            key="embedding_map_csv",
         )
         d2.download_button(
             "Parquet",
-            files["parquet"],
+            UM.deferred(key, "parquet", result),
             "embeddings.parquet",
             "application/octet-stream",
             key="embedding_map_parquet",
         )
         d3.download_button(
             "Embedding Projector bundle (zip)",
-            files["projector"],
+            UM.deferred(key, "projector", result),
             "projector.zip",
             "application/zip",
             key="embedding_map_projector",
         )
         st.caption(
+            "Each file is built when its button is pressed (once per set). "
             "Unzip the bundle and load tensors.tsv and metadata.tsv at projector.tensorflow.org, "
             "or point TensorBoard's projector at the folder (projector_config.pbtxt names the sprite)."
         )

@@ -3,6 +3,12 @@
 Pure builders: arrays in, a plotly figure out. Every scatter point carries its
 face index as ``customdata``, so a chart selection maps back to faces
 (``facedash.projection.selected_indices``).
+
+Past ``WEBGL_FROM`` faces the points are WebGL (``Scattergl``) and pictures are
+drawn for a bounded sample only (``spread_sample``: one face per cell of a grid
+as fine as a thumbnail, so the pictures never pile up), plus the faces a caller
+names (the selected ones); a figure of 10,000 faces then carries a few hundred
+small pictures, not 10,000.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from facedash.projection import Neighbours, ellipse_outline
 PALETTE: list[str] = list(qualitative.Plotly) + list(qualitative.D3) + list(qualitative.Alphabet)
 HIGHLIGHT = "#e4002b"
 AXIS = {1: "x", 2: "y", 3: "z"}
+WEBGL_FROM = 500  # more faces than this: WebGL points, pictures for a sample only
+MAX_PICTURES = 300  # pictures drawn by spread_sample at most
 
 
 def colour(i: int) -> str:
@@ -35,6 +43,40 @@ def _axis_titles(method: str, dims: int) -> list[str]:
     return [f"{label} {i + 1}" for i in range(dims)]
 
 
+def spread_sample(
+    coords: np.ndarray, thumb_size: float, *, limit: int = MAX_PICTURES
+) -> np.ndarray:
+    """Faces to draw as pictures: one per occupied cell of a grid of thumbnail-sized cells.
+
+    The grid's cells are ``thumb_size`` of the larger axis span wide (the size a
+    picture is drawn at), and each occupied cell gives the face nearest its centre,
+    so pictures barely overlap. Past ``limit`` cells, the most populated cells win
+    (ties: lower cell number). Deterministic: the same coordinates give the same faces.
+    Returns sorted face indices.
+    """
+    xy = np.asarray(coords, dtype=np.float64)[:, :2]
+    n = len(xy)
+    if n == 0 or limit <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if not 0.0 < thumb_size <= 0.5:
+        raise ValueError(f"thumb_size must be in (0, 0.5], got {thumb_size}")
+    lo = xy.min(axis=0)
+    side = max(float(np.ptp(xy, axis=0).max()), 1e-12) * thumb_size
+    cell = np.floor((xy - lo) / side).astype(np.int64)
+    cells = int(cell.max()) + 1
+    cell_id = cell[:, 0] * cells + cell[:, 1]
+    dist = (((xy - lo) / side - (cell + 0.5)) ** 2).sum(axis=1)
+    order = np.lexsort((np.arange(n), dist, cell_id))  # per cell, nearest its centre first
+    sorted_ids = cell_id[order]
+    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+    chosen = order[starts]
+    if len(chosen) > limit:
+        counts = np.diff(np.r_[starts, n])
+        keep = np.lexsort((sorted_ids[starts], -counts))[:limit]
+        chosen = chosen[keep]
+    return np.sort(chosen).astype(np.int64)
+
+
 def face_map(
     coords: np.ndarray,
     *,
@@ -43,6 +85,8 @@ def face_map(
     labels: np.ndarray | None = None,
     colour_by: str = "person",
     thumbs: Sequence[str] | None = None,
+    thumb_index: Sequence[int] | None = None,
+    webgl: bool | None = None,
     thumb_size: float = 0.05,
     highlight: Sequence[int] = (),
     selected: Sequence[int] = (),
@@ -56,7 +100,10 @@ def face_map(
 
     In 2-D, ``thumbs`` (data URIs, one per face) draws each face's thumbnail at its
     point, ``thumb_size`` wide as a fraction of the larger axis span, framed in its
-    group's colour (3-D scenes cannot hold pictures: points only). ``highlight``
+    group's colour (3-D scenes cannot hold pictures: points only). With
+    ``thumb_index``, ``thumbs[k]`` is the picture of face ``thumb_index[k]`` and
+    only those faces get one. ``webgl`` (default: more than ``WEBGL_FROM`` faces)
+    draws the points with ``Scattergl``, visible under the pictures. ``highlight``
     rings faces found by a search, ``selected`` marks faces picked in the chart,
     ``neighbours`` links a face to its nearest faces, and ``covariances``
     (N x 2 x 2, PCA only) draws each face's ``n_std``-sigma uncertainty ellipse.
@@ -71,8 +118,12 @@ def face_map(
         raise ValueError(f"colour_by must be 'person' or 'cluster', got {colour_by!r}")
     if colour_by == "cluster" and (labels is None or len(labels) != n):
         raise ValueError("colouring by cluster needs one cluster label per point")
-    if thumbs is not None and len(thumbs) != n:
-        raise ValueError(f"{len(thumbs)} thumbnails for {n} points")
+    pictured = np.arange(n) if thumb_index is None else np.asarray(thumb_index, dtype=np.int64)
+    if thumbs is not None and len(thumbs) != len(pictured):
+        raise ValueError(f"{len(thumbs)} thumbnails for {len(pictured)} points")
+    if len(pictured) and (pictured.min() < 0 or pictured.max() >= n):
+        raise ValueError(f"thumb_index must index the {n} points")
+    gl = n > WEBGL_FROM if webgl is None else bool(webgl)
     if not 0.0 < thumb_size <= 0.5:
         raise ValueError(f"thumb_size must be in (0, 0.5], got {thumb_size}")
     people_a = np.asarray(people).astype(str)
@@ -97,19 +148,23 @@ def face_map(
     custom[:, 2] = people_a
     custom[:, 3] = cluster_a
 
+    every_face = show_thumbs and not gl and thumb_index is None
+    in_picture = np.zeros(n, dtype=bool)
+    in_picture[pictured] = True
     fig = go.Figure()
     for g, label in enumerate(legend):
         idx = np.flatnonzero(group_of == g)
         col = colour(g)
         marker: dict[str, object] = {
             "color": col,
-            "size": 7 if dims == 2 else 4,
+            "size": (5 if gl else 7) if dims == 2 else 4,
             "line": {"width": 0},
         }
-        if show_thumbs:
+        if every_face:
             # Invisible points over the pictures keep hover, click and lasso working.
             marker = {"color": col, "size": max(6.0, 400 * thumb_size), "opacity": 0.0}
-            fig.add_trace(_frames(xy[idx], side, col, label))
+        if show_thumbs and in_picture[idx].any():
+            fig.add_trace(_frames(xy[idx[in_picture[idx]]], side, col, label, legend=every_face))
         common = {
             "mode": "markers",
             "name": label,
@@ -117,13 +172,14 @@ def face_map(
             "marker": marker,
             "customdata": custom[idx],
             "hovertemplate": hover,
-            "showlegend": not show_thumbs,
+            "showlegend": not every_face,
         }
-        if show_thumbs:  # keep the points invisible when a selection dims the others
+        if every_face:  # keep the points invisible when a selection dims the others
             common["selected"] = {"marker": {"opacity": 0.0}}
             common["unselected"] = {"marker": {"opacity": 0.0}}
         if dims == 2:
-            fig.add_trace(go.Scatter(x=xy[idx, 0], y=xy[idx, 1], **common))
+            scatter = go.Scattergl if gl else go.Scatter
+            fig.add_trace(scatter(x=xy[idx, 0], y=xy[idx, 1], **common))
         else:
             fig.add_trace(go.Scatter3d(x=xy[idx, 0], y=xy[idx, 1], z=xy[idx, 2], **common))
 
@@ -174,7 +230,10 @@ def face_map(
         )
         if show_thumbs:
             assert thumbs is not None
-            fig.update_layout(images=_images(xy, thumbs, side))
+            # Over a WebGL cloud the sampled pictures go above the points (hover still
+            # reaches the points: layout images take no mouse events).
+            layer = "below" if every_face else "above"
+            fig.update_layout(images=_images(xy[pictured], thumbs, side, layer=layer))
     else:
         fig.update_layout(
             scene={
@@ -187,7 +246,9 @@ def face_map(
     return fig
 
 
-def _frames(points: np.ndarray, side: float, col: str, label: str) -> go.Scatter:
+def _frames(
+    points: np.ndarray, side: float, col: str, label: str, *, legend: bool = True
+) -> go.Scatter:
     """Square outlines around pictures, all in one line trace (None between squares)."""
     h = side / 2
     corners = np.array([[-h, -h], [h, -h], [h, h], [-h, h], [-h, -h], [np.nan, np.nan]])
@@ -200,12 +261,14 @@ def _frames(points: np.ndarray, side: float, col: str, label: str) -> go.Scatter
         name=label,
         legendgroup=label,
         hoverinfo="skip",
-        showlegend=True,
+        showlegend=legend,
         connectgaps=False,
     )
 
 
-def _images(points: np.ndarray, thumbs: Sequence[str], side: float) -> list[dict]:
+def _images(
+    points: np.ndarray, thumbs: Sequence[str], side: float, *, layer: str = "below"
+) -> list[dict]:
     return [
         {
             "source": uri,
@@ -218,7 +281,7 @@ def _images(points: np.ndarray, thumbs: Sequence[str], side: float) -> list[dict
             "xanchor": "center",
             "yanchor": "middle",
             "sizing": "stretch",
-            "layer": "below",
+            "layer": layer,
         }
         for (x, y), uri in zip(points[:, :2].tolist(), thumbs, strict=True)
     ]

@@ -20,6 +20,9 @@ from facedash.projection.reduce import Projection, check_points, project
 Space = Literal["projected", "full"]
 SPACES: tuple[str, ...] = ("projected", "full")
 SINGLE_THREAD_MAX = 20_000  # KMeans runs single-threaded up to this many faces
+# The silhouette compares every face with every other (O(n^2) time); past this many
+# faces it is computed on a seeded sample of this size (sklearn's ``sample_size``).
+SILHOUETTE_SAMPLE = 5_000
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,8 @@ def cluster_metrics(
     """Confusion matrix, Hungarian accuracy, ARI, NMI and (given ``points``) the silhouette.
 
     The silhouette is computed on ``points`` (where the clustering ran) and is
-    None when it is undefined (a single cluster, or every face its own cluster).
+    None when it is undefined (a single cluster, or every face its own cluster);
+    past ``SILHOUETTE_SAMPLE`` faces, on a seeded sample of that many faces.
     """
     from sklearn.metrics import (
         adjusted_rand_score,
@@ -147,7 +151,11 @@ def cluster_metrics(
     if points is not None:
         x = check_points(points, name="points")
         if 2 <= n_clusters <= x.shape[0] - 1:
-            sil = float(silhouette_score(x, labels))
+            sample = SILHOUETTE_SAMPLE if x.shape[0] > SILHOUETTE_SAMPLE else None
+            try:
+                sil = float(silhouette_score(x, labels, sample_size=sample, random_state=0))
+            except ValueError:  # the sample drew a single cluster: undefined there
+                sil = None
     return ClusterMetrics(
         confusion=matrix[:, col_order],
         people=row_names,

@@ -19,6 +19,27 @@ import numpy as np
 Method = Literal["pca", "umap", "tsne"]
 METHODS: tuple[str, ...] = ("pca", "umap", "tsne")
 METHOD_NAMES = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
+TSNE_MAX = 20_000  # t-SNE refuses more faces than this (minutes to hours): use UMAP or PCA
+# Seconds per face * log2(faces) measured on a 2-core VM (UMAP after its numba
+# compilation; t-SNE Barnes-Hut), for the progress notes of long projections.
+_SECONDS_PER_N_LOG_N = {"pca": 2e-7, "umap": 3.5e-4, "tsne": 9e-4}
+
+
+def estimate_seconds(method: str, n: int) -> float:
+    """A rough time for projecting ``n`` faces with ``method`` on a small machine (progress notes)."""
+    rate = _SECONDS_PER_N_LOG_N.get(method, 1e-3)
+    return rate * n * float(np.log2(max(n, 2)))
+
+
+def check_size(method: str, n: int) -> None:
+    """``ValueError`` with what to use instead when ``method`` is too slow for ``n`` faces."""
+    if method == "tsne" and n > TSNE_MAX:
+        minutes = estimate_seconds("tsne", n) / 60
+        raise ValueError(
+            f"t-SNE on {n:,} faces would take about {minutes:.0f} minutes here and is limited to "
+            f"{TSNE_MAX:,} faces: use UMAP (same kind of neighbour map, about "
+            f"{estimate_seconds('umap', n) / 60:.0f} minutes) or PCA (instant), or a sample of the set."
+        )
 
 
 @dataclass(frozen=True)
@@ -81,6 +102,7 @@ def project(
         raise ValueError(f"need at least {dims + 1} faces to project to {dims}-D, got {n}")
     if d < dims:
         raise ValueError(f"embeddings have {d} dimensions, fewer than dims={dims}")
+    check_size(method, n)
     t0 = time.perf_counter()
     if method == "pca":
         from sklearn.decomposition import PCA

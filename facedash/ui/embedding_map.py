@@ -1,24 +1,52 @@
 """The Embedding map's cached computations: projections, thumbnails, exports, variances.
 
-``cluster``, ``thumb_uris`` and ``downloads`` are keyed on the set's content key
-(``keys.set_key``) plus their parameters, so a rerun (a click, a lasso, a new
-search) recomputes none of them; UMAP's numba compilation is paid once per server.
+``projection``, ``cluster``, ``thumb_uris``, ``picture_uris`` and ``export`` are
+keyed on the set's content key (``keys.set_key``) plus their parameters, so a
+rerun (a click, a lasso, a new search) recomputes none of them; UMAP's numba
+compilation is paid once per server. Projections are kept once per server for
+every session: UMAP runs in the page behind a note of how long it takes, t-SNE
+in a separate process behind a progress bar, stopped when a setting changes.
 """
 
 from __future__ import annotations
+
+import functools
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import streamlit as st
 
 from facedash import exports, thumbnails
 from facedash import projection as P
+from facedash.figures import embedding_map as F
 from facedash.pipeline import EmbeddingSet
+from facedash.ui import jobs, widgets
 from facedash.ui import pfe as pfe_ui
 from facedash.ui.keys import set_key
 
 THUMB_SIDE = 48
+SELECTED_PICTURES = 50  # selected faces that get a picture on a large map
+PANEL_FACES = 30  # selected faces shown in the panel beside the map
+PROJECTIONS_KEPT = 16  # finished projections kept per server (a 10k-face one is 160 KB)
+SLOW_S = 3.0  # projections expected to take longer get a note (UMAP) or a progress bar (t-SNE)
 
-__all__ = ["THUMB_SIDE", "cluster", "downloads", "set_key", "thumb_uris", "variances", "warm_umap"]
+__all__ = [
+    "THUMB_SIDE",
+    "cluster",
+    "deferred",
+    "export",
+    "faces_panel",
+    "pictured",
+    "picture_uris",
+    "projection",
+    "sample_note",
+    "set_key",
+    "thumb_uris",
+    "variances",
+    "warm_umap",
+]
 
 
 @st.cache_resource(show_spinner="Compiling UMAP (numba, once per server; about 20 s) ...")
@@ -27,7 +55,108 @@ def warm_umap() -> float:
     return P.warm_umap()
 
 
-@st.cache_data(show_spinner="Projecting ...", max_entries=32)
+class _Kept:
+    """Finished projections, shared by every session of this server (bounded, thread-safe)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.items: OrderedDict[tuple, P.Projection] = OrderedDict()
+
+    def get(self, key: tuple) -> P.Projection | None:
+        with self.lock:
+            hit = self.items.get(key)
+            if hit is not None:
+                self.items.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple, value: P.Projection) -> None:
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > PROJECTIONS_KEPT:
+                self.items.popitem(last=False)
+
+
+@st.cache_resource
+def _kept() -> _Kept:
+    return _Kept()
+
+
+def _params(method: str, seed: int, n_neighbors: int, min_dist: float, perplexity: float) -> tuple:
+    """The parameters a method reads (PCA none, UMAP neighbours/min-dist/seed, t-SNE perplexity/seed)."""
+    if method == "umap":
+        return (seed, n_neighbors, min_dist)
+    if method == "tsne":
+        return (seed, perplexity)
+    return ()
+
+
+def projection(
+    key: str,
+    embeddings: np.ndarray,
+    method: str,
+    dims: int,
+    seed: int,
+    n_neighbors: int,
+    min_dist: float,
+    perplexity: float,
+) -> P.Projection:
+    """The set projected with ``method``: computed once per server, then shared.
+
+    Too large for the method: ``ValueError`` saying what to use instead. A slow
+    UMAP says how long it takes; a slow t-SNE runs in a separate process with a
+    progress bar and stops when the page reruns (a setting changed).
+    """
+    n = len(embeddings)
+    P.check_size(method, n)
+    wanted = (key, method, dims, _params(method, seed, n_neighbors, min_dist, perplexity))
+    kept = _kept()
+    hit = kept.get(wanted)
+    if hit is not None:
+        return hit
+    args = (embeddings, method, dims, seed, n_neighbors, min_dist, perplexity)
+    estimate = P.estimate_seconds(method, n)
+    name = P.METHOD_NAMES[method]
+    if method == "tsne" and estimate > SLOW_S:
+        result = jobs.run_in_process(
+            _project,
+            args,
+            label=f"t-SNE of {n:,} faces, once per set and setting; change a setting to stop it",
+            estimate_s=estimate,
+        )
+    else:
+        note = (
+            f"{name} of {n:,} faces: about {estimate:.0f} s, once per set and setting (then cached) ..."
+            if estimate > SLOW_S
+            else f"{name} ..."
+        )
+        with st.spinner(note):
+            result = _project(*args)
+    kept.put(wanted, result)
+    return result
+
+
+def _project(
+    embeddings: np.ndarray,
+    method: str,
+    dims: int,
+    seed: int,
+    n_neighbors: int,
+    min_dist: float,
+    perplexity: float,
+) -> P.Projection:
+    """``P.project`` with positional arguments (what a worker process is handed)."""
+    return P.project(
+        embeddings,
+        method,
+        dims=dims,
+        seed=seed,
+        n_neighbors=n_neighbors,
+        min_dist=min_dist,
+        perplexity=perplexity,
+    )
+
+
+@st.cache_data(show_spinner="Clustering ...", max_entries=32)
 def cluster(
     key: str,
     _embeddings: np.ndarray,
@@ -40,19 +169,11 @@ def cluster(
     n_neighbors: int,
     min_dist: float,
     perplexity: float,
+    _projection: P.Projection,
 ) -> P.ClusterMap:
-    """Projection + KMeans + metrics, cached per face set and parameters."""
+    """KMeans + metrics on ``_projection`` (from ``projection``, same parameters), cached per set and parameters."""
     return P.cluster_map(
-        _embeddings,
-        np.asarray(people),
-        method=method,
-        dims=dims,
-        k=k,
-        space=space,
-        seed=seed,
-        n_neighbors=n_neighbors,
-        min_dist=min_dist,
-        perplexity=perplexity,
+        _embeddings, np.asarray(people), k=k, space=space, seed=seed, projection=_projection
     )
 
 
@@ -62,10 +183,22 @@ def thumb_uris(key: str, _thumbs: list[bytes | None], side: int) -> list[str]:
     return thumbnails.data_uris(_thumbs, side)
 
 
-@st.cache_data(show_spinner="Preparing downloads ...", max_entries=8)
-def downloads(key: str, _result: EmbeddingSet) -> dict[str, bytes]:
-    """CSV, Parquet and the Embedding Projector bundle, built once per face set."""
+@st.cache_data(show_spinner=False, max_entries=64)
+def picture_uris(
+    key: str, _thumbs: list[bytes | None], indices: tuple[int, ...], side: int
+) -> list[str]:
+    """Data URIs of the faces ``indices`` only (a large set's sample), cached on the set and the faces."""
+    return thumbnails.data_uris([_thumbs[i] for i in indices], side)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def export(key: str, fmt: str, _result: EmbeddingSet) -> bytes:
+    """One download (``csv``, ``parquet`` or ``projector``), built once per face set on first click."""
     meta = _result.frame()
+    if fmt == "csv":
+        return exports.csv_bytes(_result.embeddings, meta)
+    if fmt == "parquet":
+        return exports.parquet_bytes(_result.embeddings, meta)
     files = exports.projector_files(
         _result.embeddings,
         meta[["path", "person"]],
@@ -73,11 +206,7 @@ def downloads(key: str, _result: EmbeddingSet) -> dict[str, bytes]:
         tensor_name=_result.dataset,
         root=_result.root or None,
     )
-    return {
-        "csv": exports.csv_bytes(_result.embeddings, meta),
-        "parquet": exports.parquet_bytes(_result.embeddings, meta),
-        "projector": exports.projector_zip(files),
-    }
+    return exports.projector_zip(files)
 
 
 def variances(result: EmbeddingSet) -> np.ndarray | None:
@@ -92,3 +221,69 @@ def selection_counts(people: np.ndarray, picked: list[int]) -> dict[str, int]:
     """How many of the selected faces belong to each person."""
     names, counts = np.unique(people[picked], return_counts=True)
     return {str(p): int(c) for p, c in zip(names, counts, strict=True)}
+
+
+def deferred(key: str, fmt: str, result: EmbeddingSet) -> Callable[[], bytes]:
+    """A download's data as a callable: built when the button is pressed, not on every rerun."""
+    return functools.partial(export, key, fmt, result)
+
+
+def pictured(
+    coords: np.ndarray,
+    thumb_size: float,
+    picked: Sequence[int],
+    neighbours: P.Neighbours | None,
+    hits: np.ndarray,
+) -> list[int]:
+    """Faces drawn as pictures on a large map: the spread sample plus the selected, clicked and found ones."""
+    chosen = set(F.spread_sample(coords, thumb_size).tolist())
+    chosen.update(int(i) for i in list(picked)[:SELECTED_PICTURES])
+    chosen.update(int(i) for i in np.asarray(hits)[:20])
+    if neighbours is not None:
+        chosen.update([neighbours.query, *(int(i) for i in neighbours.indices)])
+    return sorted(chosen)
+
+
+def sample_note(n: int, shown: int) -> str:
+    """What a large map draws, and why not every face."""
+    return (
+        f"{n:,} faces are WebGL points; {shown} of them are drawn as pictures: one per "
+        "thumbnail-sized cell of the map, where pictures do not pile up, plus the faces you "
+        "selected, clicked or searched. Zooming in does not add pictures (the chart does not "
+        "tell the server its zoom): click, box or lasso faces to see them beside the map."
+    )
+
+
+def faces_panel(
+    result: EmbeddingSet,
+    clicked: int | None,
+    neighbours: P.Neighbours | None,
+    picked: list[int],
+    labels: np.ndarray,
+) -> None:
+    """Beside the map: the clicked face and its nearest faces, or the selected faces."""
+    if neighbours is not None and clicked is not None:
+        st.subheader(f"Nearest faces to {result.names[clicked]}")
+        faces = [clicked, *(int(i) for i in neighbours.indices)]
+        captions = [f"**{result.rows[clicked].person}** (this face)"] + [
+            f"{result.rows[i].person} · d={d:.3f} · cos={1 - c:.3f}"
+            for i, d, c in zip(
+                neighbours.indices, neighbours.distances, neighbours.cosine, strict=True
+            )
+        ]
+        widgets.face_grid(result, faces, captions, per_row=3)
+    elif len(picked) > 1:
+        st.subheader(f"{len(picked)} selected faces")
+        counts = selection_counts(result.people, picked)
+        st.caption(" · ".join(f"{p}: {c}" for p, c in counts.items()))
+        shown = picked[:PANEL_FACES]
+        widgets.face_grid(
+            result, shown, [f"{result.rows[i].person} · c{labels[i]}" for i in shown], per_row=5
+        )
+        if len(picked) > PANEL_FACES:
+            st.caption(f"First {PANEL_FACES} of {len(picked)} shown.")
+    else:
+        st.caption(
+            "Click a face for its nearest faces; pick the lasso or box tool in the chart's toolbar "
+            "and drag over the map to see those faces here."
+        )
