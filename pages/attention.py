@@ -205,21 +205,22 @@ def _whole_set(result, method: str, layer: str | None, target: str, spec: str) -
         )
         return
     set_key = (UA.set_crops_key(result), method, layer, target, spec)
-    if st.button("Average over every face", key="attention_set_run"):
+    what, note = UA.whole_set_words(len(result.rows))
+    if st.button(f"Average over {what}", key="attention_set_run"):
         if target == "reference":
             st.info("With 'a second face' each face is compared with its nearest other face.")
-        with st.spinner(f"Explaining {len(result.rows)} faces ..."):
-            try:
-                avg, recs = UA.whole_set(result, method, layer, target, spec)
-            except ValueError as exc:
-                st.warning(str(exc))
-                return
-        st.session_state["attention_set"] = (set_key, avg, recs)
+        try:
+            avg, recs, faces = UA.whole_set_with_progress(result, method, layer, target, spec)
+        except ValueError as exc:
+            st.warning(str(exc))
+            return
+        st.session_state["attention_set"] = (set_key, avg, recs, len(faces))
     held = st.session_state.get("attention_set")
     if held is None or held[0] != set_key:
-        st.caption("Press the button to explain every face with the settings above.")
+        st.caption(f"Press the button to explain {what} with the settings above{note}")
         return
     avg, recs = held[1], held[2]
+    st.caption(f"Averaged over {held[3]} of the set's {len(result.rows):,} faces{note}")
     st.plotly_chart(
         figs.average_maps_figure(avg["names"], avg["maps"], avg["counts"]),
         key="attention_set_maps",

@@ -280,3 +280,29 @@ def test_an_interrupted_job_terminates_its_worker(monkeypatch):
 
     with pytest.raises(ValueError, match="perplexity"):  # the worker's ValueError, as itself
         jobs.run_in_process(project, (np.zeros((10, 4)), "tsne"), label="t-SNE", estimate_s=5)
+
+
+# -- attention -------------------------------------------------------------------------------
+def test_whole_set_sample_is_seeded_and_bounded():
+    from facedash.ui import attention as UA
+
+    a = UA.whole_set_sample(10_000, 300)
+    assert len(a) == 300 == len(set(a.tolist())) and np.all(np.diff(a) > 0)
+    assert np.array_equal(a, UA.whole_set_sample(10_000, 300))
+    assert np.array_equal(UA.whole_set_sample(50, 300), np.arange(50))
+
+
+def test_attention_whole_set_view_explains_a_seeded_sample(big_set, monkeypatch):
+    from facedash.ui import attention as UA
+
+    monkeypatch.setattr(UA, "WHOLE_SET_MAX", 12)  # a few faces keep the test fast
+    at = _app(big_set)
+    at.switch_page("pages/attention.py")
+    at.run()
+    assert not at.exception, at.exception
+    button = at.button(key="attention_set_run")
+    assert button.label == "Average over a sample of 12 faces"
+    button.click().run()
+    assert not at.exception, at.exception
+    assert any(c.value.startswith("Averaged over 12 of the set's 600 faces") for c in at.caption)
+    assert at.get("plotly_chart")  # the average maps and region bars

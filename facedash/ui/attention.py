@@ -1,11 +1,15 @@
 """The Attention page's cached computations: aligned crops, explanations, a photo's face, checks.
 
 Explanations need gradients, so they always run on the TensorFlow model
-(``gradient_model``), whatever backend embeds the faces.
+(``gradient_model``), whatever backend embeds the faces. Only the faces a view
+needs are re-cropped from their photos (one face, a pair, or the whole-set
+sample), so a 10,000-face set costs the Attention page what a 100-face set does;
+the whole-set average runs on a seeded sample of at most ``WHOLE_SET_MAX`` faces.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +23,14 @@ from facedash.explain.crops import aligned_crops, face_from_photo
 from facedash.explain.faithfulness import randomized_copy, spearman
 from facedash.explain.methods import make
 from facedash.explain.regions import aligned_landmarks
-from facedash.explain.targets import centroid_of_each, nearest_centroid, nearest_other
+from facedash.explain.targets import centroid_of_each, nearest_centroid
 from facedash.explain.targets import person_centroids as centroids
 from facedash.ui import cache, state
+from facedash.ui.keys import set_key
 
 TOP_BLOCKS = 4  # blocks shuffled by the randomization check
+WHOLE_SET_MAX = 300  # faces explained by the whole-set view at most (a seeded sample past it)
+WHOLE_SET_CHUNK = 50  # faces per explanation call in the whole-set view (one progress step)
 
 
 def gradient_model(model_id: str) -> Any:
@@ -31,17 +38,31 @@ def gradient_model(model_id: str) -> Any:
     return cache.model(model_id).model  # type: ignore[attr-defined]
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def crops(key: tuple, _dataset: Any, _rows: list, margin: float, rotate: bool) -> np.ndarray:
-    """Every face of the set aligned to the model's input; cached on (set fingerprint, alignment)."""
-    return aligned_crops(_dataset, _rows, AlignSettings(margin=margin, rotate=rotate))
+@st.cache_data(show_spinner=False, max_entries=32)
+def crops(
+    key: tuple, _load: Callable[[], Any], _rows: list, margin: float, rotate: bool
+) -> np.ndarray:
+    """Faces ``_rows`` aligned to the model's input, re-cropped from their photos.
+
+    Cached on ``key`` (the set's content key, its alignment key and the face
+    indices) and the alignment; ``_load`` gives the data set only on a miss.
+    """
+    dataset = _load()
+    if dataset is None:  # pages ask only once a set is open
+        raise ValueError("no face set is open")
+    return aligned_crops(dataset, _rows, AlignSettings(margin=margin, rotate=rotate))
 
 
-def set_crops(result: Any) -> np.ndarray:
-    """The current set's aligned crops (see ``crops``)."""
+def face_crops(result: Any, indices: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Aligned crops of the faces ``indices`` of the current set (see ``crops``)."""
     _, align = state.settings()
+    idx = tuple(int(i) for i in indices)
     return crops(
-        set_crops_key(result), state.current_dataset(), result.rows, align.margin, align.rotate
+        (*set_crops_key(result), idx),
+        state.current_dataset,
+        [result.rows[i] for i in idx],
+        align.margin,
+        align.rotate,
     )
 
 
@@ -116,11 +137,10 @@ def label(result: Any, i: int) -> str:
 
 def inputs(result: Any, faces_idx: list[int], upload: Any | None) -> Inputs:
     """The chosen faces of the set; an uploaded photo's face replaces the first one."""
-    all_crops = set_crops(result)
-    faces = all_crops[faces_idx]
+    faces = face_crops(result, faces_idx)
     out = Inputs(
         faces,
-        landmarks_of(result, faces_idx, all_crops.shape[1]),
+        landmarks_of(result, faces_idx, faces.shape[1]),
         result.embeddings[faces_idx],
         [label(result, i) for i in faces_idx],
         [str(result.people[i]) for i in faces_idx],
@@ -160,26 +180,99 @@ def randomization(
     return rheat, spearman(heat, rheat)
 
 
-def whole_set(result: Any, method: str, layer: str | None, target: str, spec: str) -> tuple:
-    """Every face explained (no deletion curves): the average maps and per-face records.
+def whole_set_sample(n: int, limit: int, seed: int = 0) -> np.ndarray:
+    """The faces the whole-set view explains: all ``n``, or a seeded sample of ``limit`` (sorted)."""
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
 
-    With a pair target each face is compared with its nearest other face; with the
-    centroid target, with its own person's centroid.
+
+def _nearest_others(embeddings: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """For each face of ``faces``, its most similar other face of the whole set (``len(faces) x N``)."""
+    emb = np.asarray(embeddings, dtype=np.float32)
+    sims = emb[faces] @ emb.T
+    sims[np.arange(len(faces)), faces] = -np.inf
+    return sims.argmax(axis=1)
+
+
+def whole_set(
+    result: Any,
+    method: str,
+    layer: str | None,
+    target: str,
+    spec: str,
+    *,
+    limit: int | None = None,
+    progress: Callable[[int, int], object] | None = None,
+) -> tuple:
+    """The sampled faces explained (no deletion curves): average maps, per-face records, the sample.
+
+    With a pair target each face is compared with its nearest other face of the
+    whole set; with the centroid target, with its own person's centroid. Faces are
+    explained ``WHOLE_SET_CHUNK`` at a time (each chunk cached), ``progress(done,
+    total)`` after each.
     """
-    all_crops = set_crops(result)
-    lms = landmarks_of(result, range(len(result.rows)), all_crops.shape[1])
+    faces = whole_set_sample(len(result.rows), WHOLE_SET_MAX if limit is None else limit)
+    crops_all = face_crops(result, faces)
+    lms = landmarks_of(result, faces, crops_all.shape[1])
     ref = None
     if target == "reference":
-        ref = result.embeddings[nearest_other(result.embeddings)]
+        ref = result.embeddings[_nearest_others(result.embeddings, faces)]
     elif target == "centroid":
-        ref = centroid_of_each(result.embeddings, result.people)
-    s = explain(result.model_id, all_crops, lms, method, layer, spec, ref, deletion=False)
-    return set_average(s.heat, lms, result.people), s.records(list(result.names))
+        ref = centroid_of_each(result.embeddings, result.people)[faces]
+    heat, records = [], []
+    names = [str(result.names[i]) for i in faces]
+    for start in range(0, len(faces), WHOLE_SET_CHUNK):
+        part = slice(start, start + WHOLE_SET_CHUNK)
+        a = explain(
+            result.model_id,
+            crops_all[part],
+            lms[part],
+            method,
+            layer,
+            spec,
+            None if ref is None else ref[part],
+            deletion=False,
+        )
+        heat.append(a.heat)
+        records += a.records(names[part])
+        if progress is not None:
+            progress(min(start + WHOLE_SET_CHUNK, len(faces)), len(faces))
+    people = np.asarray(result.people)[faces]
+    return set_average(np.concatenate(heat), lms, people), records, faces
+
+
+def whole_set_words(n: int) -> tuple[str, str]:
+    """What the whole-set view explains ("every face" or "a sample of 300 faces"), and a note why."""
+    if n <= WHOLE_SET_MAX:
+        return "every face", "."
+    return (
+        f"a sample of {WHOLE_SET_MAX} faces",
+        f" (a seeded sample: {n:,} faces would take too long, and the average of "
+        f"{WHOLE_SET_MAX} already shows where the model looks).",
+    )
+
+
+def whole_set_with_progress(
+    result: Any, method: str, layer: str | None, target: str, spec: str
+) -> tuple:
+    """``whole_set`` behind a progress bar (one step per chunk of faces)."""
+    bar = st.progress(0.0, text="Explaining the faces ...")
+    try:
+        return whole_set(
+            result,
+            method,
+            layer,
+            target,
+            spec,
+            progress=lambda done, total: bar.progress(
+                done / total, text=f"Explained {done} of {total} faces ..."
+            ),
+        )
+    finally:
+        bar.empty()
 
 
 def set_crops_key(result: Any) -> tuple:
-    """The key the set's crops are cached on: the set's fingerprint and its alignment."""
-    dataset = state.current_dataset()
-    if dataset is None:  # pages ask only once a set is open
-        raise ValueError("no face set is open")
-    return (dataset.fingerprint(), result.align_key)
+    """The key the set's crops are cached on: the set's content key and its alignment."""
+    return (set_key(result), result.align_key)
