@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import screenshot, wait_for_app
+from tests.conftest import ARTIFACTS, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -103,3 +103,31 @@ def test_operating_points_of_private_uploads_stay_off_disk(page, app_url, demo_d
             else 0
         )
     assert stored == 0
+
+
+def test_verification_dev_eval_panel_and_det(page, app_url):
+    """The DET beside the ROC, and the Development -> evaluation panel, in one picture each."""
+    page.goto(app_url)
+    wait_for_app(page, "Faces embedded")
+    page.goto(app_url + "/verification")
+    wait_for_app(page, "ROC-AUC")
+    wait_for_app(page, "Threshold chosen on train")  # (the gap is also in How to read this)
+    # ROC, DET, rates, histograms, confusion; the panel's DET and histogram; subgroups' ROC.
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= 8"
+    )
+    assert page.get_by_text("DET: false non-matches against false matches").count() >= 1
+    assert page.get_by_text("DET of train and val (dots: chosen on train)").count() >= 1
+    assert page.get_by_text("Threshold chosen on train").count() >= 1
+    out = ARTIFACTS / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    top = "el => el.closest('[data-testid=stPlotlyChart]').scrollIntoView({block: 'start'})"
+    page.get_by_text("DET: false non-matches against false matches").first.evaluate(top)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(out / "verification_roc_det.png"))
+    heading = page.get_by_text("Development → evaluation: a threshold chosen on one split")
+    heading.first.evaluate("el => el.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(1000)
+    path = out / "verification_dev_eval.png"
+    page.screenshot(path=str(path))
+    assert path.stat().st_size > 50_000

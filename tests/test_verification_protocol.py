@@ -244,7 +244,7 @@ def test_det_figure_draws_sklearn_points_on_normal_deviate_axes(demo):
     d = sw.at(0.6)
     assert default.x[0] == pytest.approx(norm.ppf(max(d.far, floor_x)))  # FMR 0: at the floor
     ticks = dict(zip(fig.layout.xaxis.ticktext, fig.layout.xaxis.tickvals, strict=True))
-    for text, rate in (("0.1%", 0.001), ("1%", 0.01), ("10%", 0.1), ("60%", 0.6)):
+    for text, rate in (("0.1%", 0.001), ("1%", 0.01), ("5%", 0.05), ("50%", 0.5)):
         assert ticks[text] == pytest.approx(norm.ppf(rate))  # log-style labels, probit positions
     assert "FMR" in fig.layout.xaxis.title.text and "FNMR" in fig.layout.yaxis.title.text
 

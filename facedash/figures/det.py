@@ -21,7 +21,8 @@ from scipy.stats import norm
 from facedash.figures.verification import _MARGIN, COLOURS, Curve
 from facedash.verification import Sweep, det_points
 
-TICKS = (1e-5, 1e-4, 1e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99)
+TICKS = (1e-5, 1e-4, 1e-3, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95)
+TOP = 0.97  # the axes end past the 95% tick
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def _axis(title: str, lowest: float) -> dict[str, Any]:
         "title": {"text": title},
         "tickvals": norm.ppf(ticks).tolist(),
         "ticktext": [_tick_text(t) for t in ticks],
-        "range": [float(norm.ppf(lowest)) - 0.15, float(norm.ppf(0.99)) + 0.1],
+        "range": [float(norm.ppf(lowest)) - 0.15, float(norm.ppf(TOP))],
         "zeroline": False,
     }
 
@@ -121,7 +122,7 @@ def det_figure(
     for m in marks:
         lowest = min(lowest, *_floors(m.sweep))
         data.append(_marker(m.sweep, m.threshold, m.colour, m.symbol, m.label, size=12))
-    line = norm.ppf([lowest, 0.99])
+    line = norm.ppf([lowest, TOP])
     data.append(
         go.Scatter(
             x=line,
@@ -135,7 +136,12 @@ def det_figure(
     return go.Figure(
         data=data,
         layout={
-            "title": {"text": title or "DET: false non-matches against false matches"},
+            "title": {
+                "text": title or "DET: false non-matches against false matches",
+                "subtitle": {
+                    "text": "normal-deviate axes; a rate of 0 is drawn at half of one error"
+                },
+            },
             "margin": _MARGIN,
             "xaxis": _axis("False match rate FMR (= FAR), normal-deviate scale", lowest),
             "yaxis": _axis("False non-match rate FNMR (= FRR)", lowest),

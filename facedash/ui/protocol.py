@@ -165,12 +165,11 @@ def dev_eval_panel(result: EmbeddingSet, key: str, score: str, max_pairs: int, s
     ]
     for row, sp in zip(rows, (de.dev, de.eval, de.eval), strict=True):
         row["pairs (genuine + impostor)"] = f"{sp.pairs.genuine} + {sp.pairs.impostor}"
+    band = "95% interval (FMR · FNMR · F1)"
+    for row in rows:
+        row[band] = ""
     if iv is not None:
-        rows[1] |= {
-            "95% interval (FMR · FNMR · F1)": " · ".join(
-                _interval(iv.rates[a]) for a in ("far", "frr", "f1")
-            )
-        }
+        rows[1][band] = " · ".join(_interval(iv.rates[a]) for a in ("far", "frr", "f1"))
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="verification_dev_eval_table")
     st.caption(
         f"Chosen on {dev} ({de.criterion.label}), the threshold {de.threshold:.4f} gives {evl} "
