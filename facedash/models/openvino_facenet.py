@@ -68,7 +68,7 @@ def agreement(embeddings: np.ndarray, reference: np.ndarray) -> Agreement:
     a = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
     b = reference / np.linalg.norm(reference, axis=1, keepdims=True)
     cos = np.sum(a * b, axis=1)
-    return Agreement(len(cos), float(cos.min()), float(cos.mean()))
+    return Agreement(len(cos), float(cos.min()), float(cos.mean()), MIN_COSINE)
 
 
 def demo_crops(root: Path | None = None, limit: int | None = AGREEMENT_FACES) -> np.ndarray:
