@@ -20,6 +20,7 @@ from facedash.figures import det as D
 from facedash.figures import verification as F
 from facedash.pipeline import EmbeddingSet
 from facedash.ui import state
+from facedash.ui.keys import set_key
 
 REPLICATES = 200
 RATES: tuple[tuple[str, str], ...] = (
@@ -64,11 +65,29 @@ def dev_eval(
     return de, F.score_histogram(de.eval.scores, de.eval.pairs.same)
 
 
-def acquisition(result: EmbeddingSet, attribute: str | None = None, value: str | None = None):
+def _no_face_items(result: EmbeddingSet) -> list:
+    """The set's items of its photos without a face (their person), held in this session.
+
+    Listed again from the sidebar's set only when there are such photos, once per set.
+    """
+    if not result.no_face:
+        return []
+    memo = (set_key(result), tuple(result.no_face))
+    held = st.session_state.get("verification_no_face_items")
+    if held is not None and held[0] == memo:
+        return held[1]
+    dataset = state.current_dataset()
+    names = {name for name, _ in result.no_face}
+    items = [it for it in dataset.items if it.name in names] if dataset is not None else []
+    st.session_state["verification_no_face_items"] = (memo, items)
+    return items
+
+
+def acquisition(
+    result: EmbeddingSet, attribute: str | None = None, value: str | None = None
+) -> V.Acquisition:
     """The set's FTA record (the photos without a face get their person from the set's items)."""
-    dataset = state.current_dataset() if result.no_face else None
-    items = dataset.items if dataset is not None else []
-    return V.acquisition(result, items, attribute=attribute, value=value)
+    return V.acquisition(result, _no_face_items(result), attribute=attribute, value=value)
 
 
 def _interval(iv: V.Interval) -> str:
