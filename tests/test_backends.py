@@ -200,6 +200,22 @@ def test_a_corrupt_cache_file_is_rebuilt_never_used(tmp_path, embedder):
     assert not [p for p in entry.folder.iterdir() if p.name.startswith(".build-")]
 
 
+@needs_openvino
+def test_a_failed_conversion_is_a_message_not_a_traceback(tmp_path, monkeypatch):
+    from facedash.models import openvino_facenet
+
+    def broken(precision, root):
+        raise RuntimeError("Check 'false' failed: no conversion rule for operations: Frobnicate")
+
+    monkeypatch.setattr(openvino_facenet, "_convert", broken)
+    with pytest.raises(openvino_facenet.BackendRefused) as err:
+        openvino_facenet.load("fp32", _home_copy(tmp_path))
+    assert str(err.value) == (
+        "converting FaceNet to OpenVINO fp32 failed: RuntimeError: Check 'false' failed: "
+        "no conversion rule for operations: Frobnicate"
+    )
+
+
 def test_cache_entries_are_checked_file_by_file(tmp_path):
     e = ircache.entry("m", "ab" * 32, "openvino", "1.0", "fp32", tmp_path)
     assert ircache.check(e) == (None, "not built yet")
