@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import re
 import stat
 import zipfile
@@ -66,6 +67,9 @@ class ImageItem:
     attributes: Mapping[str, str] = field(default_factory=dict)
     path: Path | None = None
     data: bytes | None = field(default=None, repr=False)
+    # (size, mtime_ns) when the folder was listed: a file whose stat differs at read
+    # time changed while the set was being read (``changed_since_listed``).
+    listed: tuple[int, int] | None = field(default=None, compare=False, repr=False)
 
     def read(self) -> bytes:
         """The file's bytes; ``ImageError`` if it is missing or too large."""
@@ -80,8 +84,26 @@ class ImageItem:
                     f"file is {size / 2**20:.0f} MiB, above the {MAX_BYTES // 2**20} MiB limit"
                 )
             return self.path.read_bytes()
+        except FileNotFoundError:
+            if self.listed is not None:
+                raise ImageError("removed while the set was being read") from None
+            raise ImageError("cannot read file (No such file or directory)") from None
         except OSError as exc:
             raise ImageError(f"cannot read file ({exc.strerror or exc})") from None
+
+    def stat_now(self) -> tuple[int, int] | None:
+        """(size, mtime_ns) of the file now; None for bytes in memory or a file that is gone."""
+        if self.path is None or self.data is not None:
+            return None
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_size, st.st_mtime_ns
+
+    def changed_since_listed(self) -> bool:
+        """Whether the file's size or modification time differ from when the folder was listed."""
+        return self.listed is not None and self.stat_now() not in (None, self.listed)
 
 
 @dataclass
@@ -110,21 +132,48 @@ class Dataset:
         return sorted({key for item in self.items for key in item.attributes})
 
     def fingerprint(self) -> str:
-        """A short id of the listing (names, people, sizes), for caches keyed by set."""
+        """A short id of the listing (names, people, sizes and times), for caches keyed by set.
+
+        A folder's listing already holds each file's size and modification time, so
+        this costs no further system call per file.
+        """
         digest = hashlib.sha256(self.kind.encode())
         for item in self.items:
-            size = (
-                len(item.data)
-                if item.data is not None
-                else (item.path.stat().st_size if item.path else 0)
-            )
+            if item.data is not None:
+                size: object = len(item.data)
+            elif item.listed is not None:
+                size = item.listed
+            else:
+                size = item.path.stat().st_size if item.path else 0
             digest.update(f"{item.name}\0{item.person}\0{size}\n".encode())
         return digest.hexdigest()[:16]
+
+    def changes_since_listed(self) -> tuple[list[str], list[str], list[str]]:
+        """(changed, removed, added) image files of a folder set since it was listed.
+
+        One more scan of the folder: a file is *changed* when its size or modification
+        time differ from the listing's, *removed* when it is gone, *added* when the
+        listing does not hold it. Sets that are not a folder on disk never change.
+        """
+        if self.kind not in ("folder", "demo") or self.root is None:
+            return [], [], []
+        try:
+            now = {
+                "/".join(rel): listed for rel, kind, listed in _scan(self.root) if kind == "file"
+            }
+        except OSError:
+            return [], [], []
+        listed = {item.name: item.listed for item in self.items}
+        changed = [n for n, st in listed.items() if n in now and st is not None and now[n] != st]
+        removed = [n for n in listed if n not in now]
+        known = set(listed) | {p.file for p in self.problems}
+        added = sorted(n for n in now if n not in known and _is_image_name(n) and not _ignored(n))
+        return changed, removed, added
 
 
 def parse_jaffe(filename: str) -> dict[str, str] | None:
     """Person and expression from a JAFFE file name (``KA.HA1.29.tiff``), else None."""
-    match = JAFFE_RE.match(PurePosixPath(filename).name)
+    match = JAFFE_RE.match(filename.rsplit("/", 1)[-1])
     if not match:
         return None
     return {"person": match["person"].upper(), "expression": match["expression"].upper()}
@@ -135,7 +184,7 @@ def person_from_name(filename: str) -> tuple[str, dict[str, str]]:
     jaffe = parse_jaffe(filename)
     if jaffe:
         return jaffe["person"], {"expression": jaffe["expression"]}
-    stem = PurePosixPath(filename).stem
+    stem = os.path.splitext(filename.rsplit("/", 1)[-1])[0]  # PurePosixPath.stem, faster
     match = LFW_RE.match(stem)
     if match:
         return match["person"], {}
@@ -157,11 +206,11 @@ def _label(parts: tuple[str, ...]) -> tuple[str, dict[str, str]]:
 
 
 def _is_image_name(name: str) -> bool:
-    return PurePosixPath(name).suffix.lower() in EXTENSIONS
+    return os.path.splitext(name.rsplit("/", 1)[-1])[1].lower() in EXTENSIONS
 
 
 def _ignored(name: str) -> bool:
-    base = PurePosixPath(name).name
+    base = name.rsplit("/", 1)[-1]
     return name.startswith(_IGNORED) or base.startswith(".") or base in _IGNORED
 
 
@@ -173,28 +222,63 @@ def load_demo(root: Path | None = None) -> Dataset:
     return data
 
 
+def _scan(folder: Path) -> list[tuple[tuple[str, ...], str, tuple[int, int] | None]]:
+    """``(relative path parts, "file" | "link", (size, mtime_ns))`` of every entry, sorted.
+
+    One ``os.scandir`` pass: hidden entries (a name starting with ".") are skipped
+    with everything below them, symbolic links are listed but never followed, and
+    each file's size and modification time come from one ``stat`` (no reads).
+    """
+    found: list[tuple[tuple[str, ...], str, tuple[int, int] | None]] = []
+    stack: list[tuple[str, tuple[str, ...]]] = [(str(folder), ())]
+    while stack:
+        path, parts = stack.pop()
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                rel = (*parts, entry.name)
+                if entry.is_symlink():
+                    found.append((rel, "link", None))
+                elif entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, rel))
+                elif entry.is_file(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)
+                    found.append((rel, "file", (st.st_size, st.st_mtime_ns)))
+    found.sort(key=lambda f: f[0])  # the order of sorted(Path objects): part by part
+    return found
+
+
 def load_folder(folder: Path) -> Dataset:
-    """A folder with one sub-folder per person (deeper levels become a ``split``)."""
+    """A folder with one sub-folder per person (deeper levels become a ``split``).
+
+    Listing 10,000 photos takes one directory scan and one ``stat`` per file (a
+    tenth of a second here); each item keeps its size and modification time.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise FacedashError(f"no such folder: {folder}")
     items: list[ImageItem] = []
     problems: list[Failure] = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
-        rel = path.relative_to(folder)
-        name = rel.as_posix()
-        if _ignored(name) or any(part.startswith(".") for part in rel.parts):
+    base = str(folder)
+    for parts, kind, listed in _scan(folder):
+        name = "/".join(parts)
+        if _ignored(name):
             continue
-        if path.is_symlink():
+        if kind == "link":
             problems.append(Failure(name, "symbolic link ignored"))
             continue
         if not _is_image_name(name):
+            suffix = os.path.splitext(parts[-1])[1]
             problems.append(
-                Failure(name, f"not an image file ({path.suffix or 'no extension'}), skipped")
+                Failure(name, f"not an image file ({suffix or 'no extension'}), skipped")
             )
             continue
-        person, attrs = _label(rel.parts)
-        items.append(ImageItem(name=name, person=person, attributes=attrs, path=path))
+        person, attrs = _label(parts)
+        path = Path(os.path.join(base, *parts))
+        items.append(
+            ImageItem(name=name, person=person, attributes=attrs, path=path, listed=listed)
+        )
     return Dataset(
         name=folder.name, kind="folder", items=items, problems=problems, root=folder.resolve()
     )

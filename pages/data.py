@@ -21,6 +21,8 @@ def main() -> None:
     st.caption(
         f"{result.dataset} · model `{result.model_id}` · {result.seconds:.2f} s · {result.det_key} · {result.align_key}"
     )
+    if result.changes:
+        st.warning(result.changes)
 
     if classroom.saving_allowed():  # in a class, the shared store is the teacher's
         with st.popover("Forget this set"):

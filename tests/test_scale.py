@@ -306,3 +306,74 @@ def test_attention_whole_set_view_explains_a_seeded_sample(big_set, monkeypatch)
     assert not at.exception, at.exception
     assert any(c.value.startswith("Averaged over 12 of the set's 600 faces") for c in at.caption)
     assert at.get("plotly_chart")  # the average maps and region bars
+
+
+# -- opening a stored set, and a folder that changes while it is read -------------------------
+def _no_model():
+    raise AssertionError("every face is in the store: no detector or model may load")
+
+
+def _embed(folder: Path, demo, **kw):
+    from facedash.datasets import load_folder
+    from facedash.pipeline import embed_dataset
+    from facedash.store import Store
+
+    return embed_dataset(
+        load_folder(folder),
+        store=Store(),
+        get_model=_no_model,
+        get_detector=_no_model,
+        backend=demo.backend,
+        precision=demo.precision,
+        **kw,
+    )
+
+
+def test_a_stored_set_opens_without_opening_its_files(big_set, demo, monkeypatch):
+    import os
+
+    from facedash.datasets import ImageItem
+
+    _embed(big_set, demo)  # remembers every file's hash (if no earlier test did)
+    reads: list[str] = []
+    real = ImageItem.read
+    monkeypatch.setattr(ImageItem, "read", lambda self: reads.append(self.name) or real(self))
+    again = _embed(big_set, demo)
+    assert reads == [] and again.computed == 0 and again.cached == FACES
+    assert again.changes == ""
+    touched = next(p for p in sorted(big_set.rglob("*.jpg")) if int(p.name[1:5]) < FACES)
+    st = touched.stat()
+    os.utime(touched, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # same bytes, a new time
+    third = _embed(big_set, demo)
+    assert reads == [touched.relative_to(big_set).as_posix()]  # only that file is read again
+    assert third.cached == FACES
+
+
+def test_a_folder_that_changes_while_it_is_read_is_reported(big_set, demo, tmp_path):
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(big_set, folder)  # new paths: no remembered hashes, every file is read
+    faces = [p for p in sorted(folder.rglob("*.jpg")) if int(p.name[1:5]) < FACES]
+    victim, rewritten, source = faces[-1], faces[-2], faces[0]
+    added = folder / "madonna" / "zz_added.jpg"
+    done = []
+
+    def meddle(n: int, total: int, message: str) -> None:
+        if message == "Stored" and not done:  # after the first chunk of 32 photos
+            done.append(n)
+            victim.unlink()
+            rewritten.write_bytes(source.read_bytes())  # content the store already holds
+            added.write_bytes(faces[1].read_bytes())
+
+    result = _embed(folder, demo, progress=meddle)
+    assert done
+    reasons = {f.file: f.reason for f in result.failures}
+    assert reasons[victim.relative_to(folder).as_posix()] == "removed while the set was being read"
+    for words in ("1 photo(s) rewritten", "1 removed", "1 added", "everything embedded is kept"):
+        assert words in result.changes
+    assert result.changes in result.note  # the CLI prints the note, the sidebar shows it
+    assert len(result.rows) == FACES - 1  # every other face, the rewritten one as it is now
+    reopened = _embed(folder, demo)
+    assert reopened.changes == "" and len(reopened.rows) == FACES  # the added photo, none lost
+    assert reopened.computed == 0
