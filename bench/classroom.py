@@ -93,6 +93,19 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its descendants, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in _descendants(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
 class Sampler:
     """The peak RSS of the server, sampled every half second in a thread."""
 
@@ -141,6 +154,7 @@ class Session:
 
     index: int
     times: dict[str, float] = field(default_factory=dict)
+    server_cpu: dict[str, float] = field(default_factory=dict)  # for the session alone only
     step: str = ""
     error: str = ""
 
@@ -157,7 +171,9 @@ async def _ready(tab, text: str, timeout_ms: float) -> None:
         raise RuntimeError(f"an exception on the page while waiting for {text!r}")
 
 
-async def student(browser, url: str, session: Session, step_timeout: float, contexts: list) -> None:
+async def student(
+    browser, url: str, session: Session, step_timeout: float, contexts: list, pid: int = 0
+) -> None:
     """Open the app with the token, Attention, Embedding map, one slider step; keep it open."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     contexts.append(context)
@@ -166,10 +182,12 @@ async def student(browser, url: str, session: Session, step_timeout: float, cont
 
     async def timed(step: str, action, marker: str) -> None:
         session.step = step
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_s(pid) if pid else 0.0
         await action()
         await _ready(tab, marker, ms)
         session.times[step] = time.perf_counter() - t0
+        if pid:
+            session.server_cpu[step] = cpu_s(pid) - c0
 
     try:
         await timed("open", lambda: tab.goto(url, timeout=ms), "Faces embedded")
@@ -224,12 +242,14 @@ async def crowd(url: str, sessions: list[Session], step_timeout: float, report: 
         )
         contexts: list = []
         try:
-            await student(browser, url, sessions[0], step_timeout, contexts)
+            await student(browser, url, sessions[0], step_timeout, contexts, pid)
             report["rss_1"] = rss_mb(pid)
             report["sampler"] = Sampler(pid)
+            c0, t0 = cpu_s(pid), time.perf_counter()
             await asyncio.gather(
                 *(student(browser, url, s, step_timeout, contexts) for s in sessions[1:])
             )
+            report["crowd_cpu"], report["crowd_wall"] = cpu_s(pid) - c0, time.perf_counter() - t0
             await asyncio.sleep(2)  # let the last reruns settle before reading memory
             report["rss_n"] = rss_mb(pid)
         finally:
@@ -301,6 +321,11 @@ def print_report(
         + ", ".join(f"{k} {v:.1f} s" for k, v in first.times.items())
         + (f"; error: {first.error}" if first.error else "")
     )
+    if first.server_cpu:
+        print(
+            "  the server's CPU for it: "
+            + ", ".join(f"{k} {v:.1f} s" for k, v in first.server_cpu.items())
+        )
     new = sessions[1:] or sessions
     print(f"then {len(new)} more at once (the first one still open):")
     print(f"  {'step':14s} {'done':>5s} {'p50 s':>7s} {'p95 s':>7s} {'max s':>7s}")
@@ -309,6 +334,13 @@ def print_report(
         print(
             f"  {step:14s} {len(values):5d} {percentile(values, 0.5):7.1f} "
             f"{percentile(values, 0.95):7.1f} {max(values, default=float('nan')):7.1f}"
+        )
+    if "crowd_cpu" in report:
+        cpu, wall_n = report["crowd_cpu"], report["crowd_wall"]
+        print(
+            f"  the server's CPU for them: {cpu:.0f} s in {wall_n:.0f} s "
+            f"({cpu / max(wall_n, 1e-9):.2f} cores busy on average; "
+            f"{cpu / max(len(new), 1):.1f} s a session)"
         )
     errors = [s for s in sessions if s.error]
     print(f"errors: {len(errors)}" + (" (the deadline stopped the run)" if timed_out else ""))
