@@ -208,12 +208,10 @@ def embed_dataset(
 
     ``get_detector`` and ``get_model`` are called only if some work is missing
     (the app passes its cached loaders; the default is the process-wide cache).
-    ``backend`` and ``precision`` say where new embeddings are computed (None:
-    ``FACEDASH_BACKEND``/``auto``; but a caller that hands in ``get_model`` and
-    names neither hands in the TensorFlow reference). Stored embeddings are read
-    under that precision's key only; if the model that loads runs at another
-    precision (a refused backend fell back to the reference), the set is read
-    again under the model's own key, so precisions never mix.
+    ``backend``/``precision``: where new embeddings are computed (None: the
+    environment, else ``auto``; with ``get_model`` given: the TensorFlow reference).
+    The store is read under that precision's key only; a model that loads at
+    another precision (a refused backend) makes the set be read under its key.
     """
     if backend is None and precision is None and get_model is not None:
         backend = "tensorflow"
