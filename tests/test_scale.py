@@ -166,7 +166,9 @@ def test_large_face_map_is_webgl_with_a_bounded_sample(demo):
     )
     points = [t for t in fig.data if t.customdata is not None]
     assert points and all(t.type == "scattergl" for t in points)
-    assert sorted(int(i) for t in points for i in np.asarray(t.customdata)[:, 0]) == list(range(n))
+    # One number per point (the face index) and one hover string: cheap to build and send.
+    assert sorted(int(i) for t in points for i in np.asarray(t.customdata)) == list(range(n))
+    assert all(len(t.hovertext) == len(t.customdata) for t in points)
     assert len(fig.layout.images) == len(sample) < n
     assert all(im.layer == "above" for im in fig.layout.images)
     small = F.face_map(coords[:100], names=names[:100], people=people[:100])
@@ -203,16 +205,15 @@ def test_embedding_map_on_600_faces_draws_webgl_points_and_a_sample(big_set):
     spec = _spec(at)
     points = [t for t in spec["data"] if t.get("customdata")]
     assert {t["type"] for t in points} == {"scattergl"}
-    assert sum(len(t["customdata"]) for t in points) == FACES
+    assert sum(len(_array(t["customdata"])) for t in points) == FACES
     images = spec["layout"].get("images", [])
     assert 0 < len(images) < FACES  # a sample, not every face
     assert any("drawn as pictures" in c.value for c in at.caption)
     # A lasso's faces appear beside the map, and get pictures on it.
-    names = [p.name for p in sorted(big_set.rglob("*.jpg"))]
     chosen = [3, 50, 51, 400]
     at.session_state["embedding_map_chart"] = {
         "selection": {
-            "points": [{"customdata": [i, names[0], "x", 0]} for i in chosen],
+            "points": [{"customdata": i} for i in chosen],  # what a WebGL point sends
             "point_indices": [],
             "box": [],
             "lasso": [],
@@ -226,8 +227,8 @@ def test_embedding_map_on_600_faces_draws_webgl_points_and_a_sample(big_set):
         (round(x, 6), round(y, 6))
         for t in _spec(at)["data"]
         if t.get("customdata")
-        for x, y, c in zip(_array(t["x"]), _array(t["y"]), t["customdata"], strict=True)
-        if c[0] in chosen
+        for x, y, c in zip(_array(t["x"]), _array(t["y"]), _array(t["customdata"]), strict=True)
+        if c in chosen
     }
     assert xy <= pictured
     # 3-D, find-by-name and the exports (built only when pressed) keep working.
@@ -377,3 +378,23 @@ def test_a_folder_that_changes_while_it_is_read_is_reported(big_set, demo, tmp_p
     reopened = _embed(folder, demo)
     assert reopened.changes == "" and len(reopened.rows) == FACES  # the added photo, none lost
     assert reopened.computed == 0
+
+
+def test_reruns_reuse_the_listing_until_the_folder_changes(big_set, monkeypatch):
+    from facedash.ui import listing
+
+    calls: list[str] = []
+    real = listing.load_path
+    monkeypatch.setattr(listing, "load_path", lambda p: calls.append(p) or real(p))
+    at = _app(big_set)
+    at.run()
+    at.run()
+    assert len(calls) == 1  # reruns: one stat per folder, no new listing
+    copy = big_set / "madonna" / "zz_copy.jpg"
+    copy.write_bytes(next((big_set / "madonna").glob("s0*.jpg")).read_bytes())
+    try:
+        at.run()
+        assert len(calls) == 2  # a photo added: its folder changed, so the set is listed again
+        assert _metrics(at)["Photos"] == str(FACES + NO_FACE + 1)
+    finally:
+        copy.unlink()

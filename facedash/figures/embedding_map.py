@@ -142,11 +142,24 @@ def face_map(
     hover = (
         "%{customdata[1]}<br>person: %{customdata[2]}<br>cluster: %{customdata[3]}<extra></extra>"
     )
-    custom = np.empty((n, 4), dtype=object)
-    custom[:, 0] = np.arange(n)
-    custom[:, 1] = [_short(v, 40) for v in names_a]
-    custom[:, 2] = people_a
-    custom[:, 3] = cluster_a
+    short = [_short(v, 40) for v in names_a]
+    if gl:
+        # Thousands of points: the face index alone as numeric customdata (sent as a
+        # typed array, copied as one block) and the hover text as one string per point.
+        custom: np.ndarray = np.arange(n, dtype=np.int64)
+        texts = np.array(
+            [
+                f"{s_}<br>person: {p}<br>cluster: {c}"
+                for s_, p, c in zip(short, people_a.tolist(), cluster_a.tolist(), strict=True)
+            ]
+        )
+        hover = "%{hovertext}<extra></extra>"
+    else:
+        custom = np.empty((n, 4), dtype=object)
+        custom[:, 0] = np.arange(n)
+        custom[:, 1] = short
+        custom[:, 2] = people_a
+        custom[:, 3] = cluster_a
 
     every_face = show_thumbs and not gl and thumb_index is None
     in_picture = np.zeros(n, dtype=bool)
@@ -174,6 +187,8 @@ def face_map(
             "hovertemplate": hover,
             "showlegend": not every_face,
         }
+        if gl:
+            common["hovertext"] = texts[idx]
         if every_face:  # keep the points invisible when a selection dims the others
             common["selected"] = {"marker": {"opacity": 0.0}}
             common["unselected"] = {"marker": {"opacity": 0.0}}

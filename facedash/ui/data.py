@@ -14,11 +14,17 @@ import pandas as pd
 import streamlit as st
 
 from facedash.gallery import caption, preview_with_box, short_name
-from facedash.images import decode_jpeg
+from facedash.images import encode_jpeg
 
 PAGE_SIZES = (24, 48, 96, 192)
 TABLE_PAGE = 200  # failures shown per page of the table
 NO_FACE_PAGE = 24  # no-face previews per page
+
+
+@st.cache_data(show_spinner=False, max_entries=2_000)
+def boxed(image_hash: str, box: tuple, _preview: bytes, _row: Any) -> bytes:
+    """A photo's preview with its face box and landmarks, as JPEG; cached per (photo, box)."""
+    return encode_jpeg(preview_with_box(_preview, _row), 90)
 
 
 def page_count(total: int, size: int) -> int:
@@ -101,7 +107,7 @@ def no_face_panel(no_face: Sequence[tuple[str, str]], previews: dict[str, bytes 
         preview = previews.get(image_hash)
         if preview:
             cols[k % 6].image(
-                decode_jpeg(preview),
+                preview,
                 caption=f"no face found · {short_name(name, 28)}",
                 width="stretch",
             )
@@ -129,5 +135,9 @@ def gallery(result: Any, people: Sequence[str]) -> None:
             preview = result.previews.get(row.image_hash)
             if preview is None:
                 continue
-            col.image(preview_with_box(preview, row), caption=caption(row), width="stretch")
+            col.image(
+                boxed(row.image_hash, tuple(row.box), preview, row),
+                caption=caption(row),
+                width="stretch",
+            )
             col.caption(short_name(row.name), help=row.name)

@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from facedash import assets
-from facedash.datasets import Dataset, load_demo, load_path, load_uploads
+from facedash.datasets import Dataset, load_demo, load_uploads
 from facedash.detect import AlignSettings, DetectorSettings
 from facedash.errors import AssetMissing, FacedashError
 from facedash.images import EXTENSIONS
@@ -21,7 +21,7 @@ from facedash.models.registry import MODELS
 from facedash.pipeline import EmbeddingSet, embed_dataset
 from facedash.store import Store
 from facedash.ui import backend as backend_ui
-from facedash.ui import cache, classroom
+from facedash.ui import cache, classroom, listing
 
 DEMO, UPLOAD, FOLDER = "Demo: 5 celebrities", "Upload photos or a zip", "Folder on this server"
 SOURCES = (DEMO, UPLOAD, FOLDER)
@@ -190,7 +190,7 @@ def current_dataset() -> Dataset | None:
         if not folder:
             st.info("Type a folder path in the sidebar to start.")
             return None
-        return load_path(folder)
+        return listing.folder_set(folder)  # the session's listing while the folder is unchanged
     except AssetMissing as exc:
         _offer_fetch(exc)
     except FacedashError as exc:
