@@ -206,7 +206,7 @@ async def student(
 
         async def move() -> None:
             await thumb.focus(timeout=ms)
-            await thumb.press("ArrowRight")
+            await thumb.press("ArrowRight", timeout=ms)
 
         # The caption under the map names k: it changes only when the server has rerun the page.
         await timed("slider", move, f"KMeans k={k + 1} on")

@@ -19,6 +19,7 @@ import secrets
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 TOKEN_ENV = "FACEDASH_TOKEN"
@@ -118,14 +119,20 @@ def from_env(environ: Mapping[str, str] | None = None) -> Mode | None:
     )
 
 
+def _segno() -> Any:
+    try:
+        import segno
+    except ImportError:
+        raise ImportError("a QR code needs segno: pip install segno") from None
+    return segno
+
+
 def qr_png(text: str, *, scale: int = 8) -> bytes:
     """A QR code of ``text`` as PNG bytes (made in memory)."""
     import io
 
-    import segno
-
     buf = io.BytesIO()
-    segno.make(text, error="m").save(buf, kind="png", scale=scale, border=4)
+    _segno().make(text, error="m").save(buf, kind="png", scale=scale, border=4)
     return buf.getvalue()
 
 
@@ -133,8 +140,6 @@ def qr_text(text: str) -> str:
     """A QR code of ``text`` in Unicode half blocks, for a terminal (light modules drawn)."""
     import io
 
-    import segno
-
     buf = io.StringIO()
-    segno.make(text, error="m").terminal(out=buf, compact=True, border=2)
+    _segno().make(text, error="m").terminal(out=buf, compact=True, border=2)
     return buf.getvalue().rstrip("\n")

@@ -13,12 +13,13 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def class_url(demo):
-    with serving() as (url, _log):
-        yield url
+def served(demo):
+    with serving() as (url, log):
+        yield url, log
 
 
-def test_the_token_page_then_the_data_page_with_its_qr_code(browser, class_url):
+def test_the_token_page_then_the_data_page_with_its_qr_code(browser, served):
+    class_url, log = served
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     tab = context.new_page()
     tab.set_default_timeout(90_000)
@@ -63,3 +64,6 @@ def test_the_token_page_then_the_data_page_with_its_qr_code(browser, class_url):
         assert tab.get_by_text("This dashboard needs its access token").count() == 0
     finally:
         context.close()
+    # Opened with the token, and tried with a wrong one: the log names the token in its link only.
+    lines = [line for line in log.read_text().splitlines() if TOKEN in line]
+    assert len(lines) == 1 and lines[0].startswith("  Link: ")

@@ -182,6 +182,13 @@ def test_serve_lan_makes_a_token_when_none_is_given():
     assert a and b and a.token != b.token and len(a.token) >= 22
 
 
+def test_serve_without_segno_still_prints_the_link(monkeypatch):
+    monkeypatch.setitem(sys.modules, "segno", None)  # as if it were not installed
+    plan = serve.plan(_args("--lan", "--port", str(_free_port()), "--token", TOKEN), {})
+    assert any(line.startswith("  Link: ") for line in plan.lines)
+    assert "  (no QR code: a QR code needs segno: pip install segno)" in plan.lines
+
+
 def test_serve_allow_saving_and_address():
     port = _free_port()
     plan = serve.plan(

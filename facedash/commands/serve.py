@@ -136,7 +136,10 @@ def plan(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Pla
         "false",
     ]
     lines += [f"  Link: {url}" for url in links]
-    lines.append(classroom.qr_text(links[0]))
+    try:
+        lines.append(classroom.qr_text(links[0]))
+    except ImportError as exc:
+        lines.append(f"  (no QR code: {exc})")
     lines += [
         "  Without the token a browser sees only a page asking for it.",
         "  Saving in the store: "

@@ -84,7 +84,10 @@ def link_panel() -> None:
         return
     with st.expander("Link for the class", expanded=True):
         left, right = st.columns([1, 3])
-        left.image(classroom.qr_png(current.link), width=220, caption="Scan to open")
+        try:
+            left.image(classroom.qr_png(current.link), width=220, caption="Scan to open")
+        except ImportError as exc:
+            left.caption(f"No QR code: {exc}")
         right.markdown("Students open this link (it carries the access token):")
         right.code(current.link, language=None)
         right.caption(
