@@ -7,19 +7,34 @@ transformed crop is embedded by the real model. The result is a set of
 ``len(conditions) x faces`` rows whose ``condition`` attribute is known exactly
 (and whose ``source`` attribute names the original photo).
 
-The transformed crops' embeddings are kept in the SQLite store under the
-SHA-256 of the transformed crop's pixels, so a second run embeds nothing.
+``UNSEEN`` are further transforms (brighter, hue-rotated, sepia, noisy) that no
+training here ever uses: tests and benchmarks build held-out JAFFE-named sets with
+them (``write_jaffe_format_set``) to check that what was learnt on ``CONDITIONS``
+carries over to attributes never seen.
+
+Cost is linear in the number of faces and memory bounded: the crops are
+transformed and embedded ``chunk`` faces at a time. The transformed crops'
+embeddings are kept in the SQLite store under the SHA-256 of the transformed
+crop's pixels, so a killed run keeps what it finished; and the whole view (its
+embeddings and crop hashes) is kept beside the store (``views/``, keyed by the
+set's faces, model, settings and transforms), so a later run reads one file and
+transforms nothing. Thumbnails of transformed crops are made when asked for
+(``LazyThumbs``), never all at once.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast, overload
 
 import numpy as np
 
+from facedash import thumbnails
+from facedash.arraycache import read_cached, view_cache_dir, write_cached
 from facedash.datasets import Dataset
 from facedash.errors import FacedashError
 from facedash.images import decode_jpeg, encode_jpeg
@@ -28,20 +43,39 @@ from facedash.pipeline import THUMB_QUALITY, EmbeddingSet
 from facedash.store import Store
 
 CONDITIONS = ("original", "grayscale", "mirrored", "darker", "blurred")
+UNSEEN = ("brighter", "hue", "sepia", "noisy")  # held-out transforms: never trained on
 CONDITION_LABELS = {
     "original": "original crop (re-embedded from the stored aligned face)",
     "grayscale": "grayscale (luma, BT.601)",
     "mirrored": "mirrored left-right",
     "darker": "darker (gamma 2.2 on [0, 1] pixel values)",
     "blurred": "blurred (Gaussian, sigma 2.5 px)",
+    "brighter": "brighter (gamma 0.5 on [0, 1] pixel values)",
+    "hue": "hue rotated by 120 degrees (R, G, B -> B, R, G)",
+    "sepia": "sepia tone",
+    "noisy": "Gaussian noise, std 20 grey levels (seeded by the pixels)",
 }
 DET_KEY = "transformed-crop:v1"  # the store's detection key for synthetic crops
 DARK_GAMMA = 2.2  # a power, not a scale: prewhitening would undo a uniform scale exactly
+BRIGHT_GAMMA = 0.5
 BLUR_SIGMA = 2.5
+NOISE_STD = 20.0
+SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]], np.float32)
+VIEW_VERSION = "1"  # part of every view-cache key: bump when a transform changes
+CHUNK = 256  # source faces transformed and embedded at a time
+
+
+def _noise(image: np.ndarray) -> np.ndarray:
+    seed = int.from_bytes(hashlib.sha256(np.ascontiguousarray(image).tobytes()).digest()[:8])
+    return np.random.default_rng(seed).normal(0.0, NOISE_STD, image.shape).astype(np.float32)
 
 
 def apply_condition(crops: np.ndarray, condition: str) -> np.ndarray:
-    """A batch of uint8 crops ``(N, H, W, 3)`` under ``condition`` (a new array)."""
+    """A batch of uint8 images ``(N, H, W, 3)`` under ``condition`` (a new array).
+
+    Each image's result depends on that image only (the noise is seeded by its
+    pixels), so chunking a batch never changes a result.
+    """
     crops = np.asarray(crops)
     if crops.ndim != 4 or crops.shape[-1] != 3 or crops.dtype != np.uint8:
         raise ValueError(f"crops must be uint8 (N, H, W, 3), got {crops.dtype} {crops.shape}")
@@ -49,18 +83,27 @@ def apply_condition(crops: np.ndarray, condition: str) -> np.ndarray:
         return crops.copy()
     if condition == "mirrored":
         return crops[:, :, ::-1, :].copy()
+    if condition == "hue":
+        return crops[..., [2, 0, 1]].copy()
     x = crops.astype(np.float32)
     if condition == "grayscale":
         luma = x @ np.array([0.299, 0.587, 0.114], np.float32)
         x = np.repeat(luma[..., None], 3, axis=-1)
     elif condition == "darker":
         x = 255.0 * (x / 255.0) ** DARK_GAMMA
+    elif condition == "brighter":
+        x = 255.0 * (x / 255.0) ** BRIGHT_GAMMA
+    elif condition == "sepia":
+        x = x @ SEPIA.T
+    elif condition == "noisy":
+        x = x + np.stack([_noise(c) for c in crops])
     elif condition == "blurred":
         from scipy.ndimage import gaussian_filter
 
         x = gaussian_filter(x, sigma=(0, BLUR_SIGMA, BLUR_SIGMA, 0), mode="reflect")
     else:
-        raise ValueError(f"unknown condition {condition!r}; use one of {', '.join(CONDITIONS)}")
+        known = ", ".join(CONDITIONS + UNSEEN)
+        raise ValueError(f"unknown condition {condition!r}; use one of {known}")
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
@@ -71,6 +114,53 @@ def crop_hash(crop: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+class LazyThumbs(Sequence[bytes | None]):
+    """The thumbnails of a condition set, made from the source thumbnails when asked for.
+
+    Row ``j`` is source face ``j % n`` under condition ``j // n`` (the set's order).
+    """
+
+    def __init__(self, sources: Sequence[bytes], conditions: Sequence[str]) -> None:
+        self.sources = list(sources)
+        self.conditions = list(conditions)
+
+    def __len__(self) -> int:
+        return len(self.sources) * len(self.conditions)
+
+    def _where(self, j: int) -> tuple[bytes, str]:
+        if not -len(self) <= j < len(self):
+            raise IndexError(f"thumbnail {j} of {len(self)}")
+        c, i = divmod(j % len(self), len(self.sources))
+        return self.sources[i], self.conditions[c]
+
+    def crop(self, j: int) -> np.ndarray:
+        """The transformed crop of row ``j`` (uint8 ``(H, W, 3)``)."""
+        jpeg, condition = self._where(j)
+        return apply_condition(decode_jpeg(jpeg)[None], condition)[0]
+
+    def crops(self, rows: Sequence[int]) -> np.ndarray:
+        """The transformed crops of ``rows`` as one ``(N, H, W, 3)`` batch."""
+        return np.stack([self.crop(int(j)) for j in rows])
+
+    @overload
+    def __getitem__(self, j: int) -> bytes | None: ...
+    @overload
+    def __getitem__(self, j: slice) -> list[bytes | None]: ...
+    def __getitem__(self, j: int | slice) -> bytes | None | list[bytes | None]:
+        if isinstance(j, slice):
+            return [self[k] for k in range(*j.indices(len(self)))]
+        jpeg, condition = self._where(j)
+        if condition == "original":
+            return jpeg
+        return encode_jpeg(self.crop(j), THUMB_QUALITY)
+
+    def __iter__(self) -> Iterator[bytes | None]:
+        return (self[j] for j in range(len(self)))
+
+
+Progress = Callable[[int, int, str], None]
+
+
 def condition_set(
     result: EmbeddingSet,
     *,
@@ -78,86 +168,120 @@ def condition_set(
     store: Store | None = None,
     get_model: Callable[[], Embedder] | None = None,
     limit: int | None = None,
+    chunk: int = CHUNK,
+    progress: Progress | None = None,
 ) -> EmbeddingSet:
     """Every face of ``result`` under every condition, embedded by the real model.
 
     Rows get the attributes ``condition`` and ``source`` (the original file name).
     Crops come from the stored aligned thumbnails; with ``store`` the transformed
-    crops' embeddings are read from and written to it. The model is asked for
-    only when some crop is not stored yet.
+    crops' embeddings are read from and written to it, and the finished view is
+    kept beside it. The model is asked for only when some crop is not stored yet.
     """
-    unknown = [c for c in conditions if c not in CONDITIONS]
+    unknown = [c for c in conditions if c not in CONDITIONS + UNSEEN]
     if unknown:
         raise ValueError(f"unknown condition(s) {unknown}; use some of {', '.join(CONDITIONS)}")
+    started = time.perf_counter()
     keep = [i for i, t in enumerate(result.thumbs) if t is not None][:limit]
     if not keep:
         raise ValueError("the set has no aligned face crops to transform")
-    crops = np.stack([decode_jpeg(result.thumbs[i]) for i in keep])  # type: ignore[arg-type]
     if get_model is None:
         from facedash.models.registry import get_model as cached
 
         def get_model() -> Embedder:
             return cached(result.model_id)
 
-    rows, vectors = [], []
-    thumbs: list[bytes | None] = []
+    n, d = len(keep), result.embeddings.shape[1]
+    key = "conditions-" + thumbnails.set_key(
+        [result.rows[i].image_hash for i in keep],
+        [result.rows[i].face_index for i in keep],
+        result.model_id,
+        result.det_key,
+        result.align_key,
+        tuple(conditions),
+        VIEW_VERSION,
+        (DARK_GAMMA, BRIGHT_GAMMA, BLUR_SIGMA, NOISE_STD),
+    )
+    folder = view_cache_dir(store)
+    held = read_cached(folder, key)
     computed = 0
-    for condition in conditions:
-        made = apply_condition(crops, condition)
-        hashes = [crop_hash(c) for c in made]
-        stored = (
-            store.get_embeddings(
-                [(h, 0) for h in hashes],
-                det_key=DET_KEY,
-                align_key=result.align_key,
-                model_id=result.model_id,
-            )
-            if store is not None
-            else {}
-        )
-        missing = [j for j, h in enumerate(hashes) if (h, 0) not in stored]
-        vecs = np.empty((len(made), result.embeddings.shape[1]), np.float32)
-        for j, h in enumerate(hashes):
-            if (h, 0) in stored:
-                vecs[j] = stored[(h, 0)].vector
-        if missing:
-            vecs[missing] = get_model().embed(made[missing])
-            computed += len(missing)
-        jpegs = [encode_jpeg(c, THUMB_QUALITY) for c in made]
-        if store is not None and missing:
-            store.put_embeddings(
-                [(hashes[j], 0, vecs[j], jpegs[j]) for j in missing],
-                det_key=DET_KEY,
-                align_key=result.align_key,
-                model_id=result.model_id,
-            )
-        for j, i in enumerate(keep):
-            src = result.rows[i]
-            rows.append(
-                replace(
-                    src,
-                    name=f"{src.name} [{condition}]",
-                    attributes={**src.attributes, "condition": condition, "source": src.name},
-                    image_hash=hashes[j],
+    if held is not None and held["embeddings"].shape == (len(conditions) * n, d):
+        vectors, hashes = held["embeddings"], held["hashes"].astype(str)
+    else:
+        vectors = np.empty((len(conditions) * n, d), np.float32)
+        hashes = np.empty(len(conditions) * n, dtype="<U64")
+        for start in range(0, n, chunk):
+            rows = keep[start : start + chunk]
+            crops = np.stack([decode_jpeg(result.thumbs[i]) for i in rows])  # type: ignore[arg-type]
+            for c, condition in enumerate(conditions):
+                slots = c * n + start + np.arange(len(rows))
+                computed += _embed_chunk(
+                    apply_condition(crops, condition),
+                    result,
+                    store,
+                    get_model,
+                    vectors,
+                    hashes,
+                    slots,
                 )
-            )
-        vectors.append(vecs)
-        thumbs.extend(jpegs)
+            if progress is not None:
+                progress(min(start + chunk, n), n, "Transforming and embedding the faces")
+        write_cached(folder, key, {"embeddings": vectors, "hashes": hashes})
+    rows_out = [
+        replace(
+            src,
+            name=f"{src.name} [{condition}]",
+            attributes={**src.attributes, "condition": condition, "source": src.name},
+            image_hash=str(hashes[c * n + j]),
+            face_index=0,
+        )
+        for c, condition in enumerate(conditions)
+        for j, src in enumerate(result.rows[i] for i in keep)
+    ]
+    thumbs = LazyThumbs([cast(bytes, result.thumbs[i]) for i in keep], conditions)
     return EmbeddingSet(
         dataset=f"{result.dataset} x photographic conditions (synthetic)",
         model_id=result.model_id,
         det_key=DET_KEY,
         align_key=result.align_key,
-        rows=rows,
-        embeddings=np.concatenate(vectors).astype(np.float32),
-        thumbs=thumbs,
+        rows=rows_out,
+        embeddings=np.asarray(vectors, dtype=np.float32),
+        thumbs=cast(list, thumbs),
         previews={},
         failures=list(result.failures),
-        images=len(rows),
+        images=len(rows_out),
         computed=computed,
-        cached=len(rows) - computed,
-        seconds=0.0,
+        cached=len(rows_out) - computed,
+        seconds=time.perf_counter() - started,
     )
+
+
+def _embed_chunk(
+    made: np.ndarray,
+    result: EmbeddingSet,
+    store: Store | None,
+    get_model: Callable[[], Embedder],
+    vectors: np.ndarray,
+    hashes: np.ndarray,
+    slots: np.ndarray,
+) -> int:
+    """Fill ``vectors[slots]`` and ``hashes[slots]`` for transformed crops; return how many were embedded."""
+    hs = [crop_hash(c) for c in made]
+    keys = {"det_key": DET_KEY, "align_key": result.align_key, "model_id": result.model_id}
+    stored = store.get_embeddings([(h, 0) for h in hs], **keys) if store is not None else {}
+    missing = [j for j, h in enumerate(hs) if (h, 0) not in stored]
+    for j, h in enumerate(hs):
+        hashes[slots[j]] = h
+        if (h, 0) in stored:
+            vectors[slots[j]] = stored[(h, 0)].vector
+    if missing:
+        fresh = np.asarray(get_model().embed(made[missing]), dtype=np.float32)
+        vectors[slots[missing]] = fresh
+        if store is not None:  # thumbnails of transformed crops are made when shown
+            store.put_embeddings(
+                [(hs[j], 0, v, None) for j, v in zip(missing, fresh, strict=True)], **keys
+            )
+    return len(missing)
 
 
 # Two-letter codes for JAFFE-style file names (``BA.GR1.1.tiff``: person BA, condition grayscale).
@@ -167,6 +291,10 @@ JAFFE_CODES = {
     "mirrored": "MI",
     "darker": "DA",
     "blurred": "BL",
+    "brighter": "BR",
+    "hue": "HU",
+    "sepia": "SE",
+    "noisy": "NO",
 }
 
 
@@ -188,6 +316,16 @@ class AttributeView:
         """Person of each face, as str."""
         return self.result.people.astype(str)
 
+    def crops(self, rows: Sequence[int]) -> np.ndarray:
+        """The aligned uint8 crops of ``rows`` (transformed ones are made from their source)."""
+        thumbs = self.result.thumbs
+        if isinstance(thumbs, LazyThumbs):
+            return thumbs.crops(rows)
+        missing = [int(j) for j in rows if thumbs[int(j)] is None]
+        if missing:
+            raise FacedashError(f"faces {missing[:5]} have no stored crop")
+        return np.stack([decode_jpeg(cast(bytes, thumbs[int(j)])) for j in rows])
+
 
 def attribute_view(
     result: EmbeddingSet,
@@ -195,6 +333,7 @@ def attribute_view(
     *,
     store: Store | None = None,
     get_model: Callable[[], Embedder] | None = None,
+    progress: Progress | None = None,
 ) -> AttributeView:
     """The faces of ``result`` labelled by the attribute ``pattern``.
 
@@ -207,7 +346,7 @@ def attribute_view(
     if pattern is None:
         pattern = "jaffe" if "expression" in have else CONDITIONS_PATTERN
     if pattern == CONDITIONS_PATTERN:
-        made = condition_set(result, store=store, get_model=get_model)
+        made = condition_set(result, store=store, get_model=get_model, progress=progress)
         values = np.array([r.attributes["condition"] for r in made.rows], dtype=object)
         sources = np.array([r.attributes["source"] for r in made.rows], dtype=object)
         return AttributeView(made, "condition", values, sources, synthetic=True)
@@ -247,11 +386,17 @@ def person_code(person: str) -> str:
 
 
 def write_jaffe_format_set(
-    dataset: Dataset, folder: Path, *, per_person: int = 1, conditions: Sequence[str] = CONDITIONS
+    dataset: Dataset,
+    folder: Path,
+    *,
+    per_person: int = 1,
+    conditions: Sequence[str] = CONDITIONS,
+    split: str | None = None,
 ) -> dict[str, str]:
     """Write the first photo(s) of each person under every condition as ``BA.GR1.1.tiff``.
 
-    The whole photo is transformed (the face is then found and aligned as usual).
+    The whole photo is transformed (the face is then found and aligned as usual);
+    ``split`` keeps only photos of that split (``val``: photos no training here saw).
     Returns file name -> source id (person code + photo number).
     """
     from PIL import Image
@@ -262,6 +407,8 @@ def write_jaffe_format_set(
     seen: dict[str, int] = {}
     sources: dict[str, str] = {}
     for item in dataset.items:
+        if split is not None and item.attributes.get("split") != split:
+            continue
         n = seen.get(item.person, 0)
         if n >= per_person:
             continue

@@ -1,19 +1,30 @@
-"""A small projection head trained with a triplet loss on frozen embeddings.
+"""A small projection head trained with a triplet loss on frozen FaceNet features.
 
 The reference experiment trained its network with a triplet loss that pulls
 images together when they share the person *or* the attribute. Here the face
-model stays frozen: a head ``g(x) = normalise(x + x W + b)`` (a residual linear map,
-starting at the identity) is trained on the stored embeddings with Keras (TensorFlow
-backend, a plain ``GradientTape`` loop). With ``loss="either"`` (the default, the
+model stays frozen and a linear head is trained on its features
+(``facedash.search.features``: the 128-d embedding, or a layer before it where
+photographic attributes survive):
+
+    g(x) = normalise(((x - m) / s) W + b)
+
+``m`` and ``s`` standardise each input dimension (the training faces' mean and
+standard deviation), and ``W`` starts as the top principal axes of the
+standardised training features, so training starts from the plain standardised
+space and only moves from there. Training uses Keras (TensorFlow backend, a
+plain ``GradientTape`` loop). With ``loss="either"`` (the default, the
 reference's) a positive shares the person or the attribute with the anchor and a
-negative shares neither; ``loss="sum"`` adds a person triplet loss and an attribute
-triplet loss. Over a batch, ``mining="all"`` averages every violating triplet,
+negative shares neither; ``loss="sum"`` adds a person triplet loss and an
+attribute triplet loss. Over a batch, ``mining="all"`` averages every violating
+triplet,
 
     L = mean over (a, p, n) with a positive loss of max(0, d(a, p) - d(a, n) + margin),
 
 and ``mining="hard"`` keeps, per anchor, the farthest positive and the nearest
-negative; ``d = 2 - 2 cos`` is the squared distance between unit vectors. The trained
-head is kept as two numpy arrays, so applying it needs no TensorFlow.
+negative; ``d = 2 - 2 cos`` is the squared distance between unit vectors. At most
+``max_faces`` training faces are used (a seeded sample), so training time does not
+grow with the set. The trained head is kept as numpy arrays, so applying it needs
+no TensorFlow.
 """
 
 from __future__ import annotations
@@ -27,21 +38,42 @@ from facedash.search import Labels, normalise
 
 LOSSES = ("either", "sum")
 MININGS = ("all", "hard")
+MAX_FACES = 4000  # training faces at most (a seeded sample of larger sets)
 
 
 @dataclass(frozen=True)
 class TripletHead:
-    """A trained head: ``transform(x) = normalise(x + x @ weight + bias)``."""
+    """A trained head: ``transform(x) = normalise(((x - mean) / scale) @ weight + bias)``."""
 
     weight: np.ndarray
     bias: np.ndarray
     losses: tuple[float, ...]
     margin: float
+    mean: np.ndarray
+    scale: np.ndarray
+    feature: str = "embedding"
 
-    def transform(self, embeddings: np.ndarray) -> np.ndarray:
-        """The head's unit vectors for ``(N, d)`` embeddings (numpy only)."""
-        x = np.asarray(embeddings, dtype=np.float32)
-        return normalise(x + x @ self.weight + self.bias)
+    def standardise(self, features: np.ndarray) -> np.ndarray:
+        """Inputs standardised by the training faces' mean and standard deviation."""
+        return (np.asarray(features, dtype=np.float32) - self.mean) / self.scale
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        """The head's unit vectors for ``(N, d)`` features (numpy only)."""
+        return normalise(self.standardise(features) @ self.weight + self.bias)
+
+
+def standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension mean and standard deviation (floored, so constant inputs stay finite)."""
+    x = np.asarray(x, dtype=np.float32)
+    return x.mean(axis=0), np.maximum(x.std(axis=0), 1e-6)
+
+
+def principal_axes(z: np.ndarray, dim: int) -> np.ndarray:
+    """The top ``dim`` principal axes ``(d, dim)`` of standardised inputs ``z``."""
+    z = np.asarray(z, dtype=np.float64)
+    z = z - z.mean(axis=0)
+    values, vectors = np.linalg.eigh(z.T @ z)
+    return vectors[:, np.argsort(-values)[:dim]].astype(np.float32)
 
 
 def split_groups(groups: Labels, *, holdout: float = 0.3, seed: int = 0) -> np.ndarray:
@@ -61,7 +93,7 @@ def _codes(labels: Labels) -> np.ndarray:
 
 
 def train_triplet_head(
-    embeddings: np.ndarray,
+    features: np.ndarray,
     persons: Labels,
     attributes: Labels,
     *,
@@ -72,26 +104,35 @@ def train_triplet_head(
     seed: int = 0,
     loss: str = "either",
     mining: str = "all",
+    dim: int = 128,
+    max_faces: int | None = MAX_FACES,
+    feature: str = "embedding",
     progress: Callable[[int, int, float], None] | None = None,
 ) -> TripletHead:
-    """Train the head on frozen ``embeddings`` with the batch-hard "person or attribute" triplet loss."""
+    """Train the head on frozen ``features`` with the "person or attribute" triplet loss."""
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; use one of {', '.join(LOSSES)}")
     if mining not in MININGS:
         raise ValueError(f"unknown mining {mining!r}; use one of {', '.join(MININGS)}")
-    x = normalise(embeddings)
-    if len(x) < 3:
-        raise ValueError(f"need at least 3 embeddings to train, got {len(x)}")
+    raw = np.asarray(features, dtype=np.float32)
+    if raw.ndim != 2 or len(raw) < 3:
+        raise ValueError(f"need at least 3 feature rows (N, d) to train, got {raw.shape}")
     p_codes, a_codes = _codes(persons), _codes(attributes)
-    if len(p_codes) != len(x) or len(a_codes) != len(x):
-        raise ValueError("embeddings, persons and attributes must have the same length")
+    if len(p_codes) != len(raw) or len(a_codes) != len(raw):
+        raise ValueError("features, persons and attributes must have the same length")
+    rng = np.random.default_rng(seed)
+    if max_faces and len(raw) > max_faces:
+        pick = np.sort(rng.choice(len(raw), size=int(max_faces), replace=False))
+        raw, p_codes, a_codes = raw[pick], p_codes[pick], a_codes[pick]
+    mean, scale = standardiser(raw)
+    x = (raw - mean) / scale
+    w0 = principal_axes(x, min(dim, x.shape[1]))
 
     import tensorflow as tf
 
     tf.random.set_seed(seed)
-    dim = x.shape[1]
-    weight = tf.Variable(tf.zeros((dim, dim)), name="head_weight")
-    bias = tf.Variable(tf.zeros((dim,)), name="head_bias")
+    weight = tf.Variable(w0, name="head_weight")
+    bias = tf.Variable(tf.zeros((w0.shape[1],)), name="head_bias")
     import keras
 
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
@@ -115,7 +156,7 @@ def train_triplet_head(
     mine = batch_all if mining == "all" else batch_hard
 
     def loss_fn(xb: tf.Tensor, pb: tf.Tensor, ab: tf.Tensor) -> tf.Tensor:
-        z = tf.math.l2_normalize(xb + tf.matmul(xb, weight) + bias, axis=1)
+        z = tf.math.l2_normalize(tf.matmul(xb, weight) + bias, axis=1)
         d = 2.0 - 2.0 * tf.matmul(z, z, transpose_b=True)
         same_p = tf.equal(pb[:, None], pb[None, :])
         same_a = tf.equal(ab[:, None], ab[None, :])
@@ -135,7 +176,6 @@ def train_triplet_head(
         optimizer.apply_gradients(zip(grads, [weight, bias], strict=True))
         return loss
 
-    rng = np.random.default_rng(seed)
     losses: list[float] = []
     for epoch in range(epochs):
         order = rng.permutation(len(x))
@@ -156,12 +196,15 @@ def train_triplet_head(
         bias=bias.numpy().astype(np.float32),
         losses=tuple(losses),
         margin=margin,
+        mean=mean,
+        scale=scale,
+        feature=feature,
     )
 
 
 @dataclass(frozen=True)
 class HeadComparison:
-    """Arithmetic accuracy on held-out faces with the plain embedding and with the head."""
+    """Arithmetic accuracy on held-out faces: plain embedding, features without a head, the head."""
 
     head: TripletHead
     heldout: np.ndarray  # boolean mask of the faces the head never saw
@@ -174,6 +217,8 @@ def compare_head(
     attributes: Labels,
     groups: Labels,
     *,
+    features: np.ndarray | None = None,
+    feature: str = "embedding",
     method: str = "median",
     holdout: float = 0.3,
     seed: int = 0,
@@ -184,34 +229,41 @@ def compare_head(
     """Train the head on part of the set and score the arithmetic before / after on the rest.
 
     Whole ``groups`` (e.g. the source photo of every transformed copy) are held
-    out, so no view of a held-out photo is seen in training.
+    out, so no view of a held-out photo is seen in training. The head reads
+    ``features`` (named ``feature``; default: the embeddings themselves). Rows:
+    the plain embedding (before), the features standardised with no head (when
+    they are not the embedding), and the head's output space (after).
     """
     from facedash.search import evaluate_arithmetic
 
     people = np.asarray(persons).astype(str)
     attrs = np.asarray(attributes).astype(str)
     src = np.asarray(groups).astype(str)
+    x = np.asarray(embeddings if features is None else features, dtype=np.float32)
     out = split_groups(src, holdout=holdout, seed=seed)
     head = train_triplet_head(
-        embeddings[~out],
+        x[~out],
         people[~out],
         attrs[~out],
         epochs=epochs,
         seed=seed,
         loss=loss,
+        feature=feature,
         progress=progress,
     )
+    spaces = [("plain embedding", "embedding", normalise(embeddings))]
+    if features is not None and feature != "embedding":
+        spaces.append(("features, no head", feature, normalise(head.standardise(x))))
+    spaces.append(("triplet head", feature, head.transform(x)))
     rows: list[dict[str, object]] = []
-    for label, vectors in (
-        ("plain embedding", normalise(embeddings)),
-        ("triplet head", head.transform(embeddings)),
-    ):
+    for label, name, vectors in spaces:
         rep = evaluate_arithmetic(
-            vectors[out], people[out], attrs[out], method=method, sources=src[out]
+            vectors[out], people[out], attrs[out], method=method, sources=src[out], seed=seed
         )
         rows.append(
             {
                 "embedding": label,
+                "features": name,
                 "faces (held out)": int(out.sum()),
                 "queries": len(rep.queries),
                 "top-1": rep.top1,

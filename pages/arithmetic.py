@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from facedash import search
-from facedash.conditions import CONDITION_LABELS, CONDITIONS_PATTERN
+from facedash.conditions import CONDITION_LABELS, CONDITIONS, CONDITIONS_PATTERN
 from facedash.errors import FacedashError
 from facedash.figures import arithmetic as figs
 from facedash.ui import arithmetic as UA
@@ -70,15 +70,25 @@ def arithmetic_section(result) -> None:
     if view.synthetic:
         st.info(
             "Attributes here are **synthetic photographic conditions** made by transforms of "
-            "each aligned face: " + "; ".join(CONDITION_LABELS.values()) + "."
+            "each aligned face: " + "; ".join(CONDITION_LABELS[c] for c in CONDITIONS) + "."
         )
-    emb = view.result.embeddings
-    index = search.make_index(emb, index_kind)
     persons = sorted(set(view.persons.tolist()))
     attrs = sorted(set(view.values.astype(str).tolist()))
     if len(attrs) < 2:
         st.warning("This attribute has a single value: the arithmetic needs at least two.")
         return
+    space = UA.EMBEDDING
+    if UA.held_head(view) is not None:
+        space = st.radio(
+            "Search in",
+            [UA.EMBEDDING, "head"],
+            format_func=lambda s: "FaceNet embedding" if s == UA.EMBEDDING else "triplet head",
+            key=f"{PAGE}_space",
+            horizontal=True,
+            help="The head's output space (trained below on ~70% of the photos).",
+        )
+    emb = UA.vectors(view, space)
+    index = UA.index(view, space, index_kind)
 
     c1, c2 = st.columns(2)
     person = c1.selectbox("Person", persons, key=f"{PAGE}_person")
@@ -88,12 +98,13 @@ def arithmetic_section(result) -> None:
 
     st.subheader("Image − A + B")
     c1, c2 = st.columns(2)
-    faces = list(range(len(view.persons)))
+    faces = UA.face_options(len(view.persons))
     image = c1.selectbox(
         "Face",
         faces,
         format_func=lambda i: f"{_caption(view, i)} · {view.result.rows[i].name}",
         key=f"{PAGE}_image",
+        help=None if len(faces) == len(view.persons) else f"A seeded sample of {len(faces)} faces.",
     )
     current = str(view.values[image])
     target = c2.selectbox("Move it to", [a for a in attrs if a != current], key=f"{PAGE}_target")
@@ -108,21 +119,23 @@ def arithmetic_section(result) -> None:
     )
 
     st.subheader("Every person × attribute")
-    report = search.evaluate_arithmetic(
-        emb,
-        view.persons,
-        view.values,
-        method=method,
-        index=index,
-        k=max(k, 5),
-        sources=view.sources if view.synthetic else None,
-    )
+    report = UA.report(view, space, method, index_kind, max(k, 5))
     cols = st.columns(4)
     cols[0].metric("Queries", len(report.queries))
     cols[1].metric("Top-1", f"{report.top1:.0%}")
     cols[2].metric("Top-5", f"{report.top5:.0%}")
     if report.analogy:
         cols[3].metric("Image − A + B top-1", f"{report.analogy['top1']:.0%}")
+        done, total = int(report.analogy["queries"]), int(report.analogy["queries_total"])
+        st.caption(
+            f"Image − A + B over {done:,} queries"
+            + (f" (a seeded sample of {total:,})" if done < total else "")
+            + (
+                ". In the head's space these include faces it trained on."
+                if space != UA.EMBEDDING
+                else "."
+            )
+        )
     st.plotly_chart(
         figs.hits_heatmap(
             report.persons, report.attributes, report.queries, report.first_right, report.k
@@ -137,25 +150,33 @@ def head_section(view, method: str) -> None:
     st.subheader("Before and after the triplet head")
     c1, c2 = st.columns([1, 3])
     epochs = c1.slider("Epochs", 10, 100, 40, step=10, key=f"{PAGE}_epochs")
-    key = (id(view), method, epochs)
+    feature = c1.selectbox(
+        "Head reads",
+        list(search.FEATURES),
+        index=list(search.FEATURES).index(search.DEFAULT_FEATURE),
+        format_func=lambda f: search.FEATURES[f].label,
+        key=f"{PAGE}_head_features",
+    )
     if c1.button("Train the triplet head", key=f"{PAGE}_train"):
         bar = c2.progress(0.0, text="Training ...")
-        cmp = UA.train_head(
+        UA.train_head(
             view,
             method,
             epochs,
+            feature,
             lambda e, n, loss: bar.progress(e / n, text=f"epoch {e}/{n}, loss {loss:.3f}"),
         )
         bar.empty()
-        st.session_state[f"{PAGE}_head_result"] = (key, cmp)
-    held = st.session_state.get(f"{PAGE}_head_result")
-    if held is None or held[0] != key:
+        st.rerun()  # the search space picker above now offers the head
+    cmp = UA.held_head(view, method, epochs, feature)
+    if cmp is None:
         c2.caption(
-            "Trains a small head on the frozen embeddings (about 70% of the photos) and scores "
-            "the arithmetic on the held-out 30%, with and without it."
+            "Trains a small head on FaceNet features where photographic attributes survive "
+            f"({search.FEATURES[search.DEFAULT_FEATURE].label}) on about 70% of the photos, and "
+            "scores the arithmetic on the held-out 30%: the plain embedding (before), the "
+            "features without a head, and the head's output space (after)."
         )
         return
-    cmp = held[1]
     table = pd.DataFrame(cmp.rows)
     st.dataframe(
         table.style.format({c: "{:.1%}" for c in table.columns if "top" in c}),
@@ -173,12 +194,18 @@ def search_section(result) -> None:
     if len(result.rows) < 2:
         st.info("Face search needs at least two faces.")
         return
-    ident = search.identification(result.embeddings, result.people)
+    ident = UA.identification(result)
     c1, c2, c3 = st.columns(3)
     c1.metric("Rank-1", f"{ident.rank1:.1%}")
     c2.metric("Rank-5", f"{ident.rank5:.1%}")
-    c3.metric("Probes", len(ident.ranks))
-    faces = list(range(len(result.rows)))
+    c3.metric(
+        "Probes",
+        len(ident.ranks),
+        help=None
+        if len(ident.ranks) == ident.probes_total
+        else f"A seeded sample of the {ident.probes_total:,} faces that have a mate.",
+    )
+    faces = UA.face_options(len(result.rows))
     c1, c2 = st.columns([3, 1])
     probe = c1.selectbox(
         "Pick a face from the set",

@@ -35,6 +35,34 @@ def test_arithmetic_demo_json_matches_the_library(capsys, demo):
     assert mean["method"] == "mean" and mean["index"] == "ngt"
 
 
+def test_arithmetic_reports_its_analogy_sample_and_the_head(capsys, demo):
+    view = attribute_view(demo, None, store=Store())
+    full = search.evaluate_arithmetic(
+        view.result.embeddings, view.persons, view.values, sources=view.sources, analogy_sample=0
+    )
+    total = int(full.analogy["queries_total"])  # 590 faces x 4 other conditions
+    assert total == 590 * 4
+    got = run_json(capsys, ["arithmetic", "--demo"])
+    assert got["analogy_queries"] == search.ANALOGY_SAMPLE < total == got["analogy_queries_total"]
+    assert got["analogy_sample"] == search.ANALOGY_SAMPLE
+    every = run_json(capsys, ["arithmetic", "--demo", "--analogy-sample", "0"])
+    assert every["analogy_queries"] == total
+    assert every["analogy_top1"] == pytest.approx(full.analogy["top1"], abs=1e-4)
+    # "person + attribute" does not depend on the analogy sample.
+    assert (every["top1"], every["top5"]) == (got["top1"], got["top5"])
+    assert main(["arithmetic", "--demo"]) == 0
+    assert "(2,000 of 2,360 queries, a seeded sample)" in capsys.readouterr().out
+
+    head = run_json(capsys, ["arithmetic", "--demo", "--train-head", "10"])
+    assert head["head_features"] == "block17"
+    rows = {r["embedding"]: r for r in head["head"]}
+    assert set(rows) == {"plain embedding", "features, no head", "triplet head"}
+    assert rows["triplet head"]["features"] == "block17"
+    assert rows["triplet head"]["top-1"] > rows["plain embedding"]["top-1"]
+    with pytest.raises(SystemExit):
+        main(["arithmetic", "--demo", "--analogy-sample", "-1"])
+
+
 def test_arithmetic_on_a_jaffe_folder_and_a_manifest(capsys, tmp_path, demo_dataset, facenet):
     folder = tmp_path / "jaffe"
     folder.mkdir()

@@ -50,10 +50,19 @@ def test_widgets_change_the_query_and_the_table(at):
     assert len(at.dataframe[-1].value) == 3
 
 
-def test_training_button_adds_the_head_row(at):
+def test_training_button_adds_the_head_rows_and_its_search_space(at):
     at.slider(key="arithmetic_epochs").set_value(10).run()
     at.button(key="arithmetic_train").click().run()
     assert not at.exception, at.exception
     table = at.dataframe[0].value  # the head table comes before the search table
-    assert list(table["embedding"]) == ["plain embedding", "triplet head"]
+    assert list(table["embedding"]) == ["plain embedding", "features, no head", "triplet head"]
+    assert list(table["features"]) == ["embedding", "block17", "block17"]
     assert ((table["top-1"] >= 0) & (table["top-1"] <= table["top-5"])).all()
+    # Before / after on held-out photos: the head on mid-level features sees the conditions.
+    before, after = table["top-1"].iloc[0], table["top-1"].iloc[2]
+    assert after >= 0.6 > before
+    # The arithmetic can now run in the head's space: every person x attribute is rescored.
+    plain_top1 = metric(at, "Top-1")
+    at.radio(key="arithmetic_space").set_value("head").run()
+    assert not at.exception, at.exception
+    assert int(metric(at, "Top-1").rstrip("%")) >= 60 > int(plain_top1.rstrip("%"))

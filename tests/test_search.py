@@ -241,6 +241,42 @@ def test_arithmetic_on_the_jaffe_format_set(jaffe):
         assert report.analogy["top5"] >= 0.95
 
 
+def test_analogy_queries_are_a_bounded_seeded_sample(monkeypatch):
+    x, p, a = synthetic_factors(people=6, attrs=4, photos=30)  # 720 faces, 2,160 queries
+    full = search.evaluate_arithmetic(x, p, a, method="mean", analogy_sample=None)
+    assert full.analogy["queries"] == full.analogy["queries_total"] == 720 * 3
+    part = search.evaluate_arithmetic(x, p, a, method="mean", analogy_sample=500, seed=3)
+    assert part.analogy["queries"] == 500 and part.analogy["queries_total"] == 2160
+    assert part.summary()["analogy_sample"] == 500
+    again = search.evaluate_arithmetic(x, p, a, method="mean", analogy_sample=500, seed=3)
+    assert again.analogy == part.analogy  # seeded
+    # The "person + attribute" figures never depend on the analogy sample.
+    assert (part.top1, part.top5) == (full.top1, full.top5)
+    # Oracle: brute force over exactly the sampled queries.
+    av = search.group_vectors(x, a, "mean")
+    img, to = search.analogy_pairs(a, av, p)
+    pick = search.sample_queries(len(img), 500, 3)
+    hits = []
+    for i, t in zip(img[pick], to[pick], strict=True):
+        q = x[i] - av[a[i]] + av.vectors[t]
+        s = x @ (q / np.linalg.norm(q))
+        s[i] = -np.inf
+        best = int(np.argmax(s))
+        hits.append(a[best] == av.labels[t] and p[best] == p[i])
+    assert part.analogy["top1"] == pytest.approx(np.mean(hits))
+    # Searched with at most the sample's rows: the index never sees more queries than that.
+    seen = []
+    real = search.ExactIndex._search
+
+    def spy(self, queries, k):
+        seen.append(len(queries))
+        return real(self, queries, k)
+
+    monkeypatch.setattr(search.ExactIndex, "_search", spy)
+    search.evaluate_arithmetic(x, p, a, analogy_sample=200)
+    assert max(seen) == 200
+
+
 def test_arithmetic_needs_two_attributes():
     x, p, _ = synthetic_factors()
     with pytest.raises(FacedashError, match="two attribute values"):
@@ -274,6 +310,22 @@ def test_identification_against_brute_force(demo):
     assert ident.rank1 == pytest.approx(np.mean(np.array(ranks) == 1))
 
 
+def test_identification_samples_probes_and_scores_them_exactly():
+    x, _ = clustered(3000, 0, centers=300, seed=4)
+    people = (np.arange(3000) % 300).astype(str)
+    ident = search.identification(x, people, max_probes=250, seed=1, chunk=64)
+    assert len(ident.ranks) == 250 and ident.probes_total == 3000
+    assert np.array_equal(ident.queries, np.sort(ident.queries))
+    for probe, rank in zip(ident.queries[:40], ident.ranks[:40], strict=True):
+        s = x @ x[probe]
+        s[probe] = -np.inf
+        mate = s[(people == people[probe]) & (np.arange(3000) != probe)].max()
+        assert rank == 1 + int(((s >= mate) & (people != people[probe])).sum())
+    assert ident.cmc[-1] == 1.0 and len(ident.cmc) == 2999
+    same = search.identification(x, people, max_probes=250, seed=1)
+    np.testing.assert_array_equal(same.ranks, ident.ranks)  # blocks never change a rank
+
+
 def test_identification_leaves_out_singletons():
     x = search.normalise(np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0, 0, 1.0]]))
     ident = search.identification(x, ["a", "a", "b", "c"])
@@ -296,7 +348,7 @@ def test_conditions_are_exact_transforms():
     )
     assert (apply_condition(crops, "original") == crops).all()
     with pytest.raises(ValueError, match="unknown condition"):
-        apply_condition(crops, "sepia")
+        apply_condition(crops, "posterized")
 
 
 class CountingEmbedder:
@@ -328,6 +380,39 @@ def test_condition_set_embeds_once_then_reads_the_store(tmp_path, demo, facenet)
         emb = first.embeddings[np.array(conds) == c]
         cos = np.sum(emb * orig, 1)
         assert (cos < 0.9999).all() and (cos > 0.6).all()
+
+
+def test_condition_view_is_kept_beside_the_store(tmp_path, demo, facenet, monkeypatch):
+    from facedash import conditions
+    from facedash.images import decode_jpeg, encode_jpeg
+    from facedash.pipeline import THUMB_QUALITY
+    from facedash.store import Store
+
+    store = Store(tmp_path / "s.sqlite3")
+    first = condition_set(demo, store=store, get_model=lambda: facenet, limit=5, chunk=2)
+    assert first.computed == 5 * len(CONDITIONS)
+    assert list((tmp_path / "views").glob("conditions-*.npz"))
+    # Lazy thumbnails: the transformed crop's JPEG, made when asked for.
+    crop = decode_jpeg(demo.thumbs[1])
+    blurred = apply_condition(crop[None], "blurred")[0]
+    assert first.thumbs[4 * 5 + 1] == encode_jpeg(blurred, THUMB_QUALITY)
+    assert first.thumbs[1] == demo.thumbs[1]  # the original is the stored thumbnail
+    assert len(first.thumbs) == len(first.rows) == 25
+
+    # A second run reads the kept view: nothing is transformed, hashed or embedded.
+    def refuse(*a, **k):
+        raise AssertionError("transformed again")
+
+    monkeypatch.setattr(conditions, "apply_condition", refuse)
+    second = condition_set(demo, store=store, get_model=refuse, limit=5)
+    assert second.computed == 0
+    np.testing.assert_array_equal(second.embeddings, first.embeddings)
+    assert [r.image_hash for r in second.rows] == [r.image_hash for r in first.rows]
+    monkeypatch.undo()
+    # Chunking never changes a view; a memory store keeps no file (nothing reaches the disk).
+    other = condition_set(demo, store=Store(":memory:"), get_model=lambda: facenet, limit=5)
+    np.testing.assert_allclose(other.embeddings, first.embeddings, atol=1e-5)
+    assert conditions.view_cache_dir(Store(":memory:")) is None
 
 
 # -- the triplet head ------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+from typing import Any
 
 from facedash.cli import add_source_args, emit, load_embeddings
 from facedash.errors import FacedashError
@@ -11,12 +12,17 @@ from facedash.errors import FacedashError
 
 def cmd_arithmetic(args: argparse.Namespace) -> int:
     from facedash import search
+    from facedash.cli import _progress_bar
     from facedash.conditions import attribute_view
     from facedash.store import Store
 
     result = load_embeddings(args, progress=True)
     store = Store(args.store) if args.store else Store()
-    view = attribute_view(result, args.attribute_pattern, store=store)
+    update, close = _progress_bar(not args.json)
+    try:
+        view = attribute_view(result, args.attribute_pattern, store=store, progress=update)
+    finally:
+        close()
     report = search.evaluate_arithmetic(
         view.result.embeddings,
         view.persons,
@@ -25,6 +31,8 @@ def cmd_arithmetic(args: argparse.Namespace) -> int:
         index=args.index,
         k=args.k,
         sources=view.sources if view.synthetic else None,
+        analogy_sample=args.analogy_sample,
+        seed=args.seed,
     )
     payload = report.summary()
     payload["attribute"] = view.column
@@ -35,36 +43,54 @@ def cmd_arithmetic(args: argparse.Namespace) -> int:
         f"top-5 {report.top5:.1%}"
     )
     if report.analogy:
+        scored, total = int(report.analogy["queries"]), int(report.analogy["queries_total"])
+        sampled = f"{scored:,} of {total:,} queries, a seeded sample"
         text += (
-            f"\nimage - A + B ({int(report.analogy['queries'])} queries): "
+            f"\nimage - A + B ({sampled if scored < total else f'{total:,} queries'}): "
             f"top-1 {report.analogy['top1']:.1%}, top-5 {report.analogy['top5']:.1%}"
         )
     if args.train_head:
-        from facedash.triplet import compare_head
-
-        cmp = compare_head(
-            view.result.embeddings,
-            view.persons,
-            view.values,
-            view.sources,
-            method=args.method,
-            epochs=args.train_head,
-            seed=args.seed,
-        )
-        payload["head"] = [
-            {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
-            for row in cmp.rows
-        ]
-        for row in cmp.rows:
+        _head_rows(args, view, store, payload)
+        for row in payload["head"]:
             text += (
-                f"\n{row['embedding']:16s} held-out ({row['faces (held out)']} faces): "
-                f"top-1 {row['top-1']:.1%}, top-5 {row['top-5']:.1%}"
+                f"\n{row['embedding']:17s} ({row['features']}) held-out "
+                f"({row['faces (held out)']} faces): top-1 {row['top-1']:.1%}, "
+                f"top-5 {row['top-5']:.1%}"
             )
     if view.synthetic:
         text += "\n(attributes are synthetic photographic conditions made by transforms)"
     payload["per_attribute_top1"] = {a: round(v, 4) for a, v in report.per_attribute_top1().items()}
     emit(args, payload, text)
     return 0
+
+
+def _head_rows(args: argparse.Namespace, view: Any, store: Any, payload: dict[str, Any]) -> None:
+    """Train the triplet head on ``args.head_features`` and add its before / after rows."""
+    from facedash.cli import _progress_bar
+    from facedash.search import view_features
+    from facedash.triplet import compare_head
+
+    update, close = _progress_bar(not args.json)
+    try:
+        feats = view_features(view, args.head_features, store=store, progress=update)
+    finally:
+        close()
+    cmp = compare_head(
+        view.result.embeddings,
+        view.persons,
+        view.values,
+        view.sources,
+        features=feats,
+        feature=args.head_features,
+        method=args.method,
+        epochs=args.train_head,
+        seed=args.seed,
+    )
+    payload["head"] = [
+        {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+        for row in cmp.rows
+    ]
+    payload["head_features"] = args.head_features
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -118,9 +144,16 @@ def _k(value: str) -> int:
     return k
 
 
+def _sample(value: str) -> int:
+    n = int(value)
+    if n < 0:
+        raise argparse.ArgumentTypeError("the sample size must be 0 (every query) or more")
+    return n
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``arithmetic`` and ``search`` to the ``facedash`` command."""
-    from facedash.search import INDEX_KINDS, METHODS
+    from facedash.search import ANALOGY_SAMPLE, DEFAULT_FEATURE, FEATURES, INDEX_KINDS, METHODS
 
     p = sub.add_parser(
         "arithmetic", help="person + attribute vector arithmetic: top-1 / top-5 over every pair"
@@ -137,13 +170,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--index", choices=INDEX_KINDS, default="exact", help="nearest-neighbour index")
     p.add_argument("--k", type=_k, default=5, help="neighbours per query (default 5)")
     p.add_argument(
+        "--analogy-sample",
+        type=_sample,
+        default=ANALOGY_SAMPLE,
+        metavar="N",
+        help=f"score at most N image - A + B queries, a seeded sample (default {ANALOGY_SAMPLE}; "
+        "0: every query)",
+    )
+    p.add_argument(
         "--train-head",
         type=int,
         default=0,
         metavar="EPOCHS",
         help="also train the triplet head for EPOCHS and score held-out faces before / after",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the hold-out split and training")
+    p.add_argument(
+        "--head-features",
+        choices=list(FEATURES),
+        default=DEFAULT_FEATURE,
+        help=f"what the triplet head reads (default {DEFAULT_FEATURE}: a mid-level FaceNet block)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the analogy sample, the hold-out split and training",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_arithmetic)
 
@@ -164,5 +216,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument("--no-rotate", action="store_true", help="do not level the eyes")
     s.add_argument("--store", default=None, help="SQLite store (default: in $FACEDASH_HOME)")
+    s.add_argument(
+        "--backend",
+        choices=["auto", "tensorflow", "openvino"],
+        default=None,
+        help="where new embeddings are computed (default: $FACEDASH_BACKEND, else auto)",
+    )
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_search)

@@ -26,24 +26,38 @@ FEATURE_DIM = 1792
 EPS = 1e-6
 
 
-def feature_model(facenet_model: Any) -> Any:
-    """``keras.Model(input, [pooled 1792-d features, embedding])`` over FaceNet's own layers."""
+def feature_model(facenet_model: Any, layer: str = POOL_LAYER) -> Any:
+    """``keras.Model(input, [features, embedding])`` over FaceNet's own layers.
+
+    ``features`` is ``layer``'s output, averaged over its spatial positions when it
+    has any (``AvgPool`` is already the 1792-d global average; a mid-level block
+    such as ``Block17_10_Activation``, 8 x 8 x 896, becomes 896-d).
+    """
     import keras
 
-    pooled = facenet_model.get_layer(POOL_LAYER).output
-    return keras.Model(facenet_model.input, [pooled, facenet_model.output], name="facenet_features")
+    out = facenet_model.get_layer(layer).output
+    if len(out.shape) == 4:
+        out = keras.layers.GlobalAveragePooling2D(name=f"{layer}_mean")(out)
+    return keras.Model(facenet_model.input, [out, facenet_model.output], name="facenet_features")
 
 
 class FeatureExtractor:
-    """Batched, thread-safe pooled features and embeddings of aligned uint8 faces."""
+    """Batched, thread-safe features (``layer``, pooled) and embeddings of aligned uint8 faces."""
 
-    def __init__(self, embedder: Any) -> None:
+    def __init__(self, embedder: Any, layer: str = POOL_LAYER) -> None:
         import tensorflow as tf
 
+        if not hasattr(getattr(embedder, "model", None), "get_layer"):
+            # A fast backend (OpenVINO) has no Keras graph: features need the reference model.
+            from facedash.models.registry import get_model
+
+            embedder = get_model(embedder.spec.id)
         self.embedder = embedder
+        self.layer = layer
         self.device = getattr(embedder, "device", "CPU:0")
         self.size = int(embedder.model.input.shape[1])
-        model = feature_model(embedder.model)
+        model = feature_model(embedder.model, layer)
+        self.dim = int(model.outputs[0].shape[-1])
         self._forward = tf.function(
             lambda x: model(x, training=False),
             input_signature=[tf.TensorSpec([None, self.size, self.size, 3], tf.float32)],
@@ -53,7 +67,7 @@ class FeatureExtractor:
     def __call__(
         self, faces: np.ndarray, batch_size: int = 32, progress: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``(features (N, 1792), embeddings (N, 128))`` of faces ``(N, size, size, 3)`` uint8."""
+        """``(features (N, dim), embeddings (N, 128))`` of faces ``(N, size, size, 3)`` uint8."""
         import tensorflow as tf
 
         from facedash.models.facenet import prewhiten
@@ -63,7 +77,7 @@ class FeatureExtractor:
             raise ValueError(
                 f"faces must have shape (N, {self.size}, {self.size}, 3), got {faces.shape}"
             )
-        feats = np.empty((len(faces), FEATURE_DIM), dtype=np.float32)
+        feats = np.empty((len(faces), self.dim), dtype=np.float32)
         embs = np.empty((len(faces), 128), dtype=np.float32)
         with self._lock, tf.device(self.device):
             for start in range(0, len(faces), batch_size):

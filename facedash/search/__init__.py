@@ -3,8 +3,12 @@
 - ``index``: the nearest-neighbour index (``ExactIndex`` in numpy, ``NGTIndex`` over
   NGT's graph) and ``normalise``;
 - ``arithmetic``: person / attribute vectors, "person + attribute" and
-  "image - A + B" queries, and their evaluation (``evaluate_arithmetic``);
-- ``cmc``: leave-one-out face search, rank-k and the CMC curve (``identification``).
+  "image - A + B" queries, and their evaluation (``evaluate_arithmetic``; the
+  analogy queries are a seeded sample of at most ``ANALOGY_SAMPLE``);
+- ``cmc``: leave-one-out face search, rank-k and the CMC curve (``identification``;
+  at most ``PROBE_SAMPLE`` probes, in blocks: never an n x n matrix);
+- ``features``: the FaceNet layers a triplet head can read (``FEATURES``), and a set's
+  features computed once and kept beside the store (``view_features``).
 
 Every name is re-exported here, so ``from facedash import search`` then
 ``search.make_index(...)`` or ``search.evaluate_arithmetic(...)`` works as before.
@@ -13,10 +17,12 @@ Every name is re-exported here, so ``from facedash import search`` then
 from __future__ import annotations
 
 from facedash.search.arithmetic import (
+    ANALOGY_SAMPLE,
     METHOD_LABELS,
     METHODS,
     ArithmeticReport,
     GroupVectors,
+    analogy_pairs,
     analogy_queries,
     analogy_query,
     arithmetic_queries,
@@ -25,8 +31,10 @@ from facedash.search.arithmetic import (
     evaluate_arithmetic,
     group_vectors,
     person_attribute_query,
+    sample_queries,
 )
-from facedash.search.cmc import Identification, identification
+from facedash.search.cmc import PROBE_SAMPLE, Identification, identification
+from facedash.search.features import DEFAULT_FEATURE, FEATURES, Feature, view_features
 from facedash.search.index import (
     INDEX_KINDS,
     QUERY_BATCH,
@@ -42,18 +50,24 @@ from facedash.search.index import (
 )
 
 __all__ = [
+    "ANALOGY_SAMPLE",
+    "DEFAULT_FEATURE",
+    "FEATURES",
     "INDEX_KINDS",
     "METHODS",
     "METHOD_LABELS",
     "QUERY_BATCH",
     "ArithmeticReport",
     "ExactIndex",
+    "Feature",
     "GroupVectors",
     "Identification",
     "Index",
     "Labels",
     "NGTIndex",
     "Neighbours",
+    "PROBE_SAMPLE",
+    "analogy_pairs",
     "analogy_queries",
     "analogy_query",
     "arithmetic_queries",
@@ -67,4 +81,6 @@ __all__ = [
     "normalise",
     "person_attribute_query",
     "recall_at_k",
+    "sample_queries",
+    "view_features",
 ]

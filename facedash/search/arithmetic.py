@@ -5,6 +5,12 @@ group's embeddings made non-negative and L2-normalised, as the reference did, or
 the plain mean, L2-normalised. The arithmetic adds a person vector and an
 attribute vector ("person + attribute") or moves an image from one attribute to
 another ("image - A + B"), and asks the index for the nearest faces.
+
+Cost is linear in the number of faces ``n``: group vectors are one pass over the
+faces per group, "person + attribute" asks one query per (person, attribute) pair,
+and "image - A + B", which has ``n x (attributes - 1)`` possible queries, is scored
+on a seeded sample of at most ``ANALOGY_SAMPLE`` of them (every query below that);
+each query is one row of similarities to the ``n`` faces.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from facedash.errors import FacedashError
 from facedash.search.index import Index, Labels, Neighbours, make_index, normalise
 
 METHODS = ("median", "mean")
+ANALOGY_SAMPLE = 2000  # "image - A + B" queries scored at most (a seeded sample above that)
 METHOD_LABELS = {
     "median": "median, made non-negative, L2-normalised (the reference)",
     "mean": "mean, L2-normalised",
@@ -181,6 +188,8 @@ def evaluate_arithmetic(
     index: Index | str = "exact",
     k: int = 5,
     sources: Labels | None = None,
+    analogy_sample: int | None = ANALOGY_SAMPLE,
+    seed: int = 0,
 ) -> ArithmeticReport:
     """Top-1 / top-k of "person + attribute" over every person x attribute combination.
 
@@ -188,7 +197,8 @@ def evaluate_arithmetic(
     The analogy "image - A + B" is scored too (``analogy``): with ``sources``
     (which original photo each face was made from) it is right when the nearest
     face other than the image itself is the same source photo under attribute B,
-    else when it is the same person under B.
+    else when it is the same person under B. At most ``analogy_sample`` analogy
+    queries are scored, a sample drawn with ``seed`` (``None`` or 0: all of them).
     """
     emb = normalise(embeddings)
     people = np.asarray(persons, dtype=object).astype(str)
@@ -218,9 +228,37 @@ def evaluate_arithmetic(
         vectors=len(emb),
     )
     report.analogy = evaluate_analogy(
-        emb, people, attrs, av, idx, None if sources is None else np.asarray(sources)
+        emb,
+        people,
+        attrs,
+        av,
+        idx,
+        None if sources is None else np.asarray(sources),
+        sample=analogy_sample,
+        seed=seed,
     )
     return report
+
+
+def analogy_pairs(
+    attributes: np.ndarray, av: GroupVectors, owners: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every "image - A + B" query whose answer exists: (image, index of B in ``av``).
+
+    B runs over the attributes other than the image's own; a query is kept when some
+    face has the image's owner (its source photo, or its person) under B. Vectorised:
+    ``O(n x attributes)`` integers, no query vectors.
+    """
+    attrs = np.asarray(attributes).astype(str)
+    a_of = np.searchsorted(np.asarray(av.labels), attrs)
+    _, owner = np.unique(np.asarray(owners).astype(str), return_inverse=True)
+    g = len(av.labels)
+    exists = np.zeros((int(owner.max()) + 1 if len(owner) else 0, g), dtype=bool)
+    exists[owner, a_of] = True
+    img = np.repeat(np.arange(len(attrs)), g)
+    to = np.tile(np.arange(g), len(attrs))
+    keep = (to != a_of[img]) & exists[owner[img], to]
+    return img[keep], to[keep]
 
 
 def analogy_queries(
@@ -228,14 +266,27 @@ def analogy_queries(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every "image - A + B" query, B running over the other attributes: (image, B, vectors)."""
     attrs = np.asarray(attributes).astype(str)
-    a_of = np.array([av.labels.index(a) for a in attrs])
+    a_of = np.searchsorted(np.asarray(av.labels), attrs)
     n, g = len(attrs), len(av.labels)
     img = np.repeat(np.arange(n), g)
     to = np.tile(np.arange(g), n)
     keep = to != a_of[img]
     img, to = img[keep], to[keep]
-    q = normalise(embeddings[img] - av.vectors[a_of[img]] + av.vectors[to])
-    return img, to, q
+    return img, to, analogy_vectors(embeddings, a_of, av, img, to)
+
+
+def analogy_vectors(
+    embeddings: np.ndarray, a_of: np.ndarray, av: GroupVectors, img: np.ndarray, to: np.ndarray
+) -> np.ndarray:
+    """The unit query vectors ``image - v(its attribute) + v(B)`` of the given queries."""
+    return normalise(embeddings[img] - av.vectors[a_of[img]] + av.vectors[to])
+
+
+def sample_queries(total: int, sample: int | None, seed: int = 0) -> np.ndarray:
+    """Indices of the queries to score: all of them, or a seeded sample of ``sample``, in order."""
+    if not sample or total <= sample:
+        return np.arange(total)
+    return np.sort(np.random.default_rng(seed).choice(total, size=int(sample), replace=False))
 
 
 def evaluate_analogy(
@@ -246,36 +297,37 @@ def evaluate_analogy(
     index: Index,
     sources: np.ndarray | None = None,
     k: int = 5,
+    *,
+    sample: int | None = ANALOGY_SAMPLE,
+    seed: int = 0,
 ) -> dict[str, float]:
     """Top-1 / top-k of "image - A + B", the image itself left out of its results.
 
     Right: the same source photo under B when ``sources`` are given (only queries
-    where that face exists count), else any face of the same person under B.
+    where that face exists count), else any face of the same person under B. With
+    more than ``sample`` such queries, a seeded sample of ``sample`` is scored;
+    ``queries`` is the number scored, ``queries_total`` the number there are.
     """
     people = np.asarray(persons).astype(str)
     attrs = np.asarray(attributes).astype(str)
-    img, to, queries = analogy_queries(embeddings, attrs, av)
-    target = np.array(av.labels, dtype=object)[to].astype(str)
-    if sources is not None:
-        src = np.asarray(sources).astype(str)
-        exists = {(s, a) for s, a in zip(src.tolist(), attrs.tolist(), strict=True)}
-        keep = np.array([(s, t) in exists for s, t in zip(src[img], target, strict=True)], bool)
-    else:
-        exists = {(p, a) for p, a in zip(people.tolist(), attrs.tolist(), strict=True)}
-        keep = np.array([(p, t) in exists for p, t in zip(people[img], target, strict=True)], bool)
-    img, target, queries = img[keep], target[keep], queries[keep]
-    if not len(img):
+    owners = people if sources is None else np.asarray(sources).astype(str)
+    img, to = analogy_pairs(attrs, av, owners)
+    total = len(img)
+    if not total:
         return {}
+    pick = sample_queries(total, sample, seed)
+    img, to = img[pick], to[pick]
+    a_of = np.searchsorted(np.asarray(av.labels), attrs)
+    queries = analogy_vectors(embeddings, a_of, av, img, to)
+    target = np.array(av.labels, dtype=object)[to].astype(str)
     found = index.search(queries, k + 1).ids
     order = np.argsort(found == img[:, None], axis=1, kind="stable")[:, :k]
     ranked = np.take_along_axis(found, order, axis=1)
-    hit = attrs[ranked] == target[:, None]
-    if sources is not None:
-        hit &= src[ranked] == src[img][:, None]
-    else:
-        hit &= people[ranked] == people[img][:, None]
+    hit = (attrs[ranked] == target[:, None]) & (owners[ranked] == owners[img][:, None])
     return {
         "queries": float(len(img)),
+        "queries_total": float(total),
+        "sample": float(sample or 0),
         "top1": float(hit[:, 0].mean()),
         "top5": float(hit.any(axis=1).mean()),
     }

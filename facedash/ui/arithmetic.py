@@ -1,12 +1,24 @@
-"""Arithmetic & search: the attribute view of a set, a photo's embedding, the triplet head.
+"""Arithmetic & search: the attribute view, its features, the triplet head, the cached reports.
 
-The attribute view (for synthetic conditions: every face transformed and embedded
-again) is held in this session per (set, model, alignment, attribute) and its
-embeddings go through the store, so a second visit computes nothing.
+What is cached, and on what key:
+
+- ``view``: the set seen through one attribute (for synthetic conditions: every face
+  transformed and embedded), held in this session per (set key, attribute); its
+  embeddings go through the set's store and the finished view is kept beside it, so a
+  later visit or a restarted server reads one file;
+- ``features``: the triplet head's input features of the view, kept beside the store
+  (``facedash.search.view_features``) and held in this session;
+- ``report`` / ``index``: the person x attribute evaluation and the index, once per
+  (view key, space, method, index kind, k) for every session (``st.cache_data`` /
+  ``st.cache_resource``); the space is the embedding or a trained head (named by its
+  weights);
+- ``identification``: the leave-one-out CMC of the set, once per set key;
+- the trained head: in this session, per (view key, method, epochs, features).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +34,17 @@ from facedash.ui import cache, state
 from facedash.ui.keys import set_key
 
 PAGE = "arithmetic"
+FACE_CHOICES = 500  # faces offered in a picker at most (a seeded sample of larger sets)
+EMBEDDING = "embedding"
+
+
+def _progress(text: str) -> tuple[Callable[[int, int, str], None], Any]:
+    bar = st.progress(0.0, text=text)
+
+    def report(done: int, total: int, message: str) -> None:
+        bar.progress(min(1.0, done / max(total, 1)), text=f"{message} ({done:,}/{total:,})")
+
+    return report, bar
 
 
 def view(result: Any, pattern: str) -> Any:
@@ -30,14 +53,146 @@ def view(result: Any, pattern: str) -> Any:
     held = st.session_state.get(f"{PAGE}_view_cache")
     if held is not None and held[0] == key:
         return held[1]
-    with st.spinner(
-        "Embedding the transformed faces with the real model (stored for next time) ..."
-    ):
+    report, bar = _progress("Preparing the attribute view (stored for next time) ...")
+    try:
         out = attribute_view(
-            result, pattern, store=cache.store(), get_model=lambda: cache.model(result.model_id)
+            result,
+            pattern,
+            store=state.session_store(),
+            get_model=lambda: cache.model(result.model_id),
+            progress=report,
         )
+    finally:
+        bar.empty()
     st.session_state[f"{PAGE}_view_cache"] = (key, out)
     return out
+
+
+def view_key(v: Any) -> str:
+    """The content key of a view's faces."""
+    return set_key(v.result)
+
+
+@st.cache_resource(show_spinner="Preparing the feature extractor ...")
+def extractor(layer: str) -> Any:
+    """A FaceNet feature extractor for ``layer`` (the reference Keras model: it has the layers)."""
+    from facedash.pfe.head import FeatureExtractor
+
+    return FeatureExtractor(cache.model("facenet"), layer=layer)
+
+
+def features(v: Any, name: str) -> np.ndarray:
+    """The ``name`` features of every face of the view (computed once, kept beside the store)."""
+    key = (view_key(v), name)
+    held = st.session_state.get(f"{PAGE}_features")
+    if held is not None and held[0] == key:
+        return held[1]
+    report, bar = _progress("Computing the features (once per set, stored) ...")
+    try:
+        out = search.view_features(
+            v, name, extractor=extractor, store=state.session_store(), progress=report
+        )
+    finally:
+        bar.empty()
+    st.session_state[f"{PAGE}_features"] = (key, out)
+    return out
+
+
+def train_head(
+    v: Any, method: str, epochs: int, feature: str, progress: Callable[[int, int, float], None]
+) -> Any:
+    """Train the triplet head on ~70% of the photos and score the arithmetic on the rest."""
+    from facedash.triplet import compare_head
+
+    feats = features(v, feature)
+    cmp = compare_head(
+        v.result.embeddings,
+        v.persons,
+        v.values,
+        v.sources,
+        features=feats,
+        feature=feature,
+        method=method,
+        epochs=epochs,
+        progress=progress,
+    )
+    st.session_state[f"{PAGE}_head_result"] = ((view_key(v), method, epochs, feature), cmp)
+    return cmp
+
+
+def held_head(v: Any, *settings: Any) -> Any:
+    """The head comparison trained in this session for this view, or None.
+
+    With ``settings`` (method, epochs, features) only one trained with exactly those.
+    """
+    held = st.session_state.get(f"{PAGE}_head_result")
+    if held is None or held[0][0] != view_key(v):
+        return None
+    if settings and held[0][1:] != settings:
+        return None
+    return held[1]
+
+
+def space_key(v: Any, space: str) -> str:
+    """A name for a search space: the embedding, or a head named by its weights."""
+    if space == EMBEDDING:
+        return EMBEDDING
+    head = held_head(v).head
+    return "head-" + hashlib.sha1(head.weight.tobytes()).hexdigest()[:12]
+
+
+def vectors(v: Any, space: str) -> np.ndarray:
+    """The view's vectors in ``space``: its embeddings, or the trained head's output."""
+    if space == EMBEDDING:
+        return np.asarray(v.result.embeddings)
+    head = held_head(v).head
+    return head.transform(features(v, head.feature))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Building the index ...")
+def _index(vkey: str, space: str, kind: str, _vectors: np.ndarray) -> search.Index:
+    return search.make_index(_vectors, kind)
+
+
+def index(v: Any, space: str, kind: str) -> search.Index:
+    """The nearest-neighbour index of the view in ``space`` (built once per view, space, kind)."""
+    return _index(view_key(v), space_key(v, space), kind, vectors(v, space))
+
+
+@st.cache_data(max_entries=16, show_spinner="Scoring every person × attribute ...")
+def _report(
+    vkey: str, space: str, method: str, kind: str, k: int, _v: Any, _index: Any, _vec: Any
+) -> search.ArithmeticReport:
+    return search.evaluate_arithmetic(
+        _vec,
+        _v.persons,
+        _v.values,
+        method=method,
+        index=_index,
+        k=k,
+        sources=_v.sources if _v.synthetic else None,
+    )
+
+
+def report(v: Any, space: str, method: str, kind: str, k: int) -> search.ArithmeticReport:
+    """Every person x attribute query (and a bounded sample of image - A + B), scored."""
+    vec = vectors(v, space)
+    return _report(view_key(v), space_key(v, space), method, kind, k, v, index(v, space, kind), vec)
+
+
+@st.cache_data(max_entries=8, show_spinner="Searching with every face ...")
+def _identification(key: str, _result: Any) -> search.Identification:
+    return search.identification(_result.embeddings, _result.people)
+
+
+def identification(result: Any) -> search.Identification:
+    """Leave-one-out face search of the set (a bounded sample of probes), once per set."""
+    return _identification(set_key(result), result)
+
+
+def face_options(n: int, limit: int = FACE_CHOICES) -> list[int]:
+    """The faces a picker offers: all of them, or a seeded sample of ``limit`` in set order."""
+    return search.sample_queries(n, limit).tolist()
 
 
 def embed_photo(name: str, data: bytes) -> tuple[np.ndarray | None, str]:
@@ -66,20 +221,3 @@ def nearest(
     ids, sims = found.ids[0], found.similarity[0]
     keep = ids != exclude
     return ids[keep][:k], sims[keep][:k]
-
-
-def train_head(
-    v: Any, method: str, epochs: int, progress: Callable[[int, int, float], None]
-) -> Any:
-    """Train the triplet head on ~70% of the photos and score the arithmetic on the rest."""
-    from facedash.triplet import compare_head
-
-    return compare_head(
-        v.result.embeddings,
-        v.persons,
-        v.values,
-        v.sources,
-        method=method,
-        epochs=epochs,
-        progress=progress,
-    )

@@ -1,0 +1,151 @@
+"""Arithmetic that can see attributes: the triplet head on FaceNet's mid-level features.
+
+Targets on held-out photos (faces of source photos the head never trained on):
+
+- the demo set under the demo conditions: "person + condition" top-1 >= 0.6 in the
+  head's space (the plain 128-d embedding: about 0.4);
+- a JAFFE-named set made from the demo's ``val`` photos (never trained on) with
+  transforms no training here uses (``UNSEEN``: brighter, hue, sepia, noisy), run
+  through the real detector, aligner and model: top-1 >= 0.5 with the head trained on
+  the demo conditions of the ``train`` photos.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facedash import search
+from facedash.conditions import (
+    CONDITIONS,
+    JAFFE_CODES,
+    UNSEEN,
+    AttributeView,
+    apply_condition,
+    attribute_view,
+    condition_set,
+    write_jaffe_format_set,
+)
+from facedash.datasets import load_folder
+from facedash.pfe.head import FeatureExtractor
+from facedash.search import FEATURES, view_features
+from facedash.store import Store
+from facedash.triplet import compare_head, train_triplet_head
+
+
+@pytest.fixture(scope="module")
+def demo_view(demo):
+    return attribute_view(demo, "conditions", store=Store())
+
+
+@pytest.fixture(scope="module")
+def block17(demo_view):
+    """The default features of the demo view (computed once, then read from beside the store)."""
+    return view_features(demo_view, "block17", store=Store())
+
+
+@pytest.fixture(scope="module")
+def unseen_set(tmp_path_factory, demo_dataset, facenet):
+    """Three ``val`` photos per person under the original and every UNSEEN transform."""
+    from facedash.pipeline import embed_dataset
+
+    folder = tmp_path_factory.mktemp("unseen")
+    write_jaffe_format_set(
+        demo_dataset, folder, per_person=3, conditions=("original", *UNSEEN), split="val"
+    )
+    store = Store(tmp_path_factory.mktemp("unseen-store") / "s.sqlite3")
+    result = embed_dataset(load_folder(folder), store=store, get_model=lambda: facenet)
+    view = attribute_view(result, "jaffe", store=store)
+    # Source photo of each file: BA.HU1.2.tiff -> BA2.
+    sources = np.array([r.name.split(".")[0] + r.name.split(".")[2] for r in view.result.rows])
+    return view, sources, store
+
+
+def test_unseen_transforms_are_not_the_demo_conditions():
+    assert not set(UNSEEN) & set(CONDITIONS)
+    assert len({JAFFE_CODES[c] for c in CONDITIONS + UNSEEN}) == len(CONDITIONS + UNSEEN)
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 256, (2, 12, 12, 3), dtype=np.uint8)
+    assert apply_condition(crops, "brighter").mean() > crops.mean()
+    np.testing.assert_array_equal(apply_condition(crops, "hue")[..., 0], crops[..., 2])
+    sepia = apply_condition(crops, "sepia").astype(int)
+    assert (sepia[..., 0] >= sepia[..., 2]).all()  # warm: red over blue
+    noisy = apply_condition(crops, "noisy")
+    # Seeded by the pixels: the same crop gets the same noise whatever batch it is in.
+    np.testing.assert_array_equal(noisy[1], apply_condition(crops[1:], "noisy")[0])
+    assert not np.array_equal(noisy, crops)
+
+
+def test_view_features_match_the_extractor_and_are_kept(tmp_path, demo, facenet):
+    store = Store(tmp_path / "s.sqlite3")
+    small = condition_set(demo, store=store, limit=3, get_model=lambda: facenet)
+    n = len(small.rows)
+    view = AttributeView(small, "condition", np.array(["x"] * n), np.array(["s"] * n), True)
+    calls = []
+
+    def extractor(layer):
+        calls.append(layer)
+        return FeatureExtractor(facenet, layer=layer)
+
+    feats = view_features(view, "block35", extractor=extractor, store=store, chunk=4)
+    assert feats.shape == (n, FEATURES["block35"].dim) and calls == ["Block35_5_Activation"]
+    want, _ = FeatureExtractor(facenet, layer="Block35_5_Activation")(view.crops(range(n)))
+    np.testing.assert_allclose(feats, want, rtol=2e-3, atol=2e-3)  # kept as float16
+    np.testing.assert_array_equal(
+        view_features(view, "block35", extractor=extractor, store=store), feats
+    )
+    assert calls == ["Block35_5_Activation"]  # the second time: read from beside the store
+    # In a memory store (a private upload) nothing is kept: the extractor runs again.
+    view_features(view, "block35", extractor=extractor, store=Store(":memory:"))
+    assert len(calls) == 2
+    np.testing.assert_array_equal(view_features(view, "embedding"), small.embeddings)
+    with pytest.raises(ValueError, match="unknown feature"):
+        view_features(view, "pixels")
+
+
+def test_head_on_mid_level_features_sees_the_conditions_on_heldout_photos(demo_view, block17):
+    v = demo_view
+    for method in search.METHODS:
+        cmp = compare_head(
+            v.result.embeddings,
+            v.persons,
+            v.values,
+            v.sources,
+            features=block17,
+            feature="block17",
+            method=method,
+            epochs=20,
+        )
+        rows = {r["embedding"]: r for r in cmp.rows}
+        assert set(rows) == {"plain embedding", "features, no head", "triplet head"}
+        held = cmp.heldout
+        assert not set(v.sources[held]) & set(v.sources[~held])  # whole photos held out
+        assert rows["triplet head"]["queries"] == 25
+        assert rows["triplet head"]["top-1"] >= 0.6, (method, cmp.rows)
+        assert rows["plain embedding"]["top-1"] < rows["triplet head"]["top-1"]
+        assert rows["triplet head"]["top-5"] >= rows["triplet head"]["top-1"]
+
+
+def test_head_carries_over_to_a_jaffe_named_set_of_unseen_transforms(
+    demo_view, block17, unseen_set
+):
+    v = demo_view
+    train = np.array([r.attributes["split"] == "train" for r in v.result.rows])
+    assert set(v.values[train]) == set(CONDITIONS)  # the head never sees an UNSEEN transform
+    head = train_triplet_head(
+        block17[train], v.persons[train], v.values[train], epochs=20, feature="block17"
+    )
+    jv, sources, store = unseen_set
+    assert set(jv.values) == {JAFFE_CODES[c] for c in ("original", *UNSEEN)}
+    assert not {r.name.split("/")[-1] for r in v.result.rows} & set(sources)
+    feats = view_features(jv, "block17", store=store)
+    scores = {}
+    for label, vectors in (
+        ("plain embedding", jv.result.embeddings),
+        ("triplet head", head.transform(feats)),
+    ):
+        rep = search.evaluate_arithmetic(vectors, jv.persons, jv.values, sources=sources)
+        assert len(rep.queries) == 5 * (1 + len(UNSEEN))
+        scores[label] = rep.top1
+    assert scores["triplet head"] >= 0.5, scores
+    assert scores["triplet head"] > scores["plain embedding"], scores
