@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 
 from facedash import assets
 from facedash.errors import FacedashError, ImageError
+from facedash.folders import scan
 from facedash.images import EXTENSIONS, MAX_BYTES
 
 JAFFE_RE = re.compile(
@@ -158,9 +159,7 @@ class Dataset:
         if self.kind not in ("folder", "demo") or self.root is None:
             return [], [], []
         try:
-            now = {
-                "/".join(rel): listed for rel, kind, listed in _scan(self.root) if kind == "file"
-            }
+            now = {"/".join(rel): listed for rel, kind, listed in scan(self.root) if kind == "file"}
         except OSError:
             return [], [], []
         listed = {item.name: item.listed for item in self.items}
@@ -222,33 +221,6 @@ def load_demo(root: Path | None = None) -> Dataset:
     return data
 
 
-def _scan(folder: Path) -> list[tuple[tuple[str, ...], str, tuple[int, int] | None]]:
-    """``(relative path parts, "file" | "link", (size, mtime_ns))`` of every entry, sorted.
-
-    One ``os.scandir`` pass: hidden entries (a name starting with ".") are skipped
-    with everything below them, symbolic links are listed but never followed, and
-    each file's size and modification time come from one ``stat`` (no reads).
-    """
-    found: list[tuple[tuple[str, ...], str, tuple[int, int] | None]] = []
-    stack: list[tuple[str, tuple[str, ...]]] = [(str(folder), ())]
-    while stack:
-        path, parts = stack.pop()
-        with os.scandir(path) as entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                rel = (*parts, entry.name)
-                if entry.is_symlink():
-                    found.append((rel, "link", None))
-                elif entry.is_dir(follow_symlinks=False):
-                    stack.append((entry.path, rel))
-                elif entry.is_file(follow_symlinks=False):
-                    st = entry.stat(follow_symlinks=False)
-                    found.append((rel, "file", (st.st_size, st.st_mtime_ns)))
-    found.sort(key=lambda f: f[0])  # the order of sorted(Path objects): part by part
-    return found
-
-
 def load_folder(folder: Path) -> Dataset:
     """A folder with one sub-folder per person (deeper levels become a ``split``).
 
@@ -261,7 +233,7 @@ def load_folder(folder: Path) -> Dataset:
     items: list[ImageItem] = []
     problems: list[Failure] = []
     base = str(folder)
-    for parts, kind, listed in _scan(folder):
+    for parts, kind, listed in scan(folder):
         name = "/".join(parts)
         if _ignored(name):
             continue

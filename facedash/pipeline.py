@@ -10,13 +10,9 @@ are asked for only when there is work for them: a fully stored set never
 imports TensorFlow.
 
 Every file that cannot be used (unreadable, not an image, no face) ends in
-``failures`` with its reason; the rest of the batch goes on.
-
-A set already in the store costs a listing and one read of the store: the
-content hash of each file is remembered by (path, size, mtime_ns)
-(``facedash.filehashes``), so a photo whose work is all stored is not even
-opened. A folder that changes while it is read (photos rewritten, removed or
-added) is reported in ``changes`` (and ``note``); everything embedded is kept.
+``failures`` with its reason; the rest of the batch goes on. Files are read
+through ``facedash.reading``: a stored photo is not even opened, and a folder
+that changes meanwhile is reported in ``changes``.
 """
 
 from __future__ import annotations
@@ -30,13 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from facedash import filehashes
 from facedash.datasets import Dataset, Failure
 from facedash.detect import AlignSettings, Detector, DetectorSettings, Face, align, select
 from facedash.errors import ImageError
-from facedash.images import content_hash, decode, encode_jpeg, limit_side
+from facedash.images import decode, encode_jpeg, limit_side
 from facedash.models.backends import Choice, store_key
 from facedash.models.registry import Embedder, get_embedder, plan, spec
+from facedash.reading import SetReader
 from facedash.store import Detection, Store
 
 Progress = Callable[[int, int, str], None]
@@ -268,64 +264,18 @@ def _embed_dataset(
 
     failures: list[Failure] = list(dataset.problems)
     failed_items: set[int] = set()
-    hashes: dict[int, str] = {}  # item index -> content hash, for items that could be read
-    detections: dict[str, Detection] = {}
-    stored: dict[tuple[str, int], Any] = {}
+    reader = SetReader(
+        store, dataset, det_key=det_key, align_key=align_key, model_id=key, policy=al.policy
+    )
+    hashes, detections, stored = reader.hashes, reader.detections, reader.stored
     computed = cached = 0
     total = len(dataset.items)
     report = progress or (lambda done, total, msg: None)
 
-    # 0. Files whose hash is remembered: their rows in one read of the store, no file opened.
-    known = filehashes.known(store, dataset.items)
-    if known:
-        detections.update(store.get_detections(known.values(), det_key))
-        stored.update(
-            store.get_embeddings(
-                [
-                    (h, f)
-                    for h in dict.fromkeys(known.values())
-                    if h in detections
-                    for f in select(detections[h].faces, al.policy)
-                ],
-                det_key=det_key,
-                align_key=align_key,
-                model_id=key,
-            )
-        )
-
-    def complete(h: str | None) -> bool:
-        return (
-            h is not None
-            and h in detections
-            and all((h, f) in stored for f in select(detections[h].faces, al.policy))
-        )
-
     for start in range(0, total, chunk):
         idx = list(range(start, min(start + chunk, total)))
-        data: dict[int, bytes] = {}
-        read_now: list[tuple[Any, tuple[int, int], str]] = []
-        for i in idx:
-            item = dataset.items[i]
-            if complete(known.get(i)):
-                hashes[i] = known[i]
-                continue
-            try:
-                before = item.stat_now()
-                data[i] = item.read()
-                hashes[i] = content_hash(data[i])
-            except ImageError as exc:
-                failures.append(Failure(item.name, str(exc)))
-                failed_items.add(i)
-                continue
-            if before is not None:
-                read_now.append((item, before, hashes[i]))
-        filehashes.remember(store, read_now)
-        readable = [i for i in idx if i in data]
-        detections.update(
-            store.get_detections(
-                [hashes[i] for i in readable if hashes[i] not in detections], det_key
-            )
-        )
+        data = reader.read(idx, failures, failed_items)  # item index -> bytes, if work is left
+        readable = list(data)
 
         # 1. Which photos need decoding: no detection yet, or a selected face not embedded.
         want: dict[int, list[int]] = {}
@@ -454,7 +404,7 @@ def _embed_dataset(
             )
             vectors_out.append(emb.vector)
             thumbs.append(emb.thumb)
-    changes = _changes(dataset)
+    changes = reader.changes()
     dim = model_spec.dim
     matrix = (
         np.stack(vectors_out).astype(np.float32) if vectors_out else np.zeros((0, dim), np.float32)
@@ -478,32 +428,10 @@ def _embed_dataset(
         precision=choice.precision,
         model_key=key,
         note=" ".join(
-            n
-            for n in (getattr(model, "note", "") if model is not None else choice.note, changes)
-            if n
+            filter(None, [getattr(model, "note", "") if model else choice.note, changes])
         ),
         root=str(dataset.root) if dataset.root is not None else "",
         changes=changes,
-    )
-
-
-def _changes(dataset: Dataset) -> str:
-    """A sentence on how the folder changed while it was read, or "" (one more scan of it)."""
-    changed, removed, added = dataset.changes_since_listed()
-    parts = []
-    if changed:
-        parts.append(f"{len(changed)} photo(s) rewritten ({changed[0]} ...)")
-    if removed:
-        parts.append(f"{len(removed)} removed ({removed[0]} ...)")
-    if added:
-        parts.append(f"{len(added)} added ({added[0]} ...), not in this run")
-    if not parts:
-        return ""
-    return (
-        "The folder changed while it was being read: "
-        + "; ".join(parts)
-        + ". Each photo is shown as it was when read, and everything embedded is kept in the "
-        "store: open the set again to see the folder as it is now."
     )
 
 
