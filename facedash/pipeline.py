@@ -26,18 +26,18 @@ from typing import Any
 
 import numpy as np
 
+from facedash.batch import PREVIEW_SIDE, THUMB_QUALITY, detections_of, embed_faces
 from facedash.datasets import Dataset, Failure
-from facedash.detect import AlignSettings, Detector, DetectorSettings, Face, align, select
+from facedash.detect import AlignSettings, Detector, DetectorSettings, Face, select
 from facedash.errors import ImageError
-from facedash.images import decode, encode_jpeg, limit_side
+from facedash.images import decode
 from facedash.models.backends import Choice, store_key
 from facedash.models.registry import Embedder, get_embedder, plan, spec
 from facedash.reading import SetReader
-from facedash.store import Detection, Store
+from facedash.store import Store
 
 Progress = Callable[[int, int, str], None]
-PREVIEW_SIDE = 256
-THUMB_QUALITY = 90
+__all__ = ["PREVIEW_SIDE", "THUMB_QUALITY", "EmbeddingSet", "FaceRow", "embed_dataset"]
 
 
 @dataclass
@@ -312,16 +312,9 @@ def _embed_dataset(
             report(start, total, f"Finding faces in {len(to_detect)} photos")
             if detector is None:
                 detector = detector_factory()
-            found = detector.detect([images[i] for i in to_detect])
-            new = []
-            for i, faces in zip(to_detect, found, strict=True):
-                img = images[i]
-                preview, _ = limit_side(img, PREVIEW_SIDE)
-                new.append(
-                    Detection(
-                        hashes[i], img.shape[1], img.shape[0], tuple(faces), encode_jpeg(preview)
-                    )
-                )
+            new = detections_of(
+                detector, [images[i] for i in to_detect], [hashes[i] for i in to_detect]
+            )
             store.put_detections(new, det_key)
             detections.update({d.image_hash: d for d in new})
             for i in to_detect:
@@ -340,22 +333,10 @@ def _embed_dataset(
                 model = get_model()
                 if store_key(model_id, model.precision) != key:
                     raise _Replan(model)
-            own_align = getattr(model, "align", None) if model_spec.align_key else None
-            crops = np.stack(
-                [
-                    own_align(images[i], detections[h].faces[f])
-                    if own_align is not None
-                    else align(
-                        images[i], detections[h].faces[f], size, margin=al.margin, rotate=al.rotate
-                    )
-                    for h, f, i in jobs
-                ]
+            done = embed_faces(
+                model, model_id, al, [(images[i], detections[h].faces[f]) for h, f, i in jobs]
             )
-            vectors = model.embed(crops)
-            rows = [
-                (h, f, v, encode_jpeg(c, THUMB_QUALITY))
-                for (h, f, _), v, c in zip(jobs, vectors, crops, strict=True)
-            ]
+            rows = [(h, f, v, t) for (h, f, _), (v, t) in zip(jobs, done, strict=True)]
             store.put_embeddings(rows, det_key=det_key, align_key=align_key, model_id=key)
             for h, f, v, t in rows:
                 stored[(h, f)] = _Fresh(v, t)

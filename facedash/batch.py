@@ -1,0 +1,55 @@
+"""The per-batch work of embedding, shared by the local pipeline and the Ray workers.
+
+``detections_of`` turns a batch of decoded photos into ``Detection`` rows (one
+batched detector call, the stored preview), and ``embed_faces`` aligns a batch of
+faces and embeds them in one batched model call (vector and thumbnail per face).
+``facedash.pipeline`` and ``facedash.distributed`` call exactly these, so a face
+embedded on a cluster is the face the local pipeline would have embedded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from facedash.detect import AlignSettings, Detector, Face, align
+from facedash.images import encode_jpeg, limit_side
+from facedash.models.registry import Embedder, spec
+from facedash.store import Detection
+
+PREVIEW_SIDE = 256
+THUMB_QUALITY = 90
+
+
+def detections_of(
+    detector: Detector, images: Sequence[np.ndarray], hashes: Sequence[str]
+) -> list[Detection]:
+    """Detect the faces of ``images`` (one batched call): a ``Detection`` per photo."""
+    found = detector.detect(list(images))
+    out = []
+    for img, image_hash, faces in zip(images, hashes, found, strict=True):
+        preview, _ = limit_side(img, PREVIEW_SIDE)
+        out.append(
+            Detection(image_hash, img.shape[1], img.shape[0], tuple(faces), encode_jpeg(preview))
+        )
+    return out
+
+
+def embed_faces(
+    model: Embedder, model_id: str, al: AlignSettings, faces: Sequence[tuple[np.ndarray, Face]]
+) -> list[tuple[np.ndarray, bytes]]:
+    """Align ``(photo, face)`` pairs and embed them in one batched call: (vector, thumbnail) each."""
+    model_spec = spec(model_id)
+    size = model_spec.input_size
+    own_align = getattr(model, "align", None) if model_spec.align_key else None
+    crops = np.stack(
+        [
+            own_align(image, face)
+            if own_align is not None
+            else align(image, face, size, margin=al.margin, rotate=al.rotate)
+            for image, face in faces
+        ]
+    )
+    vectors = model.embed(crops)
+    return [(v, encode_jpeg(c, THUMB_QUALITY)) for v, c in zip(vectors, crops, strict=True)]
