@@ -94,6 +94,17 @@ def best_rate(embed, batch, repeat: int) -> float:
     return len(batch) / best
 
 
+def loo_and_auc(emb, people):
+    """Leave-one-out 1-NN accuracy and ROC-AUC (cosine) over all pairs."""
+    from sklearn.metrics import roc_auc_score
+
+    sims = emb @ emb.T
+    iu = np.triu_indices(len(people), 1)
+    auc = roc_auc_score((people[:, None] == people[None, :])[iu], sims[iu])
+    np.fill_diagonal(sims, -np.inf)
+    return float((people[sims.argmax(1)] == people).mean()), float(auc)
+
+
 def backends_to_try():
     """(label, loader) of every backend this machine has: the reference first."""
     from facedash.models import backends, get_model
@@ -232,6 +243,7 @@ def main() -> None:
         crops.append(align(images[row.name], face, 160, margin=al.margin, rotate=al.rotate))
     batch = np.stack(crops)
     truth = reference.embed(batch)
+    people = np.array([row.person for row in result.rows], dtype=object)
     flops = flops_per_image(reference.model)
     loaded = []
     for label, load in backends_to_try():
@@ -240,7 +252,8 @@ def main() -> None:
         load_s = time.perf_counter() - t
         out = embedder.embed(batch)  # also the warm-up call
         cos = np.sum(out * truth, axis=1) / np.linalg.norm(out, axis=1)
-        loaded.append((label, embedder, float(cos.min()), float(cos.mean()), load_s))
+        loo, auc = loo_and_auc(out, people)
+        loaded.append((label, embedder, float(cos.min()), float(cos.mean()), loo, auc, load_s))
     # Timed calls round-robin over the backends, so a busy moment of a shared machine
     # hits them all alike; the best call of each counts.
     best = {label: float("inf") for label, *_ in loaded}
@@ -249,7 +262,7 @@ def main() -> None:
             t = time.perf_counter()
             embedder.embed(batch)
             best[label] = min(best[label], time.perf_counter() - t)
-    table = [(lbl, len(batch) / best[lbl], cmin, cmean, ls) for lbl, _, cmin, cmean, ls in loaded]
+    table = [(lbl, len(batch) / best[lbl], *rest) for lbl, _, *rest in loaded]
     default_label = f"{where['backend']} {where['precision']}"
     default_rate = next((r for lbl, r, *_ in table if lbl == default_label), None)
     if default_rate is None:  # a default this table does not list (a GPU, dlib ...)
@@ -260,14 +273,20 @@ def main() -> None:
         "(round-robin over the backends):"
     )
     print(
-        f"  {'backend':16s} {'faces/s':>8s} {'vs TF fp32':>10s} {'min cos':>9s} {'mean cos':>9s} {'load s':>7s}"
+        f"  {'backend':16s} {'faces/s':>8s} {'vs TF fp32':>10s} {'min cos':>9s} {'mean cos':>9s} "
+        f"{'LOO 1-NN':>8s} {'AUC':>7s} {'load s':>7s}"
     )
-    base = table[0][1]
-    for label, rate, cmin, cmean, load_s in table:
+    base, base_auc = table[0][1], table[0][5]
+    for label, rate, cmin, cmean, loo, auc, load_s in table:
         mark = "  <- default" if label == default_label else ""
         print(
-            f"  {label:16s} {rate:8.1f} {rate / base:9.2f}x {cmin:9.6f} {cmean:9.6f} {load_s:7.1f}{mark}"
+            f"  {label:16s} {rate:8.1f} {rate / base:9.2f}x {cmin:9.6f} {cmean:9.6f} "
+            f"{loo:8.1%} {auc:7.4f} {load_s:7.1f}{mark}"
         )
+    print(
+        "  (agreement bar: min cos >= 0.999 at load; accuracy bars: LOO 1-NN 100%, "
+        f"AUC over all pairs within 0.001 of TF fp32's {base_auc:.4f})"
+    )
     achieved = flops * default_rate
     print(
         f"FaceNet {flops / 1e9:.2f} GFLOP/face; default backend {achieved / 1e9:.1f} GFLOP/s; "
