@@ -29,6 +29,7 @@ COMMAND_MODULES: list[str] = [
     "facedash.commands.arithmetic",
     "facedash.commands.doctor",
     "facedash.commands.serve",
+    "facedash.commands.ingest",
 ]
 
 
@@ -160,10 +161,20 @@ def load_embeddings(args: argparse.Namespace, *, progress: bool = False) -> Any:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    result = load_embeddings(args, progress=True)
-    summary = result.summary()
-    if args.out:
-        summary["out"] = str(result.save(args.out))
+    if getattr(args, "engine", "local") == "ray":  # facedash/commands/ingest.py
+        from facedash.commands.ingest import cmd_embed_ray
+
+        summary = cmd_embed_ray(args)
+        if "out_dir" in summary:
+            emit(args, summary, f"{summary['sent']} photos written to {summary['out_dir']}")
+            return 0
+    elif getattr(args, "out_dir", None):
+        raise FacedashError("--out-dir needs --engine ray")
+    else:
+        result = load_embeddings(args, progress=True)
+        summary = result.summary()
+        if args.out:
+            summary["out"] = str(result.save(args.out))
     text = (
         f"{summary['images']} photos, {summary['faces']} faces of {summary['identities']} people "
         f"({summary['computed']} computed, {summary['cached']} from the store) in {summary['seconds']:.1f} s"
@@ -205,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", help="write one row per face to FILE.npz, FILE.csv or FILE.parquet"
     )
     p_embed.add_argument("--json", action="store_true")
+    importlib.import_module("facedash.commands.ingest").add_engine_args(p_embed)
     p_embed.set_defaults(func=cmd_embed)
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(sub)
