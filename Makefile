@@ -16,8 +16,12 @@ REQS := requirements.txt
 OTHER_TF := tensorflow
 endif
 STAMP := $(VENV)/.installed-$(BUILD)
+# `make setup RAY=1` adds Ray (requirements-ray.txt) for `facedash embed --engine ray`;
+# the test targets always add it (CI runs tests/test_ray.py).
+RAY ?= 0
+RAY_STAMP := $(VENV)/.installed-ray
 
-.PHONY: setup assets app classroom test test-fast browser-deps lint bench clean
+.PHONY: setup ray-deps assets app classroom test test-fast browser-deps lint bench clean
 
 $(STAMP): requirements.txt requirements-gpu.txt requirements-dev.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -30,7 +34,13 @@ $(STAMP): requirements.txt requirements-gpu.txt requirements-dev.txt pyproject.t
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . || $(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-setup: $(STAMP)
+$(RAY_STAMP): $(STAMP) requirements-ray.txt
+	$(BIN)/python -m pip install -q -r requirements-ray.txt
+	touch $(RAY_STAMP)
+
+ray-deps: $(RAY_STAMP)
+
+setup: $(STAMP) $(if $(filter 1,$(RAY)),$(RAY_STAMP))
 
 assets: setup
 	$(BIN)/facedash assets fetch
@@ -50,10 +60,10 @@ browser-deps:
 	  else echo "Install Debian's chromium first: sudo apt-get install chromium" >&2; exit 1; fi; }
 
 # Run the whole test suite (real model, real demo faces, headless Chromium).
-test: assets browser-deps
+test: assets ray-deps browser-deps
 	$(BIN)/python -m pytest
 
-test-fast: assets
+test-fast: assets ray-deps
 	$(BIN)/python -m pytest -m "not browser"
 
 lint: setup

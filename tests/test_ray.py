@@ -170,3 +170,17 @@ def test_without_ray_one_line_names_the_install_command(tmp_path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and 'pip install "facedash[ray]"' in lines[0], proc.stderr
+
+
+def test_the_ray_extra_and_its_pins_agree():
+    import tomllib
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = (ROOT / "requirements-ray.txt").read_text().splitlines()
+    assert any(p.startswith("ray[data]==") for p in pins)
+    version = next(p for p in pins if p.startswith("ray[data]==")).split("==")[1]
+    (spec,) = extra["optional-dependencies"]["ray"]
+    from packaging.specifiers import SpecifierSet
+
+    assert version in SpecifierSet(spec.removeprefix("ray[data]")), (spec, version)
+    assert "-r requirements-ray.txt" in (ROOT / "requirements-dev.txt").read_text()
