@@ -19,6 +19,7 @@ says so. Failed tasks are retried and dead actors restarted ``MAX_RETRIES`` time
 from __future__ import annotations
 
 import importlib
+import logging
 import math
 import os
 import socket
@@ -249,6 +250,8 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> bool:
     ray = import_ray()
     if ray.is_initialized():
         return False
+    if address:
+        _check_reachable(address)
     env = {"env_vars": {"FACEDASH_HOME": str(home())}}
     try:
         ray.init(
@@ -256,12 +259,26 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> bool:
             num_cpus=num_cpus if address is None else None,
             include_dashboard=False,
             log_to_driver=False,
+            logging_level=logging.WARNING,
             runtime_env=env,
         )
     except Exception as exc:  # ConnectionError, RuntimeError, grpc errors ...
         where = address or "a local cluster"
         raise RayRunError(f"cannot reach the Ray cluster at {where}: {_first_line(exc)}") from None
     return True
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """One TCP connection to ``[ray://]host:port`` first: ``ray.init`` waits minutes on a dead one."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto", "local": Ray finds the cluster itself
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise RayRunError(
+            f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}"
+        ) from None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -347,7 +364,24 @@ def run_ray(
     ds = ray.data.from_items(chunks, override_num_blocks=len(chunks))
     with warnings.catch_warnings():  # actor restarts are still set through ray_remote_args
         warnings.simplefilter("ignore")
-        ds = _map(ray, ds, run.workers, gpus_per_worker, det, al, model_id, backend, precision)
+        ds = ds.map_batches(
+            EmbedWorker,
+            fn_constructor_kwargs={
+                "model_id": model_id,
+                "backend": backend,
+                "precision": precision,
+                "det": det,
+                "al": al,
+                "facedash_home": str(home()),
+            },
+            batch_size=1,  # one chunk of photos
+            batch_format="pandas",
+            compute=ray.data.ActorPoolStrategy(size=run.workers),
+            num_cpus=0 if gpus_per_worker > 0 else 1,
+            num_gpus=gpus_per_worker or None,
+            max_restarts=MAX_RETRIES,
+            max_task_retries=MAX_RETRIES,
+        )
     report = progress or (lambda done, total, msg: None)
     msg = f"Embedding on {run.workers} Ray worker(s)"
     report(0, len(todo), msg)
@@ -382,38 +416,6 @@ def run_ray(
         ) from None
     run.seconds = time.perf_counter() - t0
     return run
-
-
-def _map(
-    ray: Any,
-    ds: Any,
-    workers: int,
-    gpus_per_worker: float,
-    det: DetectorSettings,
-    al: AlignSettings,
-    model_id: str,
-    backend: str | None,
-    precision: str | None,
-) -> Any:
-    """The actor pool: one ``EmbedWorker`` (a model) per actor, CPUs or GPUs per actor."""
-    return ds.map_batches(
-        EmbedWorker,
-        fn_constructor_kwargs={
-            "model_id": model_id,
-            "backend": backend,
-            "precision": precision,
-            "det": det,
-            "al": al,
-            "facedash_home": str(home()),
-        },
-        batch_size=1,  # one chunk of photos
-        batch_format="pandas",
-        compute=ray.data.ActorPoolStrategy(size=workers),
-        num_cpus=0 if gpus_per_worker > 0 else 1,
-        num_gpus=gpus_per_worker or None,
-        max_restarts=MAX_RETRIES,
-        max_task_retries=MAX_RETRIES,
-    )
 
 
 def embed_with_ray(dataset: Dataset, *, store: Store, **kwargs: Any) -> tuple[Any, RayRun]:

@@ -184,3 +184,26 @@ def test_the_ray_extra_and_its_pins_agree():
 
     assert version in SpecifierSet(spec.removeprefix("ray[data]")), (spec, version)
     assert "-r requirements-ray.txt" in (ROOT / "requirements-dev.txt").read_text()
+
+
+def test_a_cluster_that_cannot_be_reached_is_one_line(ray_cluster, demo_dataset, tmp_path):
+    import socket
+
+    folder = _subset(demo_dataset, tmp_path / "set", per_person=1)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = ["embed", str(folder), "--engine", "ray", "--address", f"127.0.0.1:{port}"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "facedash.cli", *args, "--store", str(tmp_path / "s.sqlite3")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"facedash: error: cannot reach the Ray cluster at 127.0.0.1:{port}")
+    ), proc.stderr

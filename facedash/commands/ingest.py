@@ -11,6 +11,7 @@ keeps the shards it finished and a rerun simply writes them again).
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,7 @@ def cmd_embed_ray(args: argparse.Namespace) -> dict[str, Any]:
     from facedash.store import Store
 
     import_ray()  # one line naming the install command, before any work
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar and summary, not its log
     dataset = load_demo() if args.demo else load_path(args.path)
     defaults = AlignSettings()
     align = AlignSettings(
