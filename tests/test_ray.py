@@ -113,16 +113,16 @@ def test_bad_files_get_the_local_reasons_and_the_cli_reports_ray(
 def test_a_run_stopped_half_way_resumes_without_recomputing(ray_cluster, demo_dataset, tmp_path):
     from facedash.distributed import Stopped, embed_with_ray, run_ray
 
-    folder = _subset(demo_dataset, tmp_path / "set", per_person=5)  # 25 photos, batches of 4
+    folder = _subset(demo_dataset, tmp_path / "set", per_person=3)  # 15 photos, 4 chunks
     store = Store(tmp_path / "ray.sqlite3")
     with pytest.raises(Stopped):
-        run_ray(load_path(folder), store=store, workers=2, batch_size=4, stop_after=2)
+        run_ray(load_path(folder), store=store, workers=1, batch_size=4, stop_after=2)
     first = dict(store.query("SELECT image_hash || face_index, created FROM embeddings"))
     photos = store.query("SELECT COUNT(*) FROM detections")[0][0]
-    assert 0 < len(first) and photos < 25
+    assert 0 < len(first) and photos < 15
 
-    result, run = embed_with_ray(load_path(folder), store=store, workers=2, batch_size=4)
-    assert run.todo == 25 - photos, "a photo already stored was sent again"
+    result, run = embed_with_ray(load_path(folder), store=store, workers=1, batch_size=4)
+    assert run.todo == 15 - photos, "a photo already stored was sent again"
     assert result.computed == len(result.rows) - len(first)
     after = dict(store.query("SELECT image_hash || face_index, created FROM embeddings"))
     assert all(after[k] == t for k, t in first.items()), "a stored face was written again"
