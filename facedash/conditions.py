@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import cast, overload
+from typing import Any, cast, overload
 
 import numpy as np
 
@@ -186,16 +186,20 @@ def condition_set(
     if not keep:
         raise ValueError("the set has no aligned face crops to transform")
     if get_model is None:
-        from facedash.models.registry import get_model as cached
+        from facedash.models.registry import get_embedder
 
-        def get_model() -> Embedder:
-            return cached(result.model_id)
+        def get_model() -> Embedder:  # the set's own backend and precision: keys never mix
+            return get_embedder(
+                result.model_id,
+                backend=getattr(result, "backend", None) or None,
+                precision=getattr(result, "precision", None) or None,
+            )
 
     n, d = len(keep), result.embeddings.shape[1]
     key = "conditions-" + thumbnails.set_key(
         [result.rows[i].image_hash for i in keep],
         [result.rows[i].face_index for i in keep],
-        result.model_id,
+        _model_key(result),
         result.det_key,
         result.align_key,
         tuple(conditions),
@@ -267,7 +271,7 @@ def _embed_chunk(
 ) -> int:
     """Fill ``vectors[slots]`` and ``hashes[slots]`` for transformed crops; return how many were embedded."""
     hs = [crop_hash(c) for c in made]
-    keys = {"det_key": DET_KEY, "align_key": result.align_key, "model_id": result.model_id}
+    keys = {"det_key": DET_KEY, "align_key": result.align_key, "model_id": _model_key(result)}
     stored = store.get_embeddings([(h, 0) for h in hs], **keys) if store is not None else {}
     missing = [j for j, h in enumerate(hs) if (h, 0) not in stored]
     for j, h in enumerate(hs):
@@ -420,3 +424,11 @@ def write_jaffe_format_set(
             Image.fromarray(apply_condition(image, condition)[0]).save(folder / name)
             sources[name] = f"{code}{n + 1}"
     return sources
+
+
+def _model_key(result: Any) -> str:
+    """The store key of ``result``'s embeddings (``facenet``, ``facenet@bf16`` ...).
+
+    Transformed faces are embedded at the set's own precision and stored under the same key.
+    """
+    return getattr(result, "model_key", "") or result.model_id

@@ -221,7 +221,7 @@ def search_section(result) -> None:
     )
     query, label, exclude = result.embeddings[probe], str(result.people[probe]), probe
     if upload is not None:
-        vector, reason = UA.embed_photo(upload.name, upload.getvalue())
+        vector, reason = UA.embed_photo(result, upload.name, upload.getvalue())
         if vector is None:
             st.warning(f"{upload.name}: {reason}")
         else:

@@ -59,7 +59,7 @@ def view(result: Any, pattern: str) -> Any:
             result,
             pattern,
             store=state.session_store(),
-            get_model=lambda: cache.model(result.model_id),
+            get_model=lambda: cache.embedder_for(result),
             progress=report,
         )
     finally:
@@ -195,18 +195,23 @@ def face_options(n: int, limit: int = FACE_CHOICES) -> list[int]:
     return search.sample_queries(n, limit).tolist()
 
 
-def embed_photo(name: str, data: bytes) -> tuple[np.ndarray | None, str]:
-    """The embedding of the largest face in a photo (None and the reason when there is none)."""
-    model_id, align = state.settings()
+def embed_photo(result: Any, name: str, data: bytes) -> tuple[np.ndarray | None, str]:
+    """The embedding of the largest face in a photo, by ``result``'s model at its precision.
+
+    None and the reason when the photo has no face.
+    """
+    _, align = state.settings()
     det = DetectorSettings()
     probe = embed_dataset(
         load_uploads([(name, data)], name="search query"),
-        model_id=model_id,
+        model_id=result.model_id,
         store=cache.store(),
         align_settings=align,
         detector_settings=det,
         get_detector=lambda: cache.detector(det),
-        get_model=lambda: cache.model(model_id),
+        get_model=lambda: cache.embedder_for(result),
+        backend=result.backend or None,
+        precision=result.precision or None,
     )
     if not len(probe.rows):
         return None, probe.failures[0].reason if probe.failures else "no face found"

@@ -103,13 +103,14 @@ def explain(
 
 @st.cache_data(show_spinner="Finding the face ...", max_entries=8)
 def own_face(
-    data: bytes, model_id: str, margin: float, rotate: bool
+    data: bytes, model_id: str, backend: str, precision: str, margin: float, rotate: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A photo's largest face: aligned crop, landmarks and embedding; cached on the photo's bytes."""
     settings = AlignSettings(margin=margin, rotate=rotate)
     _, face, crop = face_from_photo(data, cache.detector(DetectorSettings()), settings)
     lms = aligned_landmarks(face, crop.shape[0], margin=margin, rotate=rotate)
-    return crop, lms, cache.model(model_id).embed(crop[None])[0]
+    # Embedded like the set (same backend and precision), so similarities never mix precisions.
+    return crop, lms, cache.embedder(model_id, backend, precision).embed(crop[None])[0]
 
 
 @st.cache_resource(show_spinner="Shuffling the top blocks of a copy of the model ...")
@@ -147,7 +148,14 @@ def inputs(result: Any, faces_idx: list[int], upload: Any | None) -> Inputs:
     )
     if upload is not None:
         _, align = state.settings()
-        crop, lms, emb = own_face(upload.getvalue(), result.model_id, align.margin, align.rotate)
+        crop, lms, emb = own_face(
+            upload.getvalue(),
+            result.model_id,
+            result.backend,
+            result.precision,
+            align.margin,
+            align.rotate,
+        )
         out.faces, out.landmarks, out.embeddings = (
             faces.copy(),
             out.landmarks.copy(),
