@@ -40,6 +40,7 @@ __all__ = [
     "faces_panel",
     "pictured",
     "picture_uris",
+    "prewarm_umap",
     "projection",
     "sample_note",
     "set_key",
@@ -49,10 +50,46 @@ __all__ = [
 ]
 
 
-@st.cache_resource(show_spinner="Compiling UMAP (numba, once per server; about 20 s) ...")
-def warm_umap() -> float:
-    """UMAP's one-off compilation, paid once per server process."""
-    return P.warm_umap()
+class _Warming:
+    """UMAP's one-off numba compilation in a background thread, once per server and kind."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.threads: dict[bool, threading.Thread] = {}
+
+    def start(self, large: bool) -> threading.Thread:
+        with self.lock:
+            thread = self.threads.get(large)
+            if thread is None:
+                thread = threading.Thread(
+                    target=P.warm_umap, args=(large,), daemon=True, name="facedash-umap-warm"
+                )
+                thread.start()
+                self.threads[large] = thread
+            return thread
+
+
+@st.cache_resource
+def _warming() -> _Warming:
+    return _Warming()
+
+
+def prewarm_umap(n: int) -> None:
+    """For a large set, start compiling UMAP in the background now (the map shows PCA meanwhile)."""
+    if n >= P.UMAP_NNDESCENT_FROM:
+        _warming().start(True)
+
+
+def warm_umap(n: int) -> None:
+    """Wait for UMAP's compilation (once per server), behind a note of how long it takes."""
+    large = n >= P.UMAP_NNDESCENT_FROM
+    thread = _warming().start(large)
+    if thread.is_alive():
+        extra = (
+            " and its neighbour search for sets past 4,096 faces, a minute more" if large else ""
+        )
+        with st.spinner(f"Compiling UMAP (numba, once per server: about 20 s{extra}) ..."):
+            thread.join()
 
 
 class _Kept:
