@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
@@ -53,9 +55,17 @@ def test_the_token_page_then_the_data_page_with_its_qr_code(browser, served):
         tab.wait_for_function(
             "() => document.querySelectorAll('[data-testid=stImage] img').length > 20"
         )
-        shot = screenshot(tab, "classroom_data_page")
-        # The code on the page, as a phone's camera would see it, opens the link.
-        link = decode_qr(Image.open(shot).convert("L"))
+        screenshot(tab, "classroom_data_page")
+        # The code on the page, as a phone's camera would see it (the image itself, scrolled
+        # into view and fully drawn, with a quiet margin), opens the link.
+        qr.scroll_into_view_if_needed()
+        tab.wait_for_function(
+            "(img) => img.complete && img.naturalWidth > 0", arg=qr.element_handle()
+        )
+        code = Image.open(io.BytesIO(qr.screenshot())).convert("L")
+        framed = Image.new("L", (code.width + 80, code.height + 80), 255)
+        framed.paste(code, (40, 40))
+        link = decode_qr(framed)
         assert link.startswith("http://") and link.endswith(f"/?token={TOKEN}")
 
         # The session keeps the token: another page opens without asking again.
