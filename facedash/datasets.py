@@ -121,6 +121,7 @@ class Dataset:
     items: list[ImageItem]
     problems: list[Failure] = field(default_factory=list)
     root: Path | None = None
+    _fingerprint: tuple[tuple, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def people(self) -> list[str]:
@@ -138,6 +139,9 @@ class Dataset:
         A folder's listing already holds each file's size and modification time, so
         this costs no further system call per file.
         """
+        memo = (self.kind, id(self.items), len(self.items))
+        if self._fingerprint is not None and self._fingerprint[0] == memo:
+            return self._fingerprint[1]
         digest = hashlib.sha256(self.kind.encode())
         for item in self.items:
             if item.data is not None:
@@ -147,7 +151,8 @@ class Dataset:
             else:
                 size = item.path.stat().st_size if item.path else 0
             digest.update(f"{item.name}\0{item.person}\0{size}\n".encode())
-        return digest.hexdigest()[:16]
+        self._fingerprint = (memo, digest.hexdigest()[:16])
+        return self._fingerprint[1]
 
     def changes_since_listed(self) -> tuple[list[str], list[str], list[str]]:
         """(changed, removed, added) image files of a folder set since it was listed.

@@ -96,7 +96,8 @@ def main() -> None:
         cmap = UM.cluster(
             key,
             result.embeddings,
-            tuple(result.people.tolist()),
+            result.people,
+            UM.people_key(result.people),
             opts["method"],
             opts["dims"],
             opts["k"],

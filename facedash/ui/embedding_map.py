@@ -11,6 +11,7 @@ in a separate process behind a progress bar, stopped when a setting changes.
 from __future__ import annotations
 
 import functools
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -197,7 +198,8 @@ def _project(
 def cluster(
     key: str,
     _embeddings: np.ndarray,
-    people: tuple[str, ...],
+    _people: np.ndarray,
+    people_key: str,
     method: str,
     dims: int,
     k: int,
@@ -208,10 +210,19 @@ def cluster(
     perplexity: float,
     _projection: P.Projection,
 ) -> P.ClusterMap:
-    """KMeans + metrics on ``_projection`` (from ``projection``, same parameters), cached per set and parameters."""
+    """KMeans + metrics on ``_projection`` (from ``projection``, same parameters), cached per set and parameters.
+
+    ``people_key`` (``people_key(people)``) stands for the labels in the cache key, so
+    a rerun hashes one short string instead of 10,000 names.
+    """
     return P.cluster_map(
-        _embeddings, np.asarray(people), k=k, space=space, seed=seed, projection=_projection
+        _embeddings, np.asarray(_people), k=k, space=space, seed=seed, projection=_projection
     )
+
+
+def people_key(people: np.ndarray) -> str:
+    """A short digest of the person labels, in order."""
+    return hashlib.sha1("\0".join(np.asarray(people).astype(str).tolist()).encode()).hexdigest()
 
 
 @st.cache_data(show_spinner="Encoding thumbnails (once per face set) ...", max_entries=8)
@@ -220,12 +231,38 @@ def thumb_uris(key: str, _thumbs: list[bytes | None], side: int) -> list[str]:
     return thumbnails.data_uris(_thumbs, side)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+class _Uris:
+    """Each face's data URI, encoded once per set and side and shared by every sample (bounded)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sets: OrderedDict[tuple[str, int], dict[int, str]] = OrderedDict()
+
+    def get(
+        self, key: str, side: int, thumbs: list[bytes | None], indices: Sequence[int]
+    ) -> list[str]:
+        with self.lock:
+            done = self.sets.setdefault((key, side), {})
+            self.sets.move_to_end((key, side))
+            while len(self.sets) > 8:
+                self.sets.popitem(last=False)
+        missing = [i for i in indices if i not in done]
+        done.update(
+            zip(missing, thumbnails.data_uris([thumbs[i] for i in missing], side), strict=True)
+        )
+        return [done[i] for i in indices]
+
+
+@st.cache_resource
+def _uris() -> _Uris:
+    return _Uris()
+
+
 def picture_uris(
-    key: str, _thumbs: list[bytes | None], indices: tuple[int, ...], side: int
+    key: str, thumbs: list[bytes | None], indices: tuple[int, ...], side: int
 ) -> list[str]:
-    """Data URIs of the faces ``indices`` only (a large set's sample), cached on the set and the faces."""
-    return thumbnails.data_uris([_thumbs[i] for i in indices], side)
+    """Data URIs of the faces ``indices`` only (a large set's sample); each face encoded once per set."""
+    return _uris().get(key, side, thumbs, indices)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
