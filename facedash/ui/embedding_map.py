@@ -28,6 +28,7 @@ from facedash.ui import pfe as pfe_ui
 from facedash.ui.keys import set_key
 
 THUMB_SIDE = 48
+PICTURE_GAP = 1.5  # sample cells this many times a picture's width
 SELECTED_PICTURES = 50  # selected faces that get a picture on a large map
 PANEL_FACES = 30  # selected faces shown in the panel beside the map
 PROJECTIONS_KEPT = 16  # finished projections kept per server (a 10k-face one is 160 KB)
@@ -310,7 +311,8 @@ def pictured(
     hits: np.ndarray,
 ) -> list[int]:
     """Faces drawn as pictures on a large map: the spread sample plus the selected, clicked and found ones."""
-    chosen = set(F.spread_sample(coords, thumb_size).tolist())
+    # Cells half as wide again as a picture: gaps between pictures show the points.
+    chosen = set(F.spread_sample(coords, min(0.5, thumb_size * PICTURE_GAP)).tolist())
     chosen.update(int(i) for i in list(picked)[:SELECTED_PICTURES])
     chosen.update(int(i) for i in np.asarray(hits)[:20])
     if neighbours is not None:
@@ -321,8 +323,8 @@ def pictured(
 def sample_note(n: int, shown: int) -> str:
     """What a large map draws, and why not every face."""
     return (
-        f"{n:,} faces are WebGL points; {shown} of them are drawn as pictures: one per "
-        "thumbnail-sized cell of the map, where pictures do not pile up, plus the faces you "
+        f"{n:,} faces are WebGL points; {shown} of them are drawn as pictures: one per cell "
+        "of a grid a little wider than a picture, so pictures never pile up, plus the faces you "
         "selected, clicked or searched. Zooming in does not add pictures (the chart does not "
         "tell the server its zoom): click, box or lasso faces to see them beside the map."
     )
