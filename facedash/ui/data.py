@@ -70,17 +70,17 @@ def failures_panel(failures: Sequence[Any]) -> None:
     if len(frame) <= TABLE_PAGE:
         st.table(frame)
         return
-    left, right = st.columns([1, 3])
-    page = pager(len(frame), TABLE_PAGE, "data_failures_page")
-    with left:
-        st.download_button(
-            "All as CSV",
-            frame.to_csv(index=False).encode(),
-            file_name="files_not_used.csv",
-            mime="text/csv",
-            key="data_failures_csv",
-        )
-    right.caption(
+    c1, c2, c3 = st.columns([1, 1, 3], vertical_alignment="bottom")
+    with c1:
+        page = pager(len(frame), TABLE_PAGE, "data_failures_page")
+    c2.download_button(
+        "All as CSV",
+        lambda: frame.to_csv(index=False).encode(),  # built when pressed
+        file_name="files_not_used.csv",
+        mime="text/csv",
+        key="data_failures_csv",
+    )
+    c3.caption(
         f"{len(frame)} files, {TABLE_PAGE} per page; the reasons most often met: "
         + ", ".join(f"{r} ({c})" for r, c in frame["Reason"].value_counts().head(3).items())
     )
@@ -101,7 +101,8 @@ def no_face_panel(no_face: Sequence[tuple[str, str]], previews: dict[str, bytes 
     st.caption(
         "MTCNN found no face above its confidence threshold: sunglasses, profile views, tiny or blurred faces."
     )
-    page = pager(len(no_face), NO_FACE_PAGE, "data_no_face_page")
+    with st.columns([1, 3])[0]:
+        page = pager(len(no_face), NO_FACE_PAGE, "data_no_face_page")
     cols = st.columns(6)
     for k, (name, image_hash) in enumerate(page_slice(no_face, page, NO_FACE_PAGE)):
         preview = previews.get(image_hash)
@@ -116,7 +117,7 @@ def no_face_panel(no_face: Sequence[tuple[str, str]], previews: dict[str, bytes 
 def gallery(result: Any, people: Sequence[str]) -> None:
     """Every face with its box and landmarks, filtered by person, one page at a time."""
     st.subheader("Faces")
-    c1, c2, c3 = st.columns([2, 1, 2])
+    c1, c2, c3, c4 = st.columns([2, 1, 2, 1], vertical_alignment="bottom")
     choice = c1.selectbox("Person", ["Everyone", *people], key="data_person")
     size = int(c2.selectbox("Faces per page", PAGE_SIZES, index=1, key="data_page_size"))
     per_row = c3.slider("Photos per row", 3, 10, 6, key="data_per_row")
@@ -124,7 +125,8 @@ def gallery(result: Any, people: Sequence[str]) -> None:
     if not shown:
         st.caption("No faces to show.")
         return
-    page = pager(len(shown), size, "data_page")
+    with c4:
+        page = pager(len(shown), size, "data_page")
     first = page_start(len(shown), page, size)
     on_page = shown[first : first + size]
     st.caption(f"Faces {first + 1}–{first + len(on_page)} of {len(shown)}")
