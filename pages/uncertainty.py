@@ -86,6 +86,26 @@ def _explorer(result, sigma2, extractor, head) -> None:
     )
 
 
+def _face_check(result, record) -> None:
+    st.subheader("Clean, blurred, not a face")
+    out = pfe_ui.face_check(result, record["trained_at"])
+    if out["score"] is None:
+        st.info(
+            "This head has no face check: a crop without a face can look as certain as a face. "
+            "Train the head again (Training, above) to add one."
+        )
+    labels = [f"{result.rows[i].person} · {i}" for i in out["faces"]]
+    st.plotly_chart(
+        fig.face_check(labels, out["clean"], out["blurred"], out["nonface"], out["nonface_kinds"]),
+        key="uncertainty_face_check_fig",
+    )
+    cols = st.columns(3)
+    cols[0].metric("lowest blurred face", f"{out['blurred'].min():.3g}")
+    cols[1].metric("highest non-face", f"{out['nonface'].max():.3g}")
+    cols[2].metric("faces clean > blurred > non-face", f"{int(out['ordered'].sum())}/{len(labels)}")
+    st.image(list(out["nonface_crops"]), caption=list(out["nonface_kinds"]), width=72)
+
+
 def _validity(result, sigma2, record) -> None:
     ho = record["heldout"]
     st.markdown(
@@ -224,6 +244,7 @@ def main() -> None:
         _ranking(result, sigma2)
     with tabs[1]:
         _explorer(result, sigma2, extractor, head)
+        _face_check(result, record)
     with tabs[2]:
         _validity(result, sigma2, record)
     with tabs[3]:

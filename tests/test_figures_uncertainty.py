@@ -84,3 +84,26 @@ def test_figures_are_figures():
     assert len(fig.sigma_vs_degradation({"blur": [(0, 1), (1, 2)]}).data) == 1
     assert isinstance(fig.loss_curve([3, 2, 1]), go.Figure)
     assert len(fig.confidence_bars(["a"], [1.0], 2.0).data[0].x) == 2
+
+
+def test_face_check_figure_draws_each_face_and_the_non_faces():
+    f = fig.face_check(
+        ["a", "b"], [300.0, 200.0], [150.0, 120.0], [1e-11, 0.0, 5.0], ["n", "f", "t"]
+    )
+    assert len(f.data) == 3  # one line per face, one column of non-face crops
+    assert list(f.data[0].x) == ["clean", "blurred"] and list(f.data[0].y) == [300.0, 150.0]
+    assert min(f.data[2].y) > 0  # a zero confidence still lands on the log axis
+    assert f.layout.shapes[0].y0 == 120.0  # the lowest blurred face
+    with pytest.raises(ValueError, match="one label"):
+        fig.face_check(["a"], [1.0, 2.0], [1.0], [], [])
+
+
+def test_pair_sample_is_every_pair_or_a_bounded_seeded_sample_of_distinct_pairs():
+    i, j = analysis.pair_sample(30, limit=1000)
+    assert len(i) == 30 * 29 // 2 and (i < j).all()
+    i, j = analysis.pair_sample(5000, limit=2000, seed=1)
+    assert len(i) == 2000 and (i < j).all() and j.max() < 5000
+    assert len(set(zip(i.tolist(), j.tolist(), strict=True))) == 2000
+    a, b = analysis.pair_sample(5000, limit=2000, seed=1)
+    np.testing.assert_array_equal(a, i)
+    np.testing.assert_array_equal(b, j)

@@ -63,3 +63,40 @@ def test_dilemma_kind_and_far_change(app):
     app.selectbox(key="uncertainty_dilemma_kind").select("noise").run()
     app.select_slider(key="uncertainty_far").set_value(0.1).run()
     assert not app.exception
+
+
+def test_face_check_panel_puts_non_faces_under_blurred_faces(app, saved_head):
+    labels = {m.label for m in app.metric}
+    assert {"lowest blurred face", "highest non-face", "faces clean > blurred > non-face"} <= labels
+    ordered, tried = _metric(app, "faces clean > blurred > non-face").split("/")
+    if saved_head.get("face_check"):  # a head trained with its face check (every new one)
+        assert ordered == tried == "6"
+        assert float(_metric(app, "highest non-face")) < float(_metric(app, "lowest blurred face"))
+    else:  # an older head says how to get one
+        assert any("no face check" in i.value for i in app.info)
+
+
+def test_sigma2_is_kept_for_a_later_session(app, saved_head, demo):
+    """A fresh session (a restarted server) reads σ² from FACEDASH_HOME: nothing is recomputed."""
+    from streamlit.testing.v1 import AppTest
+
+    import facedash.pfe
+
+    kept = list((facedash.pfe.sigma2_cache_dir(demo) or ROOT).glob("sigma2-*.npz"))
+    assert kept, "the first visit keeps σ² on disk"
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    at.run()
+    at.session_state["uncertainty_sigma2"] = None
+    real = facedash.pfe.sigma2_of_set
+
+    def no_model(result, embedder, head, **kw):
+        kw["extractor"] = lambda *a, **k: (_ for _ in ()).throw(AssertionError("recomputed"))
+        return real(result, embedder, head, **kw)
+
+    facedash.pfe.sigma2_of_set = no_model
+    try:
+        at.switch_page("pages/uncertainty.py")
+        at.run()
+    finally:
+        facedash.pfe.sigma2_of_set = real
+    assert not at.exception, at.exception

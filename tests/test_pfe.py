@@ -188,10 +188,14 @@ def test_save_load_round_trip(trained, pfe_root):
     from facedash.pfe import train
 
     loaded = train.load_head(pfe_root)
-    x = np.random.default_rng(0).normal(size=(5, 1792)).astype(np.float32)
+    dim = int(trained.model.input.shape[1])
+    assert dim == 1793  # the pooled features and ONet's face logit
+    x = np.random.default_rng(0).normal(size=(5, dim)).astype(np.float32)
     np.testing.assert_allclose(loaded.sigma2(x), trained.sigma2(x), rtol=1e-5)
     assert loaded.record["heldout_people"] == trained.record["heldout_people"]
     assert train.load_head(pfe_root / "nothing-here") is None
+    with pytest.raises(ValueError, match="face_score=True"):
+        loaded.sigma2(x[:, :1792])  # the face logit column is missing
 
 
 def test_sigma2_for_a_set(trained, demo, facenet, pfe_root, tmp_path):
@@ -227,3 +231,95 @@ def test_decoder_round_trip_and_record(decoder_model, demo, pfe_root):
     rec = loaded.record
     assert rec["heldout_faces"] > 0 and rec["heldout_mse"] > 0
     assert "thumbnails" in rec["trained_on"]
+
+
+# -- non-faces ---------------------------------------------------------------------------------
+def test_nonface_crops_are_deterministic_and_keep_clear_of_the_face(demo):
+    from facedash.pfe import nonface
+
+    backgrounds = nonface.backgrounds_of(demo)
+    assert 0 < len(backgrounds) == sum(r.faces_in_image == 1 for r in demo.rows)  # one face only
+    a, kinds = nonface.make(12, seed=3, backgrounds=backgrounds)
+    b, _ = nonface.make(12, seed=3, backgrounds=backgrounds)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (12, 160, 160, 3) and a.dtype == np.uint8
+    assert list(kinds) == list(nonface.KINDS) * 3
+    assert not np.array_equal(a, nonface.make(12, seed=4, backgrounds=backgrounds)[0])
+    flat = a[kinds == "flat"].reshape(3, -1, 3).astype(float)
+    assert (flat.std(axis=1) < 40).all()  # one colour (a gentle ramp at most)
+    # Without photos a background becomes a texture; unknown kinds are refused.
+    assert set(nonface.make(4, seed=0)[1]) == {"noise", "flat", "texture"}
+    with pytest.raises(ValueError, match="unknown non-face"):
+        nonface.make(2, kinds=("wall",))
+    # A background crop overlaps its photo's face box (grown by 25%) by under 5%.
+    rng = np.random.default_rng(0)
+    image = np.zeros((200, 200, 3), np.uint8)
+    image[60:140, 60:140] = 255  # the "face"
+    for _ in range(20):
+        crop = nonface.background(rng, [(image, (60.0, 60.0, 80.0, 80.0))])
+        if crop is not None:
+            assert (crop > 128).mean() < 0.1
+
+
+def test_nonfaces_get_less_confidence_than_any_blurred_face(trained, demo, facenet):
+    """Held-out people: every non-face under every blurred face; clean > blurred > non-face."""
+    from facedash.pfe import nonface, train
+    from facedash.pfe.head import FeatureExtractor
+    from facedash.pfe.mls import confidence
+
+    held_people = trained.record["heldout_people"]
+    crops, rows = train.clean_crops(demo)
+    held = np.flatnonzero(np.isin(demo.people[rows], held_people))
+    ex = FeatureExtractor(facenet)
+    conf = lambda x: confidence(trained.sigma2(ex(x)[0]))  # noqa: E731
+    clean = conf(crops[held])
+    blurred = np.stack(
+        [conf(degrade.apply_batch(crops[held], "blur", s)) for s in degrade.LEVELS[1:]]
+    )
+    # Other seeds than training's, backgrounds from photos of people the head never saw.
+    crops_nf, kinds = nonface.make(
+        120, seed=424242, backgrounds=nonface.backgrounds_of(demo, held_people)
+    )
+    nf = conf(crops_nf)
+    assert set(kinds) == set(nonface.KINDS)
+    assert nf.max() < blurred.min(), (nf.max(), blurred.min())
+    assert (clean > blurred[-1]).all() and (blurred[-1] > nf.max()).all()
+    rec = trained.record["heldout"]["nonface"]
+    assert rec["below_every_blurred"] and rec["faces_ordered"] == rec["faces"] > 0
+    assert set(rec["by_kind"]) == set(nonface.KINDS)
+    score = trained.face_score(ex(crops[held[:5]])[0])
+    assert (score >= trained.record.get("face_score_threshold", 3.0)).all()
+
+
+def test_sigma2_of_set_is_kept_per_set_and_head(trained, demo, facenet, tmp_path):
+    from facedash.pfe import head_version, sigma2_of_set
+    from facedash.pfe.head import FeatureExtractor
+
+    calls = []
+
+    class Counting:
+        def __init__(self):
+            self.real = FeatureExtractor(facenet)
+
+        def __call__(self, faces, **kw):
+            calls.append(len(faces))
+            return self.real(faces, **kw)
+
+    first = sigma2_of_set(
+        demo, facenet, trained, cache_dir=tmp_path, extractor=Counting(), chunk=50
+    )
+    assert sum(calls) == len(demo.rows) and max(calls) <= 50  # in chunks
+    assert list(tmp_path.glob("sigma2-*.npz"))
+
+    def refuse(*a, **k):
+        raise AssertionError("computed again")
+
+    second = sigma2_of_set(demo, facenet, trained, cache_dir=tmp_path, extractor=refuse)
+    np.testing.assert_array_equal(first, second)
+    # Another head is another key; no folder (a private upload) keeps nothing.
+    from facedash.pfe.head import UncertaintyHead, build_head
+
+    other = UncertaintyHead(build_head(1792, 128, 32, seed=5), {})
+    assert head_version(other) != head_version(trained)
+    sigma2_of_set(demo, facenet, other, cache_dir=tmp_path, extractor=Counting())
+    assert len(list(tmp_path.glob("sigma2-*.npz"))) == 2

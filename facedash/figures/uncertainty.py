@@ -168,3 +168,61 @@ def loss_curve(losses: Sequence[float], ylabel: str = "mean −MLS of genuine pa
     fig = go.Figure(go.Scatter(x=np.arange(1, len(losses) + 1), y=losses, mode="lines"))
     fig.update_layout(xaxis_title="epoch", yaxis_title=ylabel, height=260, margin=dict(t=30, b=40))
     return fig
+
+
+def face_check(
+    labels: Sequence[str],
+    clean: Sequence[float],
+    blurred: Sequence[float],
+    nonface: Sequence[float],
+    nonface_kinds: Sequence[str],
+) -> go.Figure:
+    """Confidence of a few faces clean and blurred, and of non-face crops (log axis).
+
+    Each face is a line from its clean to its blurred crop; the non-face crops sit in a
+    third column. The dashed line is the lowest blurred face: every non-face should be
+    under it.
+    """
+    if not (len(labels) == len(clean) == len(blurred)) or len(nonface) != len(nonface_kinds):
+        raise ValueError("one label, clean and blurred value per face; one kind per non-face")
+    floor = 1e-12  # a non-face's confidence can be 0 to machine precision on a log axis
+    fig = go.Figure()
+    for label, c, b in zip(labels, clean, blurred, strict=True):
+        fig.add_trace(
+            go.Scatter(
+                x=["clean", "blurred"],
+                y=[max(c, floor), max(b, floor)],
+                mode="lines+markers",
+                name=str(label),
+                line=dict(color=PFE, width=1),
+                marker=dict(size=8),
+                hovertemplate=f"{label}<br>%{{x}}: confidence %{{y:.3g}}<extra></extra>",
+                showlegend=False,
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=["not a face"] * len(nonface),
+            y=np.maximum(np.asarray(nonface, dtype=float), floor),
+            mode="markers",
+            marker=dict(color=IMPOSTOR, size=9, symbol="x"),
+            text=[str(k) for k in nonface_kinds],
+            hovertemplate="%{text}<br>confidence %{y:.3g}<extra></extra>",
+            name="non-face crops",
+            showlegend=False,
+        )
+    )
+    if len(blurred):
+        fig.add_hline(
+            y=max(float(np.min(blurred)), floor),
+            line_dash="dash",
+            line_color=DETECTOR,
+            annotation_text="lowest blurred face",
+        )
+    fig.update_layout(
+        yaxis_type="log",
+        yaxis_title="confidence (log)",
+        height=320,
+        margin=dict(t=30, b=40),
+    )
+    return fig

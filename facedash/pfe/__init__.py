@@ -1,8 +1,10 @@
 """Probabilistic Face Embeddings (Shi & Jain, ICCV 2019): each face as a Gaussian N(mu, sigma^2).
 
-``mls`` (scores, loss, fusion), ``degrade`` (graded degradations), ``head`` (the
-uncertainty head and FaceNet feature extractor), ``train`` (training, evaluation,
-saving), ``decoder`` (embedding -> face image), ``score`` (scoring with a trained head).
+``mls`` (scores, loss, fusion), ``degrade`` (graded degradations), ``nonface`` (crops
+that are not faces), ``head`` (the uncertainty head, its face check and FaceNet feature
+extractor), ``train`` (training, evaluation, saving), ``decoder`` (embedding -> face
+image), ``score`` (scoring with a trained head). ``sigma2_of_set`` gives every face's
+sigma^2 under a head, kept on disk per set and head.
 
 Importing this package registers the verification score ``mls`` (``MLS``) with
 ``facedash.verification`` and loads nothing else: no model, no TensorFlow.
@@ -10,6 +12,8 @@ Importing this package registers the verification score ``mls`` (``MLS``) with
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,13 +27,34 @@ MLS = register_score(
 """The verification score ``mls``: ``score_kind("mls")`` once this package is imported."""
 
 
+def head_version(head: Any) -> str:
+    """A short content key of a head's weights (two heads with one key give the same sigma^2)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for w in head.model.get_weights():
+        digest.update(np.ascontiguousarray(w).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def sigma2_cache_dir(result: Any) -> Path | None:
+    """Where a set's sigma^2 are kept: ``$FACEDASH_HOME/pfe/sigma2`` for sets in a folder on disk.
+
+    Uploads and zips (no folder, ``root`` empty) get None: nothing of them is written.
+    """
+    from facedash import paths
+
+    return paths.home() / "pfe" / "sigma2" if getattr(result, "root", "") else None
+
+
 def sigma2_for(
     result: Any, *, embedder: Any = None, head: Any = None, root: Any = None
 ) -> np.ndarray | None:
     """``sigma^2`` ``(N, 128)`` of every face of an ``EmbeddingSet``; None when no head is trained.
 
     Rows without a stored thumbnail get NaN. ``head`` defaults to the saved head
-    (``$FACEDASH_HOME/pfe``); ``embedder`` to ``get_model(result.model_id)``.
+    (``$FACEDASH_HOME/pfe``); ``embedder`` to ``get_model(result.model_id)``. The result
+    is kept per set and head (``sigma2_of_set``), for sets in a folder on disk.
     """
     from facedash.pfe import train
 
@@ -43,21 +68,53 @@ def sigma2_for(
         from facedash.models import get_model
 
         embedder = get_model(result.model_id)
-    return sigma2_of_set(result, embedder, head)
+    return sigma2_of_set(result, embedder, head, cache_dir=sigma2_cache_dir(result))
 
 
-def sigma2_of_set(result: Any, embedder: Any, head: Any) -> np.ndarray:
-    """``sigma^2`` of every face of ``result`` with this head (cached per set and head)."""
-    from facedash.pfe import train
-    from facedash.pfe.head import FeatureExtractor
+def sigma2_of_set(
+    result: Any,
+    embedder: Any,
+    head: Any,
+    *,
+    cache_dir: Path | None = None,
+    extractor: Any = None,
+    chunk: int = 256,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> np.ndarray:
+    """``sigma^2`` of every face of ``result`` with this head, computed ``chunk`` faces at a time.
+
+    With ``cache_dir`` the result is kept there, keyed by the set's faces (content hashes,
+    model, detector and alignment settings) and the head's weights, so a later session
+    or a restarted server computes nothing; the model is loaded only on a miss.
+    """
+    from facedash import thumbnails
+    from facedash.arraycache import read_cached, write_cached
+    from facedash.images import decode_jpeg
 
     out = np.full((len(result.rows), 128), np.nan)
     if not len(result.rows):
         return out
-    crops, rows = train.clean_crops(result)
-    variants = train.Variants(
-        np.arange(len(crops)), np.array(["clean"] * len(crops), dtype=object), np.zeros(len(crops))
+    key = "sigma2-" + thumbnails.set_key(
+        [r.image_hash for r in result.rows],
+        [r.face_index for r in result.rows],
+        result.model_id,
+        result.det_key,
+        result.align_key,
+        head_version(head),
     )
-    feats, _ = train.variant_features(FeatureExtractor(embedder), crops, variants)
-    out[rows] = head.sigma2(feats)
+    held = read_cached(cache_dir, key)
+    if held is not None and held["sigma2"].shape == out.shape:
+        return held["sigma2"]
+    rows = [n for n, t in enumerate(result.thumbs) if t is not None]
+    if extractor is None:
+        from facedash.pfe.head import FeatureExtractor
+
+        extractor = FeatureExtractor(embedder)
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        feats, _ = extractor(np.stack([decode_jpeg(result.thumbs[n]) for n in part]))
+        out[part] = head.sigma2(feats)
+        if progress is not None:
+            progress(min(start + chunk, len(rows)), len(rows), "Computing σ² of every face")
+    write_cached(cache_dir, key, {"sigma2": out})
     return out

@@ -171,7 +171,8 @@ def variant_features(
         feats, embs = extractor(rendered, progress=report)
         return {"features": feats, "embeddings": embs}
 
-    out = cached("features", _key(crops, variants, "facenet-avgpool"), compute)
+    what = "facenet-avgpool" + ("+onet" if getattr(extractor, "face_score", False) else "")
+    out = cached("features", _key(crops, variants, what), compute)
     return out["features"], out["embeddings"]
 
 

@@ -5,7 +5,9 @@
 * ``clean_vs_degraded_auc``: ROC-AUC of cosine and of MLS on (degraded probe, clean gallery)
   pairs of different photos;
 * ``risk_control``: TAR at a fixed FAR (cosine score) as the lowest-quality fraction of faces
-  is rejected, for any quality ranking (PFE confidence, detector score, ...).
+  is rejected, for any quality ranking (PFE confidence, detector score, ...);
+* ``nonface_order``: whether every non-face crop gets a lower confidence than every blurred
+  face, and on how many faces clean > most blurred > every non-face holds.
 """
 
 from __future__ import annotations
@@ -190,3 +192,52 @@ def dilemma(
                     )
         out[kind] = rows
     return out
+
+
+def nonface_order(
+    conf: np.ndarray,
+    kinds: np.ndarray,
+    strengths: np.ndarray,
+    source: np.ndarray,
+    nonface_conf: np.ndarray,
+    nonface_kinds: np.ndarray,
+) -> dict[str, object]:
+    """Faces (clean and blurred at every level) against non-face crops, by confidence.
+
+    ``conf``, ``kinds``, ``strengths``, ``source`` describe the face crops (``source``: the
+    clean face each came from). A face is *ordered* when its clean crop is more confident
+    than its most blurred copy, and that copy more confident than every non-face crop.
+    """
+    conf = np.asarray(conf, dtype=float)
+    kinds = np.asarray(kinds, dtype=object)
+    strengths = np.asarray(strengths, dtype=float)
+    source = np.asarray(source)
+    nf = np.asarray(nonface_conf, dtype=float)
+    nf_kinds = np.asarray(nonface_kinds, dtype=object)
+    blurred = kinds == "blur"
+    top = strengths[blurred].max() if blurred.any() else float("nan")
+    ordered, faces = 0, 0
+    for s in np.unique(source[blurred]):
+        clean = conf[(source == s) & (kinds == "clean")]
+        most = conf[(source == s) & blurred & (strengths == top)]
+        if len(clean) and len(most):
+            faces += 1
+            ordered += int(clean.min() > most.max() > nf.max())
+    lowest = float(conf[blurred].min()) if blurred.any() else float("nan")
+    return {
+        "crops": int(len(nf)),
+        "max_confidence": float(nf.max()),
+        "min_blurred_confidence": lowest,
+        "below_every_blurred": bool(nf.max() < lowest),
+        "by_kind": {
+            str(k): {
+                "crops": int((nf_kinds == k).sum()),
+                "max": float(nf[nf_kinds == k].max()),
+                "median": float(np.median(nf[nf_kinds == k])),
+            }
+            for k in sorted(set(nf_kinds.tolist()))
+        },
+        "blur_level": float(top),
+        "faces": faces,
+        "faces_ordered": ordered,
+    }

@@ -4,6 +4,11 @@ The face model stays frozen (stage-wise training, as in PFE): only the small hea
 trained, on pooled features computed once (``facedash.pfe.data``), on batches of P
 people x K crops, minimising the mean ``-MLS`` over the genuine pairs of each batch
 (no impostor pair is ever used).
+
+``fit_gate`` fits the learned half of the head's face check (``facedash.pfe.head``): a
+logistic regression of faces (every training crop, clean and degraded) against
+non-face crops (``facedash.pfe.nonface``) on the same pooled features, classes weighted
+to balance, on standardised features whose scaling is then folded into the weights.
 """
 
 from __future__ import annotations
@@ -128,3 +133,20 @@ def fit_head(
                 f"Training the head: epoch {epoch + 1}/{epochs}, -MLS {losses[-1]:.1f}",
             )
     return model, losses
+
+
+def fit_gate(
+    faces: np.ndarray, nonfaces: np.ndarray, *, c: float = 1.0, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(kernel (D,), bias ())`` of the face logit ``x @ kernel + bias`` on pooled features."""
+    from sklearn.linear_model import LogisticRegression
+
+    if len(faces) == 0 or len(nonfaces) == 0:
+        raise FacedashError("the face check needs face crops and non-face crops")
+    x = np.concatenate([faces, nonfaces]).astype(np.float64)
+    y = np.concatenate([np.ones(len(faces)), np.zeros(len(nonfaces))])
+    mean, std = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-6)
+    clf = LogisticRegression(C=c, class_weight="balanced", max_iter=5000, random_state=seed)
+    clf.fit((x - mean) / std, y)
+    w = clf.coef_[0] / std
+    return w, np.asarray(clf.intercept_[0] - float(w @ mean))

@@ -27,10 +27,13 @@ def pfe_dir(root: Path | str | None = None) -> Path:
 def save_head(head: Any, root: Path | str | None = None) -> Path:
     """Write the head's weights and its JSON record into ``pfe_dir(root)``; returns the folder."""
     folder = paths.ensure_private_dir(pfe_dir(root))
+    from facedash.pfe.head import has_gate
+
     config = {
         "in_dim": int(head.model.input.shape[1]),
         "dim": int(head.model.output.shape[1]),
         "hidden": int(head.model.get_layer("fc1").units),
+        "gate": has_gate(head.model),
     }
     head.record["config"] = config
     tmp = folder / ("tmp-" + HEAD_WEIGHTS)
@@ -67,7 +70,10 @@ def load_head(root: Path | str | None = None) -> Any:
 
     config = record.get("config", {})
     model = build_head(
-        config.get("in_dim", 1792), config.get("dim", 128), config.get("hidden", 128)
+        config.get("in_dim", 1792),
+        config.get("dim", 128),
+        config.get("hidden", 128),
+        gate=bool(config.get("gate", False)),
     )
     model.load_weights(str(pfe_dir(root) / HEAD_WEIGHTS))
     return UncertaintyHead(model, record)

@@ -5,7 +5,10 @@ here, so ``from facedash.pfe import train`` then ``train.load_head()`` works as 
 
 - ``facedash.pfe.data``: the clean crops, the people split, the degraded variants and
   the on-disk cache of their features;
-- ``facedash.pfe.fit``: the training loop (P x K batches of genuine pairs, ``-MLS``);
+- ``facedash.pfe.fit``: the training loop (P x K batches of genuine pairs, ``-MLS``) and
+  the face gate (faces against non-face crops, on the same features);
+- ``facedash.pfe.nonface``: the non-face crops (noise, flat colour, textures, background
+  crops of the set's photos) for the gate and for the held-out check;
 - ``facedash.pfe.saved``: the head's folder, weights and record on disk.
 
 The held-out figures (``heldout_figures``) are measured here, by the model trained
@@ -21,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from facedash.pfe import degrade
+from facedash.pfe import degrade, nonface
 from facedash.pfe import evaluate as ev
 from facedash.pfe.data import (
     Progress,
@@ -37,7 +40,7 @@ from facedash.pfe.data import (
     training_variants,
     variant_features,
 )
-from facedash.pfe.fit import Cancel, TrainingCancelled, batches, fit_head
+from facedash.pfe.fit import Cancel, TrainingCancelled, batches, fit_gate, fit_head
 from facedash.pfe.saved import (
     HEAD_RECORD,
     HEAD_WEIGHTS,
@@ -94,6 +97,8 @@ class HeldOut:
     source: np.ndarray
     detector: np.ndarray | None
     names: np.ndarray = field(default_factory=lambda: np.array([]))
+    nonface_sigma2: np.ndarray | None = None  # sigma^2 of non-face crops (held-out photos)
+    nonface_kinds: np.ndarray | None = None
 
 
 def heldout_figures(data: HeldOut, far: float = 0.01) -> dict[str, Any]:
@@ -130,6 +135,20 @@ def heldout_figures(data: HeldOut, far: float = 0.01) -> dict[str, Any]:
         ),
         "faces": int(len(np.unique(data.source))),
         "crops": int(n),
+        **(
+            {}
+            if data.nonface_sigma2 is None
+            else {
+                "nonface": ev.nonface_order(
+                    confidence(data.sigma2),
+                    data.kinds,
+                    data.strengths,
+                    data.source,
+                    confidence(data.nonface_sigma2),
+                    np.asarray(data.nonface_kinds),
+                )
+            }
+        ),
     }
 
 
@@ -145,6 +164,7 @@ def train(
     people_per_batch: int = 8,
     per_person: int = 8,
     seed: int = 0,
+    nonfaces: int = 400,
     refit_all: bool = True,
     root: Path | str | None = None,
     save: bool = True,
@@ -156,13 +176,19 @@ def train(
     ``detector`` (a ``facedash.detect.Detector``) scores the held-out crops for the
     risk-control comparison; without one the TAR gain is not computed.
 
+    ``nonfaces`` non-face crops (``facedash.pfe.nonface``, backgrounds from the training
+    people's photos) fit the learned half of the head's face check against the training
+    crops (0: no face check); another 200, with backgrounds from the held-out people's
+    photos, are checked against the held-out faces and their blurred copies
+    (``record["heldout"]["nonface"]``).
+
     With ``refit_all`` (the default) the head that is returned and saved is trained again,
     with the same settings, on every person once the held-out figures are measured: a head
     fitted on a few people gives those people lower variances than new ones, which would
     bias the page's ranking of the set. The record keeps the held-out figures (measured by
     the split model) and says which head was saved.
     """
-    from facedash.pfe.head import UncertaintyHead
+    from facedash.pfe.head import FACE_SCORE, FEATURE_DIM, GATE_SLOPE, UncertaintyHead, with_gate
 
     started = time.perf_counter()
     report = progress or (lambda done, total, msg: None)
@@ -190,9 +216,17 @@ def train(
     if detector is not None:
         report(0, 1, f"Running the face detector on {len(hv)} held-out crops")
         det = detector_scores(detector, crops, hv)
+    neg = None
+    if nonfaces:
+        report(0, 1, f"Embedding {nonfaces} non-face crops")
+        neg = nonface_features(extractor, result, train_people, nonfaces, seed, progress)
+    report(0, 1, "Embedding 200 held-out non-face crops")
+    h_neg, h_neg_kinds = nonface_features(
+        extractor, result, held_people, 200, seed + 7919, progress, kinds=True
+    )
     fit_start = time.perf_counter()
     model, losses = fit_head(
-        feats,
+        feats[:, :FEATURE_DIM],
         mu,
         labels,
         epochs=epochs,
@@ -202,6 +236,9 @@ def train(
         progress=progress,
         cancel=cancel,
     )
+    if neg is not None:
+        gate = fit_gate(feats[:, :FEATURE_DIM], neg[:, :FEATURE_DIM], seed=seed)
+        model = with_gate(model, *gate)
     fit_seconds = time.perf_counter() - fit_start
     split_model = model
     refit_losses: list[float] | None = None
@@ -215,7 +252,7 @@ def train(
             np.concatenate([people[tv.face], people[hv_train.face]]), return_inverse=True
         )[1]
         model, refit_losses = fit_head(
-            np.concatenate([feats, f2]),
+            np.concatenate([feats, f2])[:, :FEATURE_DIM],
             np.concatenate([mu, m2]),
             all_labels,
             epochs=epochs,
@@ -225,6 +262,14 @@ def train(
             progress=progress,
             cancel=cancel,
         )
+        if neg is not None:
+            held_neg = nonface_features(extractor, result, held_people, nonfaces, seed + 1)
+            gate = fit_gate(
+                np.concatenate([feats, f2])[:, :FEATURE_DIM],
+                np.concatenate([neg, held_neg])[:, :FEATURE_DIM],
+                seed=seed,
+            )
+            model = with_gate(model, *gate)
     record: dict[str, Any] = {
         "kind": "pfe-uncertainty-head",
         "model_id": result.model_id,
@@ -239,6 +284,14 @@ def train(
         "train_degradations": {k: int(np.sum(tv.kind == k)) for k in ("clean", *degrade.KINDS)},
         "heldout_crops": int(len(hv)),
         "levels": list(degrade.LEVELS),
+        "nonface_crops": int(nonfaces),
+        "face_check": (
+            f"score = logistic face logit on the pooled features ({len(tv)} face crops against "
+            f"{nonfaces} non-face crops, nonface v{nonface.VERSION}) + MTCNN ONet's face logit; "
+            f"below {FACE_SCORE:g}, sigma^2 grows by e^{GATE_SLOPE:g} per unit of score"
+            if nonfaces
+            else None
+        ),
         "epochs": epochs,
         "people_per_batch": people_per_batch,
         "per_person": per_person,
@@ -265,9 +318,54 @@ def train(
         strengths=hv.strength,
         source=hv.face,
         detector=det,
+        nonface_sigma2=UncertaintyHead(split_model, {}).sigma2(h_neg),
+        nonface_kinds=h_neg_kinds,
     )
     record["heldout"] = heldout_figures(held)
+    split_head = UncertaintyHead(split_model, {})
+    faces_score, nf_score = split_head.face_score(h_feats), split_head.face_score(h_neg)
+    if faces_score is not None and nf_score is not None:
+        sharp = np.isin(hv.kind, ["clean", "blur"])
+        record["face_score_threshold"] = FACE_SCORE
+        record["heldout"]["nonface"]["face_score"] = {
+            "clean_and_blurred_min": float(faces_score[sharp].min()),
+            "every_face_min": float(faces_score.min()),
+            "nonface_max": float(nf_score.max()),
+        }
     record["seconds"] = round(time.perf_counter() - started, 2)
     if save:
         save_head(head, root)
     return head
+
+
+def nonface_features(
+    extractor: Any,
+    result: Any,
+    people: list[str],
+    n: int,
+    seed: int,
+    progress: Progress | None = None,
+    *,
+    kinds: bool = False,
+) -> Any:
+    """Pooled features of ``n`` non-face crops (backgrounds from ``people``'s photos), cached.
+
+    With ``kinds`` returns ``(features, kinds)``.
+    """
+    import hashlib
+
+    crops, made = nonface.make(n, seed=seed, backgrounds=nonface.backgrounds_of(result, people))
+
+    def compute() -> dict[str, np.ndarray]:
+        report = None
+        if progress is not None:
+
+            def report(done: int, total: int) -> None:
+                progress(done, total, "Embedding non-face crops")
+
+        return {"features": extractor(crops, progress=report)[0]}
+
+    tag = f"nonface-v{nonface.VERSION}:{extractor.dim}:".encode()
+    key = hashlib.sha256(tag + crops.tobytes()).hexdigest()
+    feats = cached("nonface", key[:24], compute)["features"]
+    return (feats, made) if kinds else feats

@@ -121,7 +121,7 @@ def _default_extractor(layer: str) -> Any:
     from facedash.models.registry import get_model
     from facedash.pfe.head import FeatureExtractor
 
-    return FeatureExtractor(get_model("facenet"), layer=layer)
+    return FeatureExtractor(get_model("facenet"), layer=layer, face_score=False)
 
 
 def _sized(crops: np.ndarray, size: int) -> np.ndarray:

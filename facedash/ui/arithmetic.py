@@ -78,7 +78,7 @@ def extractor(layer: str) -> Any:
     """A FaceNet feature extractor for ``layer`` (the reference Keras model: it has the layers)."""
     from facedash.pfe.head import FeatureExtractor
 
-    return FeatureExtractor(cache.model("facenet"), layer=layer)
+    return FeatureExtractor(cache.model("facenet"), layer=layer, face_score=False)
 
 
 def features(v: Any, name: str) -> np.ndarray:

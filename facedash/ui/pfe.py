@@ -3,6 +3,13 @@
 The head and decoder are loaded once per saved version (their ``trained_at`` is the
 cache key, so training a new one takes effect at once); the feature extractor once per
 model. All three are thread-safe.
+
+σ² of every face of a set (``current_sigma2``) is computed once per set and head, with a
+progress bar, and kept in ``$FACEDASH_HOME/pfe/sigma2`` keyed by the set's content and
+the head's weights, so a later session or a restarted server computes nothing (this
+session's private uploads are held in memory only); each session holds its current
+set's σ². The face-check panel (clean / blurred / non-face confidences of a few faces)
+is computed once per set and head for every session.
 """
 
 from __future__ import annotations
@@ -12,7 +19,8 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from facedash.ui import cache
+from facedash import paths
+from facedash.ui import cache, keys, state
 
 
 @st.cache_resource(show_spinner="Loading the uncertainty head ...")
@@ -39,21 +47,69 @@ def extractor(model_id: str) -> Any:
     return FeatureExtractor(cache.model(model_id))
 
 
-@st.cache_data(show_spinner="Computing σ² of every face ...", max_entries=8)
-def set_sigma2(set_key: str, trained_at: str, _result: Any) -> np.ndarray:
-    """σ² of every face of the current set under the saved head."""
-    from facedash.pfe import sigma2_of_set
+def set_sigma2(set_key: str, trained_at: str, result: Any) -> np.ndarray:
+    """σ² of every face of the current set under the saved head: kept on disk, held in this session.
 
-    return sigma2_of_set(_result, cache.model(_result.model_id), head(trained_at))
+    The first time for a set and head it runs the model on every face behind a progress
+    bar; later (another session, a restarted server) it reads one file.
+    """
+    from facedash.pfe import head_version, sigma2_of_set
+
+    h = head(trained_at)
+    key = (set_key, head_version(h))
+    held = st.session_state.get("uncertainty_sigma2")
+    if held is not None and held[0] == key:
+        return held[1]
+    private = str(state.session_store().path) == ":memory:"
+    bar = st.progress(0.0, text="σ² of every face (once per set, then kept) ...")
+
+    def report(done: int, total: int, message: str) -> None:
+        bar.progress(min(1.0, done / max(total, 1)), text=f"{message}: {done:,}/{total:,}")
+
+    try:
+        out = sigma2_of_set(
+            result,
+            cache.model(result.model_id),
+            h,
+            cache_dir=None if private else paths.home() / "pfe" / "sigma2",
+            extractor=extractor(result.model_id),
+            progress=report,
+        )
+    finally:
+        bar.empty()
+    st.session_state["uncertainty_sigma2"] = (key, out)
+    return out
 
 
 def set_key(result: Any) -> str:
-    """A content key for an EmbeddingSet (its embeddings and names)."""
-    import hashlib
+    """The content key of an EmbeddingSet (the shared one of ``facedash.ui.keys``)."""
+    return keys.set_key(result)
 
-    h = hashlib.sha256(np.ascontiguousarray(result.embeddings).tobytes())
-    h.update("|".join(result.names.astype(str).tolist()).encode())
-    return h.hexdigest()[:24]
+
+@st.cache_data(max_entries=8, show_spinner="Checking faces against non-faces ...")
+def _face_check(set_key: str, version: str, _result: Any, _head: Any, faces: int) -> dict:
+    from facedash.images import decode_jpeg
+    from facedash.pfe import analysis, nonface
+
+    rows = [n for n, t in enumerate(_result.thumbs) if t is not None]
+    people = np.asarray(_result.people)[rows]
+    picked: list[int] = []
+    for person in sorted(set(people.tolist())):  # one face per person in turn
+        picked += [rows[k] for k in np.flatnonzero(people == person)[:2]]
+    picked = sorted(picked[:faces]) if len(picked) > faces else picked
+    crops = np.stack([decode_jpeg(_result.thumbs[n]) for n in picked])
+    nf, kinds = nonface.make(8, seed=2024, backgrounds=nonface.backgrounds_of(_result))
+    out = analysis.face_check(crops, nf, extractor(_result.model_id), _head)
+    out.update(faces=picked, nonface_crops=nf, nonface_kinds=kinds)
+    return out
+
+
+def face_check(result: Any, trained_at: str, faces: int = 6) -> dict:
+    """Clean / blurred / non-face confidences of a few faces of the set under the saved head."""
+    from facedash.pfe import head_version
+
+    h = head(trained_at)
+    return _face_check(set_key(result), head_version(h), result, h, faces)
 
 
 def head_record_for(result: Any) -> dict[str, Any] | None:
