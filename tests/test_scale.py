@@ -398,3 +398,16 @@ def test_reruns_reuse_the_listing_until_the_folder_changes(big_set, monkeypatch)
         assert _metrics(at)["Photos"] == str(FACES + NO_FACE + 1)
     finally:
         copy.unlink()
+
+
+def test_exact_knn_matches_brute_force():
+    from sklearn.neighbors import NearestNeighbors
+
+    from facedash.projection import exact_knn
+
+    x = np.random.default_rng(3).normal(size=(700, 16)).astype(np.float32)
+    idx, dist = exact_knn(x, 10, block_bytes=4 * 700 * 64)  # 64 rows a block: many blocks
+    ref_d, ref_i = NearestNeighbors(n_neighbors=10).fit(x).kneighbors(x)
+    assert np.array_equal(idx[:, 0], np.arange(700))  # itself first, at distance 0
+    assert np.array_equal(idx, ref_i)
+    np.testing.assert_allclose(dist, ref_d, atol=1e-3)

@@ -127,14 +127,25 @@ def project(
         if not 0.0 <= min_dist <= 1.0:
             raise ValueError(f"UMAP min_dist must be in [0, 1], got {min_dist}")
         umap = _import_umap()
+        x32 = x.astype(np.float32)
+        extra: dict[str, Any] = {}
+        if UMAP_NNDESCENT_FROM <= n <= UMAP_EXACT_KNN_MAX:
+            # UMAP would search neighbours approximately (pynndescent: a minute of numba
+            # compilation here); the exact ones take seconds in blocks of matrix products.
+            extra["precomputed_knn"] = exact_knn(x32, int(n_neighbors))
         reducer = umap.UMAP(
             n_components=dims,
             n_neighbors=int(n_neighbors),
             min_dist=float(min_dist),
             random_state=int(seed),
             n_jobs=1,
+            **extra,
         )
-        coords = reducer.fit_transform(x.astype(np.float32)).astype(np.float64)
+        import warnings
+
+        with warnings.catch_warnings():  # "no search index": only transform() needs one
+            warnings.simplefilter("ignore")
+            coords = reducer.fit_transform(x32).astype(np.float64)
         params = {"n_neighbors": int(n_neighbors), "min_dist": float(min_dist), "seed": int(seed)}
         return Projection("umap", dims, coords, params, time.perf_counter() - t0)
     if not 0 < perplexity < n:
@@ -174,6 +185,37 @@ def _import_umap() -> Any:
 
 
 UMAP_NNDESCENT_FROM = 4_097  # UMAP finds neighbours approximately (pynndescent) past 4,096 faces
+UMAP_EXACT_KNN_MAX = 30_000  # up to here UMAP is handed exact neighbours (O(n^2 d) in blocks)
+
+
+def exact_knn(
+    x: np.ndarray, k: int, *, block_bytes: int = 1 << 27
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's ``k`` nearest points (itself first) and Euclidean distances, exactly.
+
+    UMAP's ``precomputed_knn`` format. Squared distances come from blocks of rows
+    against all points (``|a|^2 - 2 a.b + |b|^2``), at most ``block_bytes`` at a
+    time, so memory stays O(n) whatever the set's size; time is O(n^2 d).
+    """
+    x = np.asarray(x, dtype=np.float32)
+    n = len(x)
+    k = min(int(k), n)
+    sq = np.einsum("nd,nd->n", x, x)
+    idx = np.empty((n, k), dtype=np.int64)
+    dist = np.empty((n, k), dtype=np.float32)
+    block = max(1, min(n, block_bytes // max(1, 4 * n)))
+    for start in range(0, n, block):
+        d2 = sq[start : start + block, None] - 2.0 * (x[start : start + block] @ x.T) + sq[None]
+        rows = np.arange(len(d2))
+        d2[rows, start + rows] = -1.0  # each point is its own first neighbour
+        part = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        near = np.take_along_axis(d2, part, axis=1)
+        order = np.argsort(near, axis=1, kind="stable")
+        idx[start : start + block] = np.take_along_axis(part, order, axis=1)
+        near = np.take_along_axis(near, order, axis=1)
+        near[:, 0] = 0.0
+        dist[start : start + block] = np.sqrt(np.maximum(near, 0.0))
+    return idx, dist
 
 
 def warm_umap(large: bool = False) -> float:
@@ -181,8 +223,8 @@ def warm_umap(large: bool = False) -> float:
 
     The first ``import umap`` and the first fit take tens of seconds (numba
     compilation); later fits in the same process are fast. ``large`` also
-    compiles the approximate neighbour search UMAP uses past 4,096 faces (about a
-    minute more here; without it the first fit of a large set pays it).
+    compiles the approximate neighbour search UMAP uses past ``UMAP_EXACT_KNN_MAX``
+    faces (about a minute more here; without it the first fit of such a set pays it).
     """
     import warnings
 

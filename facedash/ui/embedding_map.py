@@ -79,17 +79,15 @@ def _warming() -> _Warming:
 def prewarm_umap(n: int) -> None:
     """For a large set, start compiling UMAP in the background now (the map shows PCA meanwhile)."""
     if n >= P.UMAP_NNDESCENT_FROM:
-        _warming().start(True)
+        _warming().start(n > P.UMAP_EXACT_KNN_MAX)
 
 
 def warm_umap(n: int) -> None:
     """Wait for UMAP's compilation (once per server), behind a note of how long it takes."""
-    large = n >= P.UMAP_NNDESCENT_FROM
+    large = n > P.UMAP_EXACT_KNN_MAX
     thread = _warming().start(large)
     if thread.is_alive():
-        extra = (
-            " and its neighbour search for sets past 4,096 faces, a minute more" if large else ""
-        )
+        extra = ", and a minute more for its neighbour search past 30,000 faces" if large else ""
         with st.spinner(f"Compiling UMAP (numba, once per server: about 20 s{extra}) ..."):
             thread.join()
 
