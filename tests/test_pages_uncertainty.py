@@ -90,7 +90,7 @@ def test_sigma2_is_kept_for_a_later_session(app, saved_head, demo):
     real = facedash.pfe.sigma2_of_set
 
     def no_model(result, embedder, head, **kw):
-        kw["extractor"] = lambda *a, **k: (_ for _ in ()).throw(AssertionError("recomputed"))
+        kw["get_extractor"] = lambda: (_ for _ in ()).throw(AssertionError("recomputed"))
         return real(result, embedder, head, **kw)
 
     facedash.pfe.sigma2_of_set = no_model

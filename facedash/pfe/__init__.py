@@ -64,10 +64,6 @@ def sigma2_for(
         head = train.load_head(root)
     if head.record.get("model_id", "facenet") != result.model_id:
         return None
-    if embedder is None:
-        from facedash.models import get_model
-
-        embedder = get_model(result.model_id)
     return sigma2_of_set(result, embedder, head, cache_dir=sigma2_cache_dir(result))
 
 
@@ -78,6 +74,7 @@ def sigma2_of_set(
     *,
     cache_dir: Path | None = None,
     extractor: Any = None,
+    get_extractor: Callable[[], Any] | None = None,
     chunk: int = 256,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> np.ndarray:
@@ -85,7 +82,8 @@ def sigma2_of_set(
 
     With ``cache_dir`` the result is kept there, keyed by the set's faces (content hashes,
     model, detector and alignment settings) and the head's weights, so a later session
-    or a restarted server computes nothing; the model is loaded only on a miss.
+    or a restarted server computes nothing. The feature extractor (``extractor``, else
+    ``get_extractor()``, else one over ``embedder``) is needed only on a miss.
     """
     from facedash import thumbnails
     from facedash.arraycache import read_cached, write_cached
@@ -106,9 +104,15 @@ def sigma2_of_set(
     if held is not None and held["sigma2"].shape == out.shape:
         return held["sigma2"]
     rows = [n for n, t in enumerate(result.thumbs) if t is not None]
+    if extractor is None and get_extractor is not None:
+        extractor = get_extractor()
     if extractor is None:
         from facedash.pfe.head import FeatureExtractor
 
+        if embedder is None:
+            from facedash.models import get_model
+
+            embedder = get_model(result.model_id)
         extractor = FeatureExtractor(embedder)
     for start in range(0, len(rows), chunk):
         part = rows[start : start + chunk]

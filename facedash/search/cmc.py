@@ -45,7 +45,7 @@ def identification(
     embeddings: np.ndarray,
     persons: Labels,
     *,
-    chunk: int = 512,
+    chunk: int | None = None,
     max_probes: int | None = PROBE_SAMPLE,
     seed: int = 0,
 ) -> Identification:
@@ -55,7 +55,8 @@ def identification(
     its most similar same-person face (ties counted against it). Faces whose
     person has no other face are left out. With more than ``max_probes`` usable
     faces, a seeded sample of ``max_probes`` is scored (``None`` or 0: every face);
-    the gallery is always the whole set.
+    the gallery is always the whole set. ``chunk`` probes are scored at a time
+    (default: as many as keep a block under 4 million similarities, at most 512).
     """
     emb = normalise(embeddings)
     people = np.asarray(persons, dtype=object).astype(str)
@@ -66,6 +67,7 @@ def identification(
         pick = np.random.default_rng(seed).choice(len(usable), size=int(max_probes), replace=False)
         probes = usable[np.sort(pick)]
     ranks = np.empty(len(probes), dtype=np.int64)
+    chunk = chunk or max(1, min(512, 4_000_000 // max(len(emb), 1)))
     for start in range(0, len(probes), chunk):
         q = probes[start : start + chunk]
         s = emb[q] @ emb.T

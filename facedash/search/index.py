@@ -2,7 +2,9 @@
 
 - ``ExactIndex``: brute force in numpy. Vectors are L2-normalised, so the inner
   product is the cosine similarity; queries go in batches, one matrix product
-  each, and ``argpartition`` picks the ``k`` best before a sort of those ``k``.
+  each, and ``argpartition`` picks the ``k`` best before a sort of those ``k``. A
+  batch holds at most ``BATCH_ELEMENTS`` similarities (fewer queries per batch on
+  larger sets), so memory stays bounded whatever the set's size.
 - ``NGTIndex``: the graph index of Yahoo Japan's NGT (``ngt`` on PyPI), the one the
   reference experiment used, with the ``Normalized Cosine`` distance.
 
@@ -27,6 +29,7 @@ from facedash.errors import FacedashError
 INDEX_KINDS = ("exact", "ngt")
 Labels = Sequence[str] | np.ndarray  # one label per face
 QUERY_BATCH = 1024
+BATCH_ELEMENTS = 4_000_000  # similarities per batch at most (16 MB of float32)
 
 
 def normalise(x: np.ndarray) -> np.ndarray:
@@ -89,10 +92,11 @@ class ExactIndex(Index):
         n = len(self)
         ids = np.empty((len(queries), k), dtype=np.int64)
         sims = np.empty((len(queries), k), dtype=np.float32)
-        for start in range(0, len(queries), QUERY_BATCH):
-            s = queries[start : start + QUERY_BATCH] @ self.vectors.T
+        batch = max(1, min(QUERY_BATCH, BATCH_ELEMENTS // n))
+        for start in range(0, len(queries), batch):
+            s = queries[start : start + batch] @ self.vectors.T
             top = (
-                np.argpartition(-s, k - 1, axis=1)[:, :k]
+                np.argpartition(s, n - k, axis=1)[:, n - k :]
                 if k < n
                 else np.tile(np.arange(n), (len(s), 1))
             )

@@ -69,10 +69,10 @@ def set_sigma2(set_key: str, trained_at: str, result: Any) -> np.ndarray:
     try:
         out = sigma2_of_set(
             result,
-            cache.model(result.model_id),
+            None,
             h,
             cache_dir=None if private else paths.home() / "pfe" / "sigma2",
-            extractor=extractor(result.model_id),
+            get_extractor=lambda: extractor(result.model_id),
             progress=report,
         )
     finally:
