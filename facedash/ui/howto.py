@@ -158,6 +158,19 @@ false-accept rate; a good quality score climbs faster. *Decoder samples*: a deco
 back to a 64×64 face; samples drawn from $\mathcal{N}(\mu,\sigma^2)$ (re-normalised to the unit sphere)
 look alike when $\sigma^2$ is small and vary when it is large. Every validity figure is measured on
 **held-out people** the head never saw.
+
+**What is not a face.** PFE's loss only ever sees pairs of faces, so on its own the head can be as
+sure of a noise patch or a wall as of a sharp face. The head therefore carries a *face check*: a face
+score $s = \ell_{\text{FaceNet}} + \ell_{\text{ONet}}$, the sum of a logistic face logit on the same
+pooled features (fitted on faces, clean and degraded, against noise, flat colours, textures and
+background crops of the set's photos) and the face logit of MTCNN's own ONet on the crop. A crop
+with $s \ge 3$ keeps its PFE variance; below, $\log\sigma^2$ grows by $10\,(3 - s)$ (at most 30), so
+its confidence falls far below any face's. *Clean, blurred, not a face* shows a few faces sharp
+and blurred (σ = 6 px) next to non-face crops: every non-face should sit under the dashed line.
+
+**Kept for later.** σ² of every face of a set is computed once per set and head (a progress bar
+the first time) and kept in the asset folder, keyed by the set's faces and the head's weights: a
+later session or a restarted server reads it at once. Private uploads are kept in memory only.
 """
 
 ARITHMETIC = """
@@ -178,12 +191,22 @@ face is right, **top-5** the share with a right face among the five nearest.
 neighbourhood graph and visits only part of the set: much faster on large sets, and
 occasionally it misses a true neighbour (its *recall* is below 1).
 
-**The triplet head.** A small linear map $g(z) = (z + zW + b)/\\lVert\\cdot\\rVert$ on top of the
-frozen embeddings, trained with the triplet loss
+**The triplet head.** FaceNet's 128-d embedding was trained to ignore how a photo was taken,
+so it hardly sees grayscale, darkness or blur. The head reads an earlier layer where those
+survive: by default the mid-level block `Block17_10` of the frozen network, averaged over its
+8 × 8 positions (896 numbers per face). It is a linear map
+$g(x) = (\\tilde x W + b)/\\lVert\\cdot\\rVert$ of the standardised features $\\tilde x$, started at
+their principal axes and trained with the triplet loss
 $\\max(0, d(a, p) - d(a, n) + m)$ where a positive $p$ shares the person *or* the attribute with
 the anchor $a$ and a negative $n$ shares neither, $d = 2 - 2\\cos$, margin $m = 0.2$. It is
-trained on part of the set and scored on held-out photos, so the table is not flattered by
-faces the head has seen.
+trained on about 70% of the source photos and scored on the other 30%, so the table is not
+flattered by faces the head has seen: *plain embedding* is before, *features, no head* the
+standardised features alone, *triplet head* after. Once it is trained, "Search in" runs the
+arithmetic above in the head's space (there the whole set is used, training photos included).
+
+**Bounded work.** "Image − A + B" has one query per face and other attribute value; above
+2,000 of them a seeded sample of 2,000 is scored (the caption says how many of how many).
+Face search scores at most 2,000 probes, each against every face.
 
 **Face search.** Each face is used as a query against all the others. Its rank is the
 position of the first face of the same person; **rank-1** and **rank-5** are the shares of
