@@ -24,7 +24,13 @@ and reports its wall time and peak RSS:
 - the same arithmetic with every analogy query (what ``facedash arithmetic`` did before
   the bound) on a smaller set, to show how that grows.
 
-    PYTHONPATH=. python bench/arithmetic.py [--epochs 20] [--seeds 0 1 2] [--scale 10000]
+Page (``--page N``, default 0: skipped): the Arithmetic & search page through
+``streamlit.testing`` AppTest on a folder of N photos made from the demo's (each a demo
+photo's bytes plus a unique trailer; store rows are the demo face's, embeddings perturbed;
+written to the default store and removed afterwards): the first render (which makes the
+conditions view, the cached part), a slider and a picker rerun, and a second session.
+
+    PYTHONPATH=. python bench/arithmetic.py [--epochs 20] [--seeds 0 1 2] [--scale 10000] [--page 10000]
 """
 
 from __future__ import annotations
@@ -222,12 +228,85 @@ def scale(n: int) -> None:
             )
 
 
+def page(n: int) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from facedash.datasets import load_demo
+    from facedash.detect import Face
+    from facedash.images import content_hash
+    from facedash.pipeline import embed_dataset
+    from facedash.store import Detection, Store
+    from facedash.ui.state import FOLDER
+
+    dataset = load_demo()
+    store = Store()
+    views = store.path.parent / "views"
+    kept = set(views.glob("*.npz"))
+    demo = embed_dataset(dataset, store=store)
+    by_name = {item.name: item for item in dataset.items}
+    rng = np.random.default_rng(0)
+    detections, embeddings, hashes = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "set"
+        for j in range(n):
+            k = j % len(demo.rows)
+            row = demo.rows[k]
+            data = by_name[row.name].read() + f"\nfacedash-bench-{j}".encode()
+            path = folder / row.person / f"b{j:05d}_{Path(row.name).name}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            h = content_hash(data)
+            hashes.append(h)
+            face = Face(tuple(row.box), np.asarray(row.landmarks), float(row.confidence))
+            detections.append(
+                Detection(h, row.width, row.height, (face,), demo.previews[row.image_hash])
+            )
+            v = demo.embeddings[k] + rng.normal(0, 0.02, demo.embeddings.shape[1])
+            embeddings.append((h, 0, (v / np.linalg.norm(v)).astype(np.float32), demo.thumbs[k]))
+        store.put_detections(detections, demo.det_key)
+        store.put_embeddings(
+            embeddings, det_key=demo.det_key, align_key=demo.align_key, model_id=demo.model_key
+        )
+        print(f"\n== the Arithmetic & search page on {n:,} photos ({5 * n:,} faces in its view)")
+        try:
+            for session in (1, 2):
+                at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=1800)
+                at.session_state["fd_source"] = FOLDER
+                at.session_state["fd_folder"] = str(folder)
+                t = time.perf_counter()
+                at.run()
+                loaded = time.perf_counter() - t
+                at.switch_page("pages/arithmetic.py")
+                t = time.perf_counter()
+                at.run()
+                first = time.perf_counter() - t
+                assert not at.exception, at.exception
+                print(
+                    f"session {session}: set load {loaded:.1f} s, page first render {first:.1f} s"
+                )
+                if session == 1:
+                    for key, change in (
+                        ("arithmetic_k", lambda w: w.set_value(7)),
+                        ("arithmetic_value", lambda w: w.select("grayscale")),
+                    ):
+                        t = time.perf_counter()
+                        change(at.slider(key=key) if key.endswith("_k") else at.selectbox(key=key))
+                        at.run()
+                        print(f"  rerun after {key}: {time.perf_counter() - t:.2f} s")
+            print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        finally:
+            store.forget(hashes)
+            for made in set(views.glob("*.npz")) - kept:  # this set's view beside the store
+                made.unlink()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--scale", type=int, default=10_000)
     parser.add_argument("--no-accuracy", action="store_true")
+    parser.add_argument("--page", type=int, default=0)
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
@@ -240,6 +319,8 @@ def main() -> None:
         accuracy(args.epochs, args.seeds)
     if args.scale:
         scale(args.scale)
+    if args.page:
+        page(args.page)
 
 
 def _baseline(n: int) -> dict[str, float]:

@@ -24,6 +24,7 @@ transforms nothing. Thumbnails of transformed crops are made when asked for
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -315,9 +316,9 @@ class AttributeView:
     sources: np.ndarray
     synthetic: bool
 
-    @property
+    @functools.cached_property
     def persons(self) -> np.ndarray:
-        """Person of each face, as str."""
+        """Person of each face, as str (computed once per view)."""
         return self.result.people.astype(str)
 
     def crops(self, rows: Sequence[int]) -> np.ndarray:

@@ -93,7 +93,8 @@ def arithmetic_section(result) -> None:
     c1, c2 = st.columns(2)
     person = c1.selectbox("Person", persons, key=f"{PAGE}_person")
     attr = c2.selectbox("Attribute value", attrs, key=f"{PAGE}_value")
-    q = search.person_attribute_query(emb, view.persons, view.values, person, attr, method)
+    pv, av = UA.groups(view, space, method)
+    q = search.compose(pv[person], av[attr])
     _show_neighbours(view, index.search(q, k), person, attr, f"{person} + {attr}")
 
     st.subheader("Image − A + B")
@@ -108,7 +109,7 @@ def arithmetic_section(result) -> None:
     )
     current = str(view.values[image])
     target = c2.selectbox("Move it to", [a for a in attrs if a != current], key=f"{PAGE}_target")
-    q2 = search.analogy_query(emb, view.values, image, target, method)
+    q2 = search.compose(emb[image], av[current], av[target], signs=[1, -1, 1])
     _show_neighbours(
         view,
         index.search(q2, k + 1),
@@ -119,7 +120,7 @@ def arithmetic_section(result) -> None:
     )
 
     st.subheader("Every person × attribute")
-    report = UA.report(view, space, method, index_kind, max(k, 5))
+    report = UA.report(view, space, method, index_kind)
     cols = st.columns(4)
     cols[0].metric("Queries", len(report.queries))
     cols[1].metric("Top-1", f"{report.top1:.0%}")

@@ -35,6 +35,7 @@ from facedash.ui.keys import set_key
 
 PAGE = "arithmetic"
 FACE_CHOICES = 500  # faces offered in a picker at most (a seeded sample of larger sets)
+REPORT_K = 10  # neighbours per query in the person x attribute report (the k slider's top)
 EMBEDDING = "embedding"
 
 
@@ -174,10 +175,28 @@ def _report(
     )
 
 
-def report(v: Any, space: str, method: str, kind: str, k: int) -> search.ArithmeticReport:
-    """Every person x attribute query (and a bounded sample of image - A + B), scored."""
+def report(v: Any, space: str, method: str, kind: str) -> search.ArithmeticReport:
+    """Every person x attribute query (and a bounded sample of image - A + B), scored.
+
+    Always with the ``REPORT_K`` nearest faces, so moving the k slider recomputes nothing.
+    """
     vec = vectors(v, space)
-    return _report(view_key(v), space_key(v, space), method, kind, k, v, index(v, space, kind), vec)
+    return _report(
+        view_key(v), space_key(v, space), method, kind, REPORT_K, v, index(v, space, kind), vec
+    )
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _groups(vkey: str, space: str, method: str, _v: Any, _vec: Any) -> tuple[Any, Any]:
+    return (
+        search.group_vectors(_vec, _v.persons, method),
+        search.group_vectors(_vec, _v.values.astype(str), method),
+    )
+
+
+def groups(v: Any, space: str, method: str) -> tuple[search.GroupVectors, search.GroupVectors]:
+    """The person and attribute vectors of the view in ``space`` (once per view, space, method)."""
+    return _groups(view_key(v), space_key(v, space), method, v, vectors(v, space))
 
 
 @st.cache_data(max_entries=8, show_spinner="Searching with every face ...")
