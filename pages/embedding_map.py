@@ -88,8 +88,6 @@ def main() -> None:
     opts = controls(n, len(people))
     if opts["method"] == "umap":
         UM.warm_umap(n)
-    else:
-        UM.prewarm_umap(n)
     params = [opts[p] for p in ("method", "dims", "seed", "n_neighbors", "min_dist", "perplexity")]
     try:
         proj = UM.projection(key, result.embeddings, *params)

@@ -53,9 +53,12 @@ def _ranking(result, sigma2) -> None:
 
 
 def _explorer(result, sigma2, extractor, head) -> None:
-    names = [f"{r.person} · {r.name}" for r in result.rows]
+    rows = result.rows
     i = st.selectbox(
-        "Face", range(len(names)), format_func=lambda k: names[k], key="uncertainty_face"
+        "Face",
+        pfe_ui.face_options(len(rows)),
+        format_func=lambda k: f"{rows[k].person} · {rows[k].name}",
+        key="uncertainty_face",
     )
     cols = st.columns(3)
     strengths = {
@@ -131,8 +134,7 @@ def _validity(result, sigma2, record) -> None:
     far = right.select_slider(
         "FAR on this set", [0.001, 0.01, 0.05, 0.1], value=0.01, key="uncertainty_far"
     )
-    det = np.array([r.confidence for r in result.rows])
-    curves = analysis.set_risk_control(result.embeddings, sigma2, result.people, det, far=far)
+    curves = pfe_ui.set_risk_control(result, sigma2, record["trained_at"], far)
     right.plotly_chart(
         fig.risk_control(curves, far, "this set (clean photos)"), key="uncertainty_risk_set"
     )
@@ -141,7 +143,7 @@ def _validity(result, sigma2, record) -> None:
 def _fusion(result, sigma2) -> None:
     people = sorted(set(result.people.tolist()))
     person = st.selectbox("Person", people, key="uncertainty_fuse_person")
-    own = [i for i, r in enumerate(result.rows) if r.person == person]
+    own = [i for i, r in enumerate(result.rows) if r.person == person][: pfe_ui.FACE_CHOICES]
     chosen = st.multiselect(
         "Photos to fuse",
         own,
@@ -190,9 +192,12 @@ def _decoder(result, sigma2, extractor, head) -> None:
         f"(baselines: the mean face {record['heldout_mse_mean_face']:.4f}, the person's mean "
         f"face {record.get('heldout_mse_person_mean_face', float('nan')):.4f})."
     )
-    names = [f"{r.person} · {r.name}" for r in result.rows]
+    rows = result.rows
     i = st.selectbox(
-        "Face", range(len(names)), format_func=lambda k: names[k], key="uncertainty_dec_face"
+        "Face",
+        pfe_ui.face_options(len(rows)),
+        format_func=lambda k: f"{rows[k].person} · {rows[k].name}",
+        key="uncertainty_dec_face",
     )
     blur = st.slider("Blur the input first", 0.0, 1.0, 0.0, 0.1, key="uncertainty_dec_blur")
     crop = decode_jpeg(result.thumbs[i])

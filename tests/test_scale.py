@@ -222,9 +222,9 @@ def test_embedding_map_on_600_faces_draws_webgl_points_and_a_sample(big_set):
     at.run()
     assert not at.exception, at.exception
     assert any(s.value == "4 selected faces" for s in at.subheader)
-    pictured = {(round(im["x"], 6), round(im["y"], 6)) for im in _spec(at)["layout"]["images"]}
+    pictured = {(round(im["x"], 4), round(im["y"], 4)) for im in _spec(at)["layout"]["images"]}
     xy = {
-        (round(x, 6), round(y, 6))
+        (round(float(x), 4), round(float(y), 4))
         for t in _spec(at)["data"]
         if t.get("customdata")
         for x, y, c in zip(_array(t["x"]), _array(t["y"]), _array(t["customdata"]), strict=True)

@@ -145,15 +145,13 @@ def face_map(
     short = [_short(v, 40) for v in names_a]
     if gl:
         # Thousands of points: the face index alone as numeric customdata (sent as a
-        # typed array, copied as one block) and the hover text as one string per point.
-        custom: np.ndarray = np.arange(n, dtype=np.int64)
-        texts = np.array(
-            [
-                f"{s_}<br>person: {p}<br>cluster: {c}"
-                for s_, p, c in zip(short, people_a.tolist(), cluster_a.tolist(), strict=True)
-            ]
-        )
-        hover = "%{hovertext}<extra></extra>"
+        # typed array, copied as one block) and one short hover string per point; the
+        # trace's own name (the person, or the cluster) is shown beside it, not repeated.
+        custom: np.ndarray = np.arange(n, dtype=np.int32)
+        other = cluster_a.tolist() if colour_by == "person" else people_a.tolist()
+        label_other = "cluster " if colour_by == "person" else ""
+        texts = np.array([f"{s_}<br>{label_other}{o}" for s_, o in zip(short, other, strict=True)])
+        hover = "%{hovertext}<extra>%{fullData.name}</extra>"
     else:
         custom = np.empty((n, 4), dtype=object)
         custom[:, 0] = np.arange(n)
@@ -194,7 +192,9 @@ def face_map(
             common["unselected"] = {"marker": {"opacity": 0.0}}
         if dims == 2:
             scatter = go.Scattergl if gl else go.Scatter
-            fig.add_trace(scatter(x=xy[idx, 0], y=xy[idx, 1], **common))
+            # WebGL draws in single precision anyway: send 4-byte coordinates.
+            pts = xy[idx].astype(np.float32) if gl else xy[idx]
+            fig.add_trace(scatter(x=pts[:, 0], y=pts[:, 1], **common))
         else:
             fig.add_trace(go.Scatter3d(x=xy[idx, 0], y=xy[idx, 1], z=xy[idx, 2], **common))
 

@@ -111,7 +111,13 @@ def set_risk_control(
     mu, sigma2 = np.asarray(mu, float)[ok], sigma2[ok]
     people, det = np.asarray(people)[ok], np.asarray(detector_score, float)[ok]
     i, j = pair_sample(len(mu), max_pairs)
-    score = np.sum(mu[i] * mu[j], axis=1)
+    unit = mu.astype(np.float32)
+    score = np.concatenate(
+        [
+            np.einsum("ij,ij->i", unit[i[a : a + 50_000]], unit[j[a : a + 50_000]])
+            for a in range(0, len(i), 50_000)
+        ]
+    ).astype(np.float64)
     return ev.risk_control(
         (i, j, score), people[i] == people[j], {"pfe": confidence(sigma2), "detector": det}, far=far
     )

@@ -42,7 +42,6 @@ __all__ = [
     "faces_panel",
     "pictured",
     "picture_uris",
-    "prewarm_umap",
     "projection",
     "sample_note",
     "set_key",
@@ -53,7 +52,12 @@ __all__ = [
 
 
 class _Warming:
-    """UMAP's one-off numba compilation in a background thread, once per server and kind."""
+    """UMAP's one-off numba compilation in its own thread, once per server and kind.
+
+    Sessions that ask while it runs wait for the same thread instead of compiling again.
+    (Starting it in the background before UMAP is asked for was tried: it held the
+    interpreter for up to a minute, and every rerun of every page slowed meanwhile.)
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -74,12 +78,6 @@ class _Warming:
 @st.cache_resource
 def _warming() -> _Warming:
     return _Warming()
-
-
-def prewarm_umap(n: int) -> None:
-    """For a large set, start compiling UMAP in the background now (the map shows PCA meanwhile)."""
-    if n >= P.UMAP_NNDESCENT_FROM:
-        _warming().start(n > P.UMAP_EXACT_KNN_MAX)
 
 
 def warm_umap(n: int) -> None:

@@ -81,6 +81,35 @@ def set_sigma2(set_key: str, trained_at: str, result: Any) -> np.ndarray:
     return out
 
 
+@st.cache_data(max_entries=16, show_spinner="Risk control on this set ...")
+def _set_risk_control(
+    set_key: str, version: str, far: float, _result: Any, _sigma2: Any
+) -> dict[str, list[float]]:
+    from facedash.pfe import analysis
+
+    det = np.array([r.confidence for r in _result.rows])
+    return analysis.set_risk_control(_result.embeddings, _sigma2, _result.people, det, far=far)
+
+
+def set_risk_control(
+    result: Any, sigma2: np.ndarray, trained_at: str, far: float
+) -> dict[str, list[float]]:
+    """The set's risk-control curves (a bounded pair sample), once per set, head and FAR."""
+    from facedash.pfe import head_version
+
+    return _set_risk_control(set_key(result), head_version(head(trained_at)), far, result, sigma2)
+
+
+FACE_CHOICES = 500  # faces a picker offers at most (a seeded sample of larger sets)
+
+
+def face_options(n: int, limit: int = FACE_CHOICES) -> list[int]:
+    """The faces a picker offers: all ``n``, or a seeded sample of ``limit`` in set order."""
+    from facedash.search import sample_queries
+
+    return sample_queries(n, limit).tolist()
+
+
 def set_key(result: Any) -> str:
     """The content key of an EmbeddingSet (the shared one of ``facedash.ui.keys``)."""
     return keys.set_key(result)
