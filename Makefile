@@ -21,7 +21,7 @@ STAMP := $(VENV)/.installed-$(BUILD)
 RAY ?= 0
 RAY_STAMP := $(VENV)/.installed-ray
 
-.PHONY: setup ray-deps assets app classroom test test-fast browser-deps lint bench clean
+.PHONY: setup ray-deps assets app classroom test test-fast browser-deps lint bench clean i18n i18n-extract
 
 $(STAMP): requirements.txt requirements-gpu.txt requirements-dev.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -70,6 +70,19 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Languages: extract the app's messages (babel.cfg), merge them into each catalog under
+# facedash/locale (new ones empty, for a translator), then compile the .mo files the app loads.
+# tests/test_i18n.py fails while a message is untranslated or a .mo is out of date.
+LOCALES := facedash/locale
+i18n-extract: setup
+	$(BIN)/pybabel extract -F babel.cfg --add-location=file --sort-by-file -w 100 \
+	  --project=facedash -o $(LOCALES)/facedash.pot .
+	$(BIN)/pybabel update -i $(LOCALES)/facedash.pot -d $(LOCALES) -D facedash -w 100 \
+	  --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date
+
+i18n: i18n-extract
+	$(BIN)/pybabel compile -q -d $(LOCALES) -D facedash
 
 bench: assets
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done

@@ -5,17 +5,22 @@ Lists the pages with ``st.navigation``, draws the shared sidebar, runs the page.
 
 import streamlit as st
 
-from facedash.ui import classroom
+from facedash.i18n import _
+from facedash.ui import classroom, lang
 
 st.set_page_config(page_title="facedash", page_icon=":material/face:", layout="wide")
+# The language first: every text of this run (page titles included) is drawn in it.
+lang.start()
+with st.sidebar:
+    lang.picker()
 
 PAGES = [
-    st.Page("pages/data.py", title="Data", icon=":material/photo_library:", default=True),
-    st.Page("pages/attention.py", title="Attention", icon=":material/visibility:"),
-    st.Page("pages/embedding_map.py", title="Embedding map", icon=":material/scatter_plot:"),
-    st.Page("pages/verification.py", title="Verification", icon=":material/verified_user:"),
-    st.Page("pages/uncertainty.py", title="Uncertainty", icon=":material/blur_on:"),
-    st.Page("pages/arithmetic.py", title="Arithmetic & search", icon=":material/calculate:"),
+    st.Page("pages/data.py", title=_("Data"), icon=":material/photo_library:", default=True),
+    st.Page("pages/attention.py", title=_("Attention"), icon=":material/visibility:"),
+    st.Page("pages/embedding_map.py", title=_("Embedding map"), icon=":material/scatter_plot:"),
+    st.Page("pages/verification.py", title=_("Verification"), icon=":material/verified_user:"),
+    st.Page("pages/uncertainty.py", title=_("Uncertainty"), icon=":material/blur_on:"),
+    st.Page("pages/arithmetic.py", title=_("Arithmetic & search"), icon=":material/calculate:"),
 ]
 
 # Classroom mode: a session without the access token gets the token page and nothing else.
