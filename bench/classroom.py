@@ -32,41 +32,26 @@ import argparse
 import asyncio
 import os
 import secrets
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("FACEDASH_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
+sys.path.insert(0, str(ROOT))
+
+from tests.servers import CHROMIUM, CHROMIUM_ARGS, stop, wait_healthy  # noqa: E402
+from tests.servers import free_port as _free_port  # noqa: E402
+
 STEPS = ("open", "attention", "embedding_map", "slider")
 MAX_SESSIONS = 100
 IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 
 
 # -- the server and its memory ----------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _descendants(pid: int) -> list[int]:
     found, todo = [], [pid]
     while todo:
@@ -134,17 +119,11 @@ def start_server(port: int, token: str, log_path: Path) -> subprocess.Popen:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the server stopped: see {log_path}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("the server did not answer /_stcore/health within 120 s")
+    why = wait_healthy(f"http://127.0.0.1:{port}", 120, proc)
+    if why:
+        stop(proc)
+        raise SystemExit(f"facedash serve: {why} (see {log_path})")
+    return proc
 
 
 # -- one student --------------------------------------------------------------------------------
@@ -297,11 +276,7 @@ def main() -> None:
                     f"{s.step or 'not started'}: stopped by the {args.deadline:.0f} s deadline"
                 )
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, 15)
     print_report(n, sessions, report, time.perf_counter() - started, timed_out)
     if timed_out or any(s.error for s in sessions):
         raise SystemExit(1)

@@ -9,30 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.servers import CHROMIUM, CHROMIUM_ARGS, stop, wait_healthy
+from tests.servers import free_port as _free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
-CHROMIUM = os.environ.get("FACEDASH_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
+__all__ = ["ARTIFACTS", "CHROMIUM", "CHROMIUM_ARGS", "ROOT", "_free_port", "run_app"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -83,12 +72,6 @@ def saved_head(demo, facenet):
     return train.read_record()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def run_app(*extra: str, log_name: str = "streamlit.log") -> Iterator[str]:
     """Run ``streamlit run app.py`` on a free loopback port; yield its URL; stop it afterwards."""
@@ -118,23 +101,12 @@ def run_app(*extra: str, log_name: str = "streamlit.log") -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            pytest.fail("streamlit did not answer /_stcore/health within 60 s")
+        why = wait_healthy(url, 60, proc)
+        if why:
+            pytest.fail(f"streamlit: {why}")
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         log.close()
 
 

@@ -9,7 +9,6 @@ import ipaddress
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from facedash.commands import serve
 from facedash.errors import FacedashError
 from tests.conftest import ARTIFACTS, ROOT, _free_port
 from tests.fresh_process import run
+from tests.servers import stop, wait_healthy
 
 TOKEN = "class-token-0123"
 UPLOAD, FOLDER = "Upload photos or a zip", "Folder on this server"
@@ -392,24 +392,12 @@ def serving(*extra: str, token: str = TOKEN) -> Iterator[tuple[str, Path]]:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.time() + 90
-            while time.time() < deadline:
-                assert proc.poll() is None, log_path.read_text()
-                try:
-                    with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as resp:
-                        if resp.status == 200:
-                            break
-                except OSError:
-                    time.sleep(0.3)
-            else:
-                pytest.fail("facedash serve did not answer /_stcore/health within 90 s")
+            why = wait_healthy(url, 90, proc)
+            if why:
+                pytest.fail(f"facedash serve: {why}\n{log_path.read_text()}")
             yield url, log_path
         finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc, 15)
 
 
 def test_facedash_serve_lan_answers_and_prints_the_link():
