@@ -22,6 +22,7 @@ import importlib
 import logging
 import math
 import os
+import re
 import socket
 import time
 import warnings
@@ -292,7 +293,23 @@ def _first_line(exc: BaseException) -> str:
         e = getattr(e, "cause", None) or e.__cause__
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     marked = [ln for ln in lines if "not found or not verified" in ln]
-    return (marked or lines or [type(exc).__name__])[-1]
+    died = _died(str(exc))
+    return (marked or ([died] if died else []) or lines or [type(exc).__name__])[-1]
+
+
+def _died(text: str) -> str | None:
+    """Ray's many-line "the actor's worker process has died" as one line (None: not that)."""
+    exit_type = re.search(r"Worker exit type: (\w+)", text)
+    if not exit_type or "worker process has died" not in text:
+        return None
+    where = re.search(r"pid: (\d+)", text), re.search(r"ip: ([\w.:-]+)", text)
+    detail = re.search(r"Worker exit detail: ([^.]*)", text)
+    pid, ip = (m.group(1) if m else "?" for m in where)
+    return (
+        f"a worker process died after Ray had restarted it {MAX_RETRIES} times "
+        f"(pid {pid} on {ip}, {exit_type.group(1)}: {detail.group(1) if detail else 'no detail'}; "
+        "a crash, or the OOM killer: check that node's memory and its Ray logs)"
+    )
 
 
 def run_ray(

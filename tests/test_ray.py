@@ -2,7 +2,9 @@
 
 The demo set embedded on Ray into a fresh store is the local pipeline's set (same
 faces, cosine >= 0.9999 on the same backend, same failures), a local rerun
-computes nothing, a run stopped half-way resumes without recomputing, shards
+computes nothing, a run stopped half-way resumes without recomputing, a worker
+process killed past Ray's retries ends the run in one line and keeps what was
+committed, one killed once is retried to the local result, shards
 written with ``--out-dir`` ingest into the store, and without Ray the command
 says in one line how to install it.
 """
@@ -10,9 +12,12 @@ says in one line how to install it.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +132,72 @@ def test_a_run_stopped_half_way_resumes_without_recomputing(ray_cluster, demo_da
     after = dict(store.query("SELECT image_hash || face_index, created FROM embeddings"))
     assert all(after[k] == t for k, t in first.items()), "a stored face was written again"
     assert embed_dataset(load_path(folder), store=store).computed == 0
+
+
+def _kill_map_workers(killed: list[int]) -> None:
+    """SIGKILL every live ``EmbedWorker`` actor process (a real death, as the OOM killer does)."""
+    from ray._private import state
+
+    for actor in state.actors().values():
+        if actor["State"] == "ALIVE" and "EmbedWorker" in actor["ActorClassName"]:
+            os.kill(actor["Pid"], signal.SIGKILL)
+            killed.append(actor["Pid"])
+
+
+def test_a_worker_that_dies_keeps_the_store_and_ray_retries(ray_cluster, demo_dataset, tmp_path):
+    """Killed past its 3 restarts: one clear line, the committed rows kept; killed once: retried."""
+    from facedash.distributed import MAX_RETRIES, RayRunError, embed_with_ray, run_ray
+
+    folder = _subset(demo_dataset, tmp_path / "set", per_person=3)  # 15 photos, 4 chunks of 4
+    store = Store(tmp_path / "ray.sqlite3")
+    killed: list[int] = []
+    stop = threading.Event()
+
+    def keep_killing() -> None:  # every actor Ray starts again, until the run gives up
+        while not stop.wait(0.2):
+            _kill_map_workers(killed)
+
+    def after_first_batch(done: int, total: int, msg: str) -> None:
+        if done and not killed:
+            _kill_map_workers(killed)
+            threading.Thread(target=keep_killing, daemon=True).start()
+
+    try:
+        with pytest.raises(RayRunError) as failed:
+            run_ray(
+                load_path(folder), store=store, workers=1, batch_size=4, progress=after_first_batch
+            )
+    finally:
+        stop.set()
+    message = str(failed.value)
+    assert "\n" not in message and len(message) < 400, message
+    assert f"restarted it {MAX_RETRIES} times" in message and "worker process died" in message
+    assert "everything committed so far is kept in the store" in message
+    assert len(set(killed)) == MAX_RETRIES + 1, f"one start and {MAX_RETRIES} restarts: {killed}"
+    first = dict(store.query("SELECT image_hash || face_index, created FROM embeddings"))
+    photos = store.query("SELECT COUNT(*) FROM detections")[0][0]
+    assert first and photos % 4 == 0 and photos < 15, "whole chunks committed before the deaths"
+
+    # The rerun sends only the rest; its worker is killed once mid-run and Ray's retry finishes it.
+    once: list[int] = []
+
+    def kill_once(done: int, total: int, msg: str) -> None:
+        if done and done < total and not once:
+            _kill_map_workers(once)
+
+    result, run = embed_with_ray(
+        load_path(folder), store=store, workers=1, batch_size=4, progress=kill_once
+    )
+    assert len(once) == 1, "the rerun's worker was not killed mid-run"
+    assert run.todo == 15 - photos, "a photo already stored was sent again"
+    assert result.computed == len(result.rows) - len(first) and not result.failures
+    after = dict(store.query("SELECT image_hash || face_index, created FROM embeddings"))
+    assert all(after[k] == t for k, t in first.items()), "a stored face was written again"
+
+    local = embed_dataset(load_path(folder), store=Store(tmp_path / "local.sqlite3"), chunk=4)
+    assert _keys(result) == _keys(local), "the retried run found other faces"
+    cos = _cosines(result.embeddings, local.embeddings)
+    assert cos.min() >= 0.9999, f"least agreeing face: cosine {cos.min():.6f}"
 
 
 def test_out_dir_shards_ingest_into_the_store(ray_cluster, demo_dataset, tmp_path, capsys):
