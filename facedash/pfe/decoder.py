@@ -257,6 +257,7 @@ def train_decoder(
         ),
         "train_faces": int((~held_photo).sum()),
         "heldout_faces": int(held_photo.sum()),
+        "people": int(len(np.unique(people))),
         "copies": copies,
         "size": SIZE,
         "epochs": epochs,

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from facedash.i18n import N_
 from facedash.pfe import degrade, nonface
 from facedash.pfe import evaluate as ev
 from facedash.pfe.data import (
@@ -79,7 +80,7 @@ __all__ = [
     "variant_features",
 ]
 
-INPUTS_NOTE = (
+INPUTS_NOTE = N_(
     "the stored aligned face thumbnails (160 x 160 JPEG, quality 90, MTCNN 5-point alignment) "
     "as clean faces, plus synthetic degradations of them"
 )
@@ -302,9 +303,9 @@ def train(
         "final_loss_split": losses[-1],
         "refit_on_all_people": bool(refit_all),
         "saved_head": (
-            "refit on every person after the held-out evaluation"
+            N_("refit on every person after the held-out evaluation")
             if refit_all
-            else "the split model (never saw the held-out people)"
+            else N_("the split model (never saw the held-out people)")
         ),
         "fit_seconds": round(fit_seconds, 2),
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
