@@ -4,30 +4,33 @@ import numpy as np
 import streamlit as st
 
 from facedash.figures import uncertainty as fig
+from facedash.i18n import N_, _
 from facedash.images import decode_jpeg
 from facedash.pfe import analysis, train
 from facedash.pfe import decoder as dec
 from facedash.pfe.mls import confidence
-from facedash.ui import howto, state
+from facedash.ui import classroom, howto, state
 from facedash.ui import pfe as pfe_ui
 
 KNOBS = ("blur", "downscale", "jpeg", "noise", "occlusion", "darkness")
 
 
 def _train_head(result) -> None:
-    bar = st.progress(0.0, text="Preparing ...")
-    st.button("Stop training", key="uncertainty_stop", help="Stops at once; nothing is saved.")
+    bar = st.progress(0.0, text=_("Preparing ..."))
+    st.button(
+        _("Stop training"), key="uncertainty_stop", help=_("Stops at once; nothing is saved.")
+    )
 
     def report(done: int, total: int, message: str) -> None:
         bar.progress(min(1.0, done / max(total, 1)), text=message)
 
     head = pfe_ui.train_head(result, report)
     bar.empty()
-    st.success(f"Trained in {head.record['seconds']:.0f} s.")
+    st.success(_("Trained in {seconds} s.").format(seconds=f"{head.record['seconds']:.0f}"))
 
 
 def _train_decoder(result) -> None:
-    bar = st.progress(0.0, text="Preparing ...")
+    bar = st.progress(0.0, text=_("Preparing ..."))
 
     def report(done: int, total: int, message: str) -> None:
         bar.progress(min(1.0, done / max(total, 1)), text=message)
@@ -42,8 +45,8 @@ def _ranking(result, sigma2) -> None:
         fig.confidence_ranking(conf, result.people, result.names), key="uncertainty_rank_fig"
     )
     order = analysis.ranking(sigma2)
-    n = st.slider("Faces shown at each end", 4, 16, 8, key="uncertainty_rank_n")
-    for title, idx in (("Most certain", order[:n]), ("Least certain", order[::-1][:n])):
+    n = st.slider(_("Faces shown at each end"), 4, 16, 8, key="uncertainty_rank_n")
+    for title, idx in ((_("Most certain"), order[:n]), (_("Least certain"), order[::-1][:n])):
         st.markdown(f"**{title}**")
         cols = st.columns(n)
         for col, i in zip(cols, idx, strict=False):
@@ -55,34 +58,36 @@ def _ranking(result, sigma2) -> None:
 def _explorer(result, sigma2, extractor, head) -> None:
     rows = result.rows
     i = st.selectbox(
-        "Face",
+        _("Face"),
         pfe_ui.face_options(len(rows)),
         format_func=lambda k: f"{rows[k].person} · {rows[k].name}",
         key="uncertainty_face",
     )
     cols = st.columns(3)
     strengths = {
-        k: cols[n % 3].slider(k, 0.0, 1.0, 0.0, 0.05, key=f"uncertainty_{k}")
+        k: cols[n % 3].slider(pfe_ui.label(k), 0.0, 1.0, 0.0, 0.05, key=f"uncertainty_{k}")
         for n, k in enumerate(KNOBS)
     }
     crop = decode_jpeg(result.thumbs[i])
     out = analysis.explore(crop, strengths, extractor, head, seed=i)
     a, b, c = st.columns([1, 1, 2])
-    a.image(crop, caption="clean", width="stretch")
-    b.image(out["image"], caption="degraded", width="stretch")
+    a.image(crop, caption=_("clean"), width="stretch")
+    b.image(out["image"], caption=_("degraded"), width="stretch")
     with c:
         m1, m2 = st.columns(2)
         m1.metric(
-            "confidence",
+            _("confidence"),
             f"{out['confidence']:.0f}",
             f"{out['confidence'] - out['confidence_clean']:+.0f}",
         )
-        m2.metric("mean σ²", f"{out['sigma2'].mean():.5f}")
-        m1.metric("cosine to the clean face", f"{out['cosine']:.3f}")
+        m2.metric(_("mean σ²"), f"{out['sigma2'].mean():.5f}")
+        m1.metric(_("cosine to the clean face"), f"{out['cosine']:.3f}")
         m2.metric(
-            "MLS to the clean face",
+            _("MLS to the clean face"),
             f"{out['mls']:.1f}",
-            help=f"MLS of the clean face with itself: {out['mls_self']:.1f}",
+            help=_("MLS of the clean face with itself: {value}").format(
+                value=f"{out['mls_self']:.1f}"
+            ),
         )
     st.plotly_chart(
         fig.sigma_profile(out["sigma2_clean"], out["sigma2"]), key="uncertainty_profile_fig"
@@ -90,12 +95,14 @@ def _explorer(result, sigma2, extractor, head) -> None:
 
 
 def _face_check(result, record) -> None:
-    st.subheader("Clean, blurred, not a face")
+    st.subheader(_("Clean, blurred, not a face"))
     out = pfe_ui.face_check(result, record["trained_at"])
     if out["score"] is None:
         st.info(
-            "This head has no face check: a crop without a face can look as certain as a face. "
-            "Train the head again (Training, above) to add one."
+            _(
+                "This head has no face check: a crop without a face can look as certain as a "
+                "face. Train the head again (Training, above) to add one."
+            )
         )
     labels = [f"{result.rows[i].person} · {i}" for i in out["faces"]]
     st.plotly_chart(
@@ -103,56 +110,64 @@ def _face_check(result, record) -> None:
         key="uncertainty_face_check_fig",
     )
     cols = st.columns(3)
-    cols[0].metric("lowest blurred face", f"{out['blurred'].min():.3g}")
-    cols[1].metric("highest non-face", f"{out['nonface'].max():.3g}")
-    cols[2].metric("faces clean > blurred > non-face", f"{int(out['ordered'].sum())}/{len(labels)}")
-    st.image(list(out["nonface_crops"]), caption=list(out["nonface_kinds"]), width=72)
+    cols[0].metric(_("lowest blurred face"), f"{out['blurred'].min():.3g}")
+    cols[1].metric(_("highest non-face"), f"{out['nonface'].max():.3g}")
+    ordered = f"{int(out['ordered'].sum())}/{len(labels)}"
+    cols[2].metric(_("faces clean > blurred > non-face"), ordered)
+    kinds = [pfe_ui.label(k) for k in out["nonface_kinds"]]
+    st.image(list(out["nonface_crops"]), caption=kinds, width=72)
 
 
 def _validity(result, sigma2, record) -> None:
     ho = record["heldout"]
-    st.markdown(
-        f"Held out from training: **{', '.join(record['heldout_people'])}** "
-        f"({ho['faces']} photos × every degradation = {ho['crops']} crops)."
+    text = _(
+        "Held out from training: **{people}** ({faces} photos × every degradation = {crops} crops)."
     )
+    people = ", ".join(record["heldout_people"])
+    st.markdown(text.format(people=people, faces=ho["faces"], crops=ho["crops"]))
     c = st.columns(4)
-    c[0].metric("Spearman(strength, mean σ²)", f"{ho['spearman_sigma_vs_degradation']:.2f}")
-    c[1].metric("AUC cosine (clean vs degraded)", f"{ho['auc_cosine']:.4f}")
-    c[2].metric("AUC MLS (clean vs degraded)", f"{ho['auc_mls']:.4f}")
+    c[0].metric(_("Spearman(strength, mean σ²)"), f"{ho['spearman_sigma_vs_degradation']:.2f}")
+    c[1].metric(_("AUC cosine (clean vs degraded)"), f"{ho['auc_cosine']:.4f}")
+    c[2].metric(_("AUC MLS (clean vs degraded)"), f"{ho['auc_mls']:.4f}")
     gain = ho["tar_gain_at_10pct_rejection"]
-    c[3].metric("TAR gain at 10% rejected", "n/a" if gain != gain else f"{gain:+.3f}")
+    c[3].metric(_("TAR gain at 10% rejected"), _("n/a") if gain != gain else f"{gain:+.3f}")
     st.plotly_chart(fig.sigma_vs_degradation(ho["sigma_curves"]), key="uncertainty_sigma_fig")
-    st.subheader("The dilemma: scores as both faces degrade")
-    kind = st.selectbox("Degradation", sorted(ho["dilemma"]), key="uncertainty_dilemma_kind")
+    st.subheader(_("The dilemma: scores as both faces degrade"))
+    kind = st.selectbox(
+        _("Degradation"),
+        sorted(ho["dilemma"]),
+        format_func=pfe_ui.label,
+        key="uncertainty_dilemma_kind",
+    )
     st.plotly_chart(fig.dilemma(ho["dilemma"][kind], kind), key="uncertainty_dilemma_fig")
-    st.subheader("Risk control: reject the lowest-quality faces")
+    st.subheader(_("Risk control: reject the lowest-quality faces"))
     left, right = st.columns(2)
     left.plotly_chart(
-        fig.risk_control(ho["risk_control"], ho["far"], "held-out people + degraded copies"),
+        fig.risk_control(ho["risk_control"], ho["far"], _("held-out people + degraded copies")),
         key="uncertainty_risk_heldout",
     )
     far = right.select_slider(
-        "FAR on this set", [0.001, 0.01, 0.05, 0.1], value=0.01, key="uncertainty_far"
+        _("FAR on this set"), [0.001, 0.01, 0.05, 0.1], value=0.01, key="uncertainty_far"
     )
     curves = pfe_ui.set_risk_control(result, sigma2, record["trained_at"], far)
     right.plotly_chart(
-        fig.risk_control(curves, far, "this set (clean photos)"), key="uncertainty_risk_set"
+        fig.risk_control(curves, far, _("this set (clean photos)")), key="uncertainty_risk_set"
     )
 
 
 def _fusion(result, sigma2) -> None:
     people = sorted(set(result.people.tolist()))
-    person = st.selectbox("Person", people, key="uncertainty_fuse_person")
+    person = st.selectbox(_("Person"), people, key="uncertainty_fuse_person")
     own = [i for i, r in enumerate(result.rows) if r.person == person][: pfe_ui.FACE_CHOICES]
     chosen = st.multiselect(
-        "Photos to fuse",
+        _("Photos to fuse"),
         own,
         default=own[:3],
         format_func=lambda k: result.rows[k].name,
         key="uncertainty_fuse_photos",
     )
     if not chosen:
-        st.info("Pick at least one photo.")
+        st.info(_("Pick at least one photo."))
         return
     out = analysis.fusion(result.embeddings, sigma2, result.people, np.array(chosen))
     cols = st.columns(min(len(chosen), 8))
@@ -164,42 +179,48 @@ def _fusion(result, sigma2) -> None:
         ),
         key="uncertainty_fuse_conf",
     )
-    metric = st.radio("Score", ["MLS", "cosine"], horizontal=True, key="uncertainty_fuse_metric")
+    metric = st.radio(
+        _("Score"),
+        ["MLS", "cosine"],
+        format_func=pfe_ui.label,
+        horizontal=True,
+        key="uncertainty_fuse_metric",
+    )
     key = "mls" if metric == "MLS" else "cosine"
     fused, single = out[f"{key}_fused"], out[f"{key}_best"]
     st.plotly_chart(
         fig.fusion_scores(out["genuine"], fused, single, metric), key="uncertainty_fuse_fig"
     )
     a, b = st.columns(2)
-    a.metric("confidence, fused", f"{out['confidence_fused']:.0f}")
-    b.metric("confidence, best single photo", f"{out['confidence_each'].max():.0f}")
-    a.metric("AUC, fused", f"{analysis.separation_auc(fused, out['genuine']):.4f}")
-    b.metric("AUC, best single photo", f"{analysis.separation_auc(single, out['genuine']):.4f}")
+    a.metric(_("confidence, fused"), f"{out['confidence_fused']:.0f}")
+    b.metric(_("confidence, best single photo"), f"{out['confidence_each'].max():.0f}")
+    a.metric(_("AUC, fused"), f"{analysis.separation_auc(fused, out['genuine']):.4f}")
+    b.metric(_("AUC, best single photo"), f"{analysis.separation_auc(single, out['genuine']):.4f}")
 
 
-def _decoder(result, sigma2, extractor, head) -> None:
+def _decoder(result, sigma2, extractor, head, training) -> None:
     record = dec.read_decoder_record()
     if record is None:
-        st.info("No decoder is trained yet (about a minute on 2 CPU cores).")
-        if st.button("Train the decoder", key="uncertainty_train_decoder"):
+        if training:  # the demo's, in the background: the note above says how far
+            return
+        st.info(_("No decoder is trained yet (about a minute on 2 CPU cores)."))
+        allowed = classroom.saving_allowed()
+        if not allowed:
+            st.caption(_(pfe_ui.NO_SAVING))
+        if st.button(_("Train the decoder"), key="uncertainty_train_decoder", disabled=not allowed):
             _train_decoder(result)
             st.rerun()
         return
     decoder = pfe_ui.decoder(record["trained_at"])
-    st.caption(
-        f"Decoder trained on {record['trained_on']}. Held-out reconstruction MSE "
-        f"{record['heldout_mse']:.4f} on {record['heldout_faces']} photos it never saw "
-        f"(baselines: the mean face {record['heldout_mse_mean_face']:.4f}, the person's mean "
-        f"face {record.get('heldout_mse_person_mean_face', float('nan')):.4f})."
-    )
+    st.caption(pfe_ui.decoder_caption(record))
     rows = result.rows
     i = st.selectbox(
-        "Face",
+        _("Face"),
         pfe_ui.face_options(len(rows)),
         format_func=lambda k: f"{rows[k].person} · {rows[k].name}",
         key="uncertainty_dec_face",
     )
-    blur = st.slider("Blur the input first", 0.0, 1.0, 0.0, 0.1, key="uncertainty_dec_blur")
+    blur = st.slider(_("Blur the input first"), 0.0, 1.0, 0.0, 0.1, key="uncertainty_dec_blur")
     crop = decode_jpeg(result.thumbs[i])
     if blur > 0:
         crop, mu, s2 = pfe_ui.degraded_gaussian(crop, blur, extractor, head, seed=i)
@@ -208,43 +229,45 @@ def _decoder(result, sigma2, extractor, head) -> None:
     z = dec.samples(mu, s2, 15, seed=i)
     images = np.concatenate([decoder.decode(mu), decoder.decode(z)])
     a, b = st.columns([1, 4])
-    a.image(crop, caption="input", width="stretch")
-    a.image(images[0], caption="decoded μ", width="stretch")
-    b.image(analysis.mosaic(images[1:], 5), caption="15 samples from N(μ, σ²)", width="stretch")
-    st.metric("spread of the samples (mean pixel std)", f"{dec.sample_spread(images[1:]):.1f}")
+    a.image(crop, caption=_("input"), width="stretch")
+    a.image(images[0], caption=_("decoded μ"), width="stretch")
+    b.image(analysis.mosaic(images[1:], 5), caption=_("15 samples from N(μ, σ²)"), width="stretch")
+    spread = f"{dec.sample_spread(images[1:]):.1f}"
+    st.metric(_("spread of the samples (mean pixel std)"), spread)
 
 
 def main() -> None:
-    result = state.page_start("pages/uncertainty.py", "Uncertainty", howto.UNCERTAINTY)
+    result = state.page_start("pages/uncertainty.py", _("Uncertainty"), howto.UNCERTAINTY)
     if result is None:
         return
+    job = pfe_ui.demo_training(result)  # a demo without its head or decoder: trained once
+    training = job is not None and not job["finished"]
+    if job is not None:
+        pfe_ui.demo_note(result, job)
     record = train.read_record()
-    with st.expander("Training", expanded=record is None):
+    allowed = classroom.saving_allowed()
+    with st.expander(_("Training"), expanded=record is None):
         if record is not None:
-            st.caption(
-                f"Head trained {record['trained_at']} on {record['dataset']}: {record['inputs']}; "
-                f"{record['train_crops']} crops of {', '.join(record['train_people'])}; "
-                f"{record['epochs']} epochs, {record['seconds']:.0f} s. Validity figures come from "
-                f"this split; the saved head is {record.get('saved_head', 'the split model')}."
-            )
+            st.caption(pfe_ui.head_caption(record))
             st.plotly_chart(fig.loss_curve(record["losses"]), key="uncertainty_loss_fig")
-        else:
-            st.info("No uncertainty head is trained yet: train one here (about a minute).")
-        if st.button("Train the uncertainty head on this set", key="uncertainty_train"):
+        elif not training:
+            st.info(_("No uncertainty head is trained yet: train one here (about a minute)."))
+        if not allowed:
+            st.caption(_(pfe_ui.NO_SAVING))
+        label = _("Train the uncertainty head on this set")
+        if st.button(label, key="uncertainty_train", disabled=training or not allowed):
             _train_head(result)
             st.rerun()
     if record is None:
         return
     if record.get("model_id") != result.model_id:
-        st.warning("The saved head belongs to another model; train one for this model.")
+        st.warning(_("The saved head belongs to another model; train one for this model."))
         return
     head = pfe_ui.head(record["trained_at"])
     extractor = pfe_ui.extractor(result.model_id)
     sigma2 = pfe_ui.set_sigma2(pfe_ui.set_key(result), record["trained_at"], result)
-    tabs = st.tabs(
-        ["Ranking", "Degradation explorer", "Validity", "Fusion", "Decoder samples"],
-        key="uncertainty_tab",
-    )
+    names = [N_("Ranking"), N_("Degradation explorer"), N_("Validity"), N_("Fusion")]
+    tabs = st.tabs([_(t) for t in [*names, N_("Decoder samples")]], key="uncertainty_tab")
     with tabs[0]:
         _ranking(result, sigma2)
     with tabs[1]:
@@ -255,7 +278,7 @@ def main() -> None:
     with tabs[3]:
         _fusion(result, sigma2)
     with tabs[4]:
-        _decoder(result, sigma2, extractor, head)
+        _decoder(result, sigma2, extractor, head, training)
 
 
 if __name__ == "__main__":

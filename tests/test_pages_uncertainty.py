@@ -9,8 +9,21 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session")
+def demo_pfe(demo, facenet):
+    """The demo's head and decoder as ``facedash assets fetch`` leaves them (trained here if missing)."""
+    from facedash.pfe import demo as pfe_demo
+
+    detector = None
+    if "head" in pfe_demo.to_train():
+        from facedash.detect import Detector
+
+        detector = Detector()
+    return pfe_demo.ensure(demo, embedder=facenet, detector=detector)
+
+
 @pytest.fixture(scope="module")
-def app(saved_head):
+def app(demo_pfe, saved_head):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
@@ -23,6 +36,46 @@ def app(saved_head):
 
 def _metric(at, label):
     return next(m.value for m in at.metric if m.label == label)
+
+
+def test_the_demo_opens_complete_without_training(app):
+    """First render after the asset set-up: σ² views and decoder samples, no Train click."""
+    assert not [i.value for i in app.info if "trained yet" in i.value]
+    assert {"mean σ²", "spread of the samples (mean pixel std)"} <= {m.label for m in app.metric}
+    captions = {c for img in app.image for c in img.captions}
+    assert {"decoded μ", "15 samples from N(μ, σ²)"} <= captions
+    assert any("**Most certain**" in m.value for m in app.markdown)  # the σ² ranking
+    assert not app.button(key="uncertainty_train").value
+    assert "uncertainty_train_decoder" not in [b.key for b in app.button]
+    assert app.session_state["uncertainty_sigma2"][1].shape[1] == 128
+
+
+def test_a_class_without_allow_saving_cannot_train(demo_pfe, saved_head, monkeypatch):
+    """Students must not overwrite the shared head or decoder unless the server allows saving."""
+    from streamlit.testing.v1 import AppTest
+
+    import facedash.pfe.decoder
+    import facedash.ui.pfe
+    from facedash import classroom
+
+    monkeypatch.setenv(classroom.TOKEN_ENV, "class-token-123")
+    monkeypatch.delenv(classroom.SAVING_ENV, raising=False)
+    # No decoder (and no background training): both Train buttons are on the page.
+    monkeypatch.setattr(facedash.pfe.decoder, "read_decoder_record", lambda root=None: None)
+    monkeypatch.setattr(facedash.ui.pfe, "demo_training", lambda result: None)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    at.query_params["token"] = "class-token-123"
+    at.run()
+    at.switch_page("pages/uncertainty.py")
+    at.run()
+    assert not at.exception, at.exception
+    buttons = ("uncertainty_train", "uncertainty_train_decoder")
+    assert all(at.button(key=k).disabled for k in buttons)
+    assert any("--allow-saving" in c.value for c in at.caption)
+    monkeypatch.setenv(classroom.SAVING_ENV, "1")
+    at.run()
+    assert not any(at.button(key=k).disabled for k in buttons)
+    assert not any("--allow-saving" in c.value for c in at.caption)
 
 
 def test_page_renders_every_section(app, saved_head, demo):

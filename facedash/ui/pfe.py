@@ -10,41 +10,129 @@ the head's weights, so a later session or a restarted server computes nothing (t
 session's private uploads are held in memory only); each session holds its current
 set's σ². The face-check panel (clean / blurred / non-face confidences of a few faces)
 is computed once per set and head for every session.
+
+The demo's head and decoder come with the assets (``facedash.pfe.demo``); where a demo
+session finds either missing, ``demo_training`` trains them once per server in a
+background thread, which only the Uncertainty page reports on.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
 import streamlit as st
 
 from facedash import paths
+from facedash.i18n import N_, _
 from facedash.ui import cache, keys, state
 
+LABELS = {  # the page's degradations, non-face kinds and scores (option values stay these keys)
+    "blur": N_("blur"),
+    "downscale": N_("downscale"),
+    "jpeg": N_("jpeg"),
+    "noise": N_("noise"),
+    "occlusion": N_("occlusion"),
+    "darkness": N_("darkness"),
+    "flat": N_("flat"),
+    "texture": N_("texture"),
+    "background": N_("background"),
+    "cosine": N_("cosine"),
+}
+NO_SAVING = N_(
+    "This class cannot save: training here would replace the head and decoder every student "
+    "uses. The teacher can start the server with `--allow-saving`."
+)
 
-@st.cache_resource(show_spinner="Loading the uncertainty head ...")
-def head(trained_at: str) -> Any:
-    """The saved uncertainty head (``trained_at`` is the cache key)."""
+
+def label(key: str) -> str:
+    """A degradation's, a non-face kind's or a score's name in the session's language."""
+    return _(LABELS[key]) if key in LABELS else key
+
+
+def head_caption(record: dict[str, Any]) -> str:
+    """The saved head's training summary, from its record."""
+    dataset = record["dataset"]
+    return _(
+        "Head trained {trained_at} on {dataset}: {inputs}; {crops} crops of {people}; "
+        "{epochs} epochs, {seconds} s. Validity figures come from this split; the saved "
+        "head is {saved_head}."
+    ).format(
+        trained_at=record["trained_at"],
+        dataset=_(dataset) if dataset == state.DEMO else dataset,
+        inputs=_(record["inputs"]),
+        crops=record["train_crops"],
+        people=", ".join(record["train_people"]),
+        epochs=record["epochs"],
+        seconds=f"{record['seconds']:.0f}",
+        saved_head=_(record.get("saved_head", N_("the split model"))),
+    )
+
+
+def decoder_caption(record: dict[str, Any]) -> str:
+    """The saved decoder's training summary and held-out error, from its record."""
+    trained_on = record["trained_on"]
+    if "people" in record:  # records since the demo's decoder came with the assets
+        trained_on = _(
+            "{faces} faces of {people} people (stored aligned 160 x 160 thumbnails) x {copies} "
+            "(the face + {more} augmented copies: mirror, shift, scale, rotation, brightness, "
+            "contrast), as 64 x 64 targets"
+        ).format(
+            faces=record["train_faces"],
+            people=record["people"],
+            copies=record["copies"],
+            more=record["copies"] - 1,
+        )
+    return _(
+        "Decoder trained on {trained_on}. Held-out reconstruction MSE {mse} on {faces} photos "
+        "it never saw (baselines: the mean face {mean_face}, the person's mean face {person})."
+    ).format(
+        trained_on=trained_on,
+        mse=f"{record['heldout_mse']:.4f}",
+        faces=record["heldout_faces"],
+        mean_face=f"{record['heldout_mse_mean_face']:.4f}",
+        person=f"{record.get('heldout_mse_person_mean_face', float('nan')):.4f}",
+    )
+
+
+@st.cache_resource(show_spinner=False)
+def _head(trained_at: str) -> Any:
     from facedash.pfe import train
 
     return train.load_head()
 
 
-@st.cache_resource(show_spinner="Loading the decoder ...")
-def decoder(trained_at: str) -> Any:
-    """The saved decoder (``trained_at`` is the cache key)."""
+def head(trained_at: str) -> Any:
+    """The saved uncertainty head (``trained_at`` is the cache key)."""
+    with st.spinner(_("Loading the uncertainty head ...")):
+        return _head(trained_at)
+
+
+@st.cache_resource(show_spinner=False)
+def _decoder(trained_at: str) -> Any:
     from facedash.pfe import decoder as dec
 
     return dec.load_decoder()
 
 
-@st.cache_resource(show_spinner="Preparing the feature extractor ...")
-def extractor(model_id: str) -> Any:
-    """FaceNet's pooled-feature extractor for ``model_id``."""
+def decoder(trained_at: str) -> Any:
+    """The saved decoder (``trained_at`` is the cache key)."""
+    with st.spinner(_("Loading the decoder ...")):
+        return _decoder(trained_at)
+
+
+@st.cache_resource(show_spinner=False)
+def _extractor(model_id: str) -> Any:
     from facedash.pfe.head import FeatureExtractor
 
     return FeatureExtractor(cache.model(model_id))
+
+
+def extractor(model_id: str) -> Any:
+    """FaceNet's pooled-feature extractor for ``model_id``."""
+    with st.spinner(_("Preparing the feature extractor ...")):
+        return _extractor(model_id)
 
 
 def set_sigma2(set_key: str, trained_at: str, result: Any) -> np.ndarray:
@@ -61,10 +149,13 @@ def set_sigma2(set_key: str, trained_at: str, result: Any) -> np.ndarray:
     if held is not None and held[0] == key:
         return held[1]
     private = str(state.session_store().path) == ":memory:"
-    bar = st.progress(0.0, text="σ² of every face (once per set, then kept) ...")
+    bar = st.progress(0.0, text=_("σ² of every face (once per set, then kept) ..."))
 
     def report(done: int, total: int, message: str) -> None:
-        bar.progress(min(1.0, done / max(total, 1)), text=f"{message}: {done:,}/{total:,}")
+        text = _("Computing σ² of every face: {done}/{total}")
+        bar.progress(
+            min(1.0, done / max(total, 1)), text=text.format(done=f"{done:,}", total=f"{total:,}")
+        )
 
     try:
         out = sigma2_of_set(
@@ -81,7 +172,7 @@ def set_sigma2(set_key: str, trained_at: str, result: Any) -> np.ndarray:
     return out
 
 
-@st.cache_data(max_entries=16, show_spinner="Risk control on this set ...")
+@st.cache_data(max_entries=16, show_spinner=False)
 def _set_risk_control(
     set_key: str, version: str, far: float, _result: Any, _sigma2: Any
 ) -> dict[str, list[float]]:
@@ -97,7 +188,9 @@ def set_risk_control(
     """The set's risk-control curves (a bounded pair sample), once per set, head and FAR."""
     from facedash.pfe import head_version
 
-    return _set_risk_control(set_key(result), head_version(head(trained_at)), far, result, sigma2)
+    version = head_version(head(trained_at))
+    with st.spinner(_("Risk control on this set ...")):
+        return _set_risk_control(set_key(result), version, far, result, sigma2)
 
 
 FACE_CHOICES = 500  # faces a picker offers at most (a seeded sample of larger sets)
@@ -115,7 +208,7 @@ def set_key(result: Any) -> str:
     return keys.set_key(result)
 
 
-@st.cache_data(max_entries=8, show_spinner="Checking faces against non-faces ...")
+@st.cache_data(max_entries=8, show_spinner=False)
 def _face_check(set_key: str, version: str, _result: Any, _head: Any, faces: int) -> dict:
     from facedash.images import decode_jpeg
     from facedash.pfe import analysis, nonface
@@ -138,7 +231,8 @@ def face_check(result: Any, trained_at: str, faces: int = 6) -> dict:
     from facedash.pfe import head_version
 
     h = head(trained_at)
-    return _face_check(set_key(result), head_version(h), result, h, faces)
+    with st.spinner(_("Checking faces against non-faces ...")):
+        return _face_check(set_key(result), head_version(h), result, h, faces)
 
 
 def head_record_for(result: Any) -> dict[str, Any] | None:
@@ -192,3 +286,107 @@ def degraded_gaussian(
     out = analysis.explore(crop, {"blur": blur}, extractor, head, seed=seed)
     feats, mu = extractor(out["image"][None])
     return out["image"], mu[0], head.sigma2(feats)[0]
+
+
+# -- the demo's head and decoder, trained in the background when a demo session finds them missing
+class DemoTraining:
+    """``facedash.pfe.demo.ensure`` on the demo set in a background thread; one per server.
+
+    ``snapshot`` tells a page what the thread is doing (which part, how far, a failure);
+    the thread touches no Streamlit state, so no session waits for it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+        self.part = "head"
+        self.done, self.total = 0, 1
+        self.error: str | None = None
+        self.finished = False
+
+    def start(self, result: Any, embedder: Any, detector: Any) -> None:
+        """Start the thread, unless one was started already."""
+        from facedash.pfe import demo
+
+        def progress(part: str, done: int, total: int, message: str) -> None:
+            with self._lock:
+                self.part, self.done, self.total = part, done, max(total, 1)
+
+        def run() -> None:
+            try:
+                demo.ensure(result, embedder=embedder, detector=detector, progress=progress)
+            except Exception as exc:  # shown on the Uncertainty page
+                self.error = f"{type(exc).__name__}: {exc}"
+            finally:
+                self.finished = True
+
+        with self._lock:
+            if self.thread is not None:
+                return
+            self.thread = threading.Thread(target=run, name="facedash-demo-pfe", daemon=True)
+            self.thread.start()
+
+    def snapshot(self) -> dict[str, Any]:
+        """``{"part", "done", "total", "error", "finished"}`` now."""
+        with self._lock:
+            return {
+                "part": self.part,
+                "done": self.done,
+                "total": self.total,
+                "error": self.error,
+                "finished": self.finished,
+            }
+
+
+@st.cache_resource(show_spinner=False)
+def _demo_job() -> DemoTraining:
+    return DemoTraining()
+
+
+def is_demo() -> bool:
+    """Whether this session's set is the bundled demo set."""
+    return st.session_state.get("fd_source") == state.DEMO
+
+
+def demo_training(result: Any) -> dict[str, Any] | None:
+    """In a demo session, the background training of the demo's head and decoder; else None.
+
+    Started here once per server when either is missing or stale; returns its
+    ``DemoTraining.snapshot``.
+    """
+    from facedash.detect import DetectorSettings
+    from facedash.pfe import demo
+
+    if not is_demo():
+        return None
+    job = _demo_job()
+    if job.thread is None:
+        if not demo.to_train():
+            return None
+        job.start(result, cache.model(result.model_id), cache.detector(DetectorSettings()))
+    return job.snapshot()
+
+
+def demo_note(result: Any, job: dict[str, Any]) -> None:
+    """On the Uncertainty page: how far the demo's background training is, or why it failed."""
+    if job["error"]:
+        text = _("Training the demo's head and decoder failed: {error}")
+        st.error(text.format(error=job["error"]))
+    elif not job["finished"]:
+        _demo_progress(result)
+
+
+@st.fragment(run_every=2.0)
+def _demo_progress(result: Any) -> None:
+    job = demo_training(result)
+    if job is None or job["finished"]:
+        st.rerun()  # both are saved: the page opens complete
+    part = _("uncertainty head") if job["part"] == "head" else _("decoder")
+    text = _(
+        "Training the demo's {part} once, in the background (the other pages do not wait): "
+        "{done}/{total}"
+    )
+    st.progress(
+        min(1.0, job["done"] / job["total"]),
+        text=text.format(part=part, done=job["done"], total=job["total"]),
+    )
