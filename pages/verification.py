@@ -2,52 +2,57 @@
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from facedash import verification as V
 from facedash.errors import FacedashError
 from facedash.figures import det as D
 from facedash.figures import verification as F
+from facedash.i18n import _
 from facedash.ui import howto, state, widgets
 from facedash.ui import protocol as UP
 from facedash.ui import verification as UV
 
-FAIL_LIMIT = 24
 THRESHOLD = UV.THRESHOLD
 
 
 def _pairs_input(default_score: str) -> tuple[str, str, int, int, bytes | None] | None:
     """The pairs source, score, sample size, seed and pairs file (None while a file is awaited)."""
     c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
-    source = c1.radio("Pairs", [UV.ALL, UV.FILE], key="verification_source", horizontal=True)
+    source = c1.radio(
+        _("Pairs"),
+        [UV.ALL, UV.FILE],
+        format_func=UV.in_language(_),
+        key="verification_source",
+        horizontal=True,
+    )
     known = list(V.SCORES)
     if st.session_state.get("verification_score") not in known:
         st.session_state["verification_score"] = (
             default_score if default_score in known else known[0]
         )
     score = c2.selectbox(
-        "Score", known, key="verification_score", format_func=lambda s: V.SCORES[s].name
+        _("Score"), known, key="verification_score", format_func=UV.in_language(UV.score_name)
     )
     max_pairs = c3.number_input(
-        "Sample past (pairs)",
+        _("Sample past (pairs)"),
         1_000,
         5_000_000,
         200_000,
         step=10_000,
         key="verification_max_pairs",
-        help="Above this many pairs, a seeded balanced random sample is used.",
+        help=_("Above this many pairs, a seeded balanced random sample is used."),
     )
-    seed = c4.number_input("Seed", 0, 10_000, 0, key="verification_seed")
+    seed = c4.number_input(_("Seed"), 0, 10_000, 0, key="verification_seed")
     if source != UV.FILE:
         return source, score, int(max_pairs), int(seed), None
     upload = st.file_uploader(
-        "LFW pairs.txt (name n1 n2 / name1 n1 name2 n2)",
+        _("LFW pairs.txt (name n1 n2 / name1 n1 name2 n2)"),
         type=["txt"],
         key="verification_pairs_file",
     )
     if upload is None:
-        st.info("Upload a pairs file, or choose 'Pairs of this set'.")
+        st.info(_("Upload a pairs file, or choose '{all}'.").format(all=_(UV.ALL)))
         return None
     return source, score, int(max_pairs), int(seed), upload.getvalue()
 
@@ -58,7 +63,7 @@ def _threshold_controls(sw: V.Sweep, default: float | None, kind: V.ScoreKind, c
     best = sw.best_f1()
     b = st.columns([1, 1, 1, 1, 1])
     b[0].button(
-        "Max F1",
+        _("Max F1"),
         key="verification_go_f1",
         on_click=widgets.set_value,
         args=(THRESHOLD, best.threshold),
@@ -67,7 +72,7 @@ def _threshold_controls(sw: V.Sweep, default: float | None, kind: V.ScoreKind, c
         "EER", key="verification_go_eer", on_click=widgets.set_value, args=(THRESHOLD, eer_t)
     )
     target = b[2].number_input(
-        "Target FMR = FAR (%)",
+        _("Target FMR = FAR (%)"),
         0.001,
         100.0,
         1.0,
@@ -78,68 +83,38 @@ def _threshold_controls(sw: V.Sweep, default: float | None, kind: V.ScoreKind, c
     )
     far_t = sw.threshold_at_far(target / 100)
     b[3].button(
-        f"FMR (FAR) ≤ {target:g}%",
+        _("FMR (FAR) ≤ {target}%").format(target=f"{target:g}"),
         key="verification_go_far",
         on_click=widgets.set_value,
         args=(THRESHOLD, far_t),
         disabled=far_t is None,
     )
     b[4].button(
-        f"Published default {default:g}" if default is not None else "No published default",
+        _("Published default {value}").format(value=f"{default:g}")
+        if default is not None
+        else _("No published default"),
         key="verification_go_default",
         on_click=widgets.set_value,
         args=(THRESHOLD, default),
         disabled=default is None,
     )
     return widgets.threshold_slider(
-        f"Threshold ({kind.rule})", THRESHOLD, sw.thresholds, ctx, best.threshold
+        _("Threshold ({rule})").format(rule=UV.rule(kind)),
+        THRESHOLD,
+        sw.thresholds,
+        ctx,
+        best.threshold,
     )
-
-
-def _confusion(conf: V.Confusion) -> None:
-    st.plotly_chart(F.confusion_figure(conf), key="verification_confusion")
-    k = st.columns(4)
-    k[0].metric("True accepts (TP)", conf.tp)
-    k[1].metric("False accepts (FP)", conf.fp)
-    k[2].metric("True rejects (TN)", conf.tn)
-    k[3].metric("False rejects (FN)", conf.fn)
-    st.markdown(
-        f"FMR (FAR) **{conf.far:.2%}** · FNMR (FRR) **{conf.frr:.2%}** · "
-        f"precision **{conf.precision:.4f}** · "
-        f"recall **{conf.recall:.4f}** · F1 **{conf.f1:.4f}** · accuracy **{conf.accuracy:.4f}**"
-    )
-
-
-def _errors(result, pairs: V.Pairs, scores: np.ndarray, threshold: float, score: str, conf) -> None:
-    st.subheader("Errors at this threshold, worst first")
-    tab_fa, tab_fr = st.tabs([f"False accepts ({conf.fp})", f"False rejects ({conf.fn})"])
-    for tab, kind, text in (
-        (
-            tab_fa,
-            "false_accept",
-            "Different people the model calls the same; the most alike first.",
-        ),
-        (
-            tab_fr,
-            "false_reject",
-            "The same person the model calls different; the least alike first.",
-        ),
-    ):
-        with tab:
-            st.caption(text)
-            idx = V.failing_pairs(
-                scores, pairs, threshold, score=score, kind=kind, limit=FAIL_LIMIT
-            )
-            widgets.pair_gallery(result, pairs.i, pairs.j, scores, idx)
 
 
 def main() -> None:
+    state.page_shell("pages/verification.py")  # first: it settles the language of the texts below
     result = state.page_start(
         "pages/verification.py",
-        "Verification",
+        _("Verification"),
         howto.VERIFICATION,
         min_faces=2,
-        too_few="Verification needs at least two faces.",
+        too_few=_("Verification needs at least two faces."),
     )
     if result is None:
         return
@@ -157,11 +132,13 @@ def main() -> None:
             key, score, source, max_pairs, seed, pairs_hash, result, data
         )
     except (FacedashError, ValueError) as exc:
-        st.error(str(exc))
+        st.error(UP.error_text(str(exc)))
         return
     if pairs.genuine == 0 or pairs.impostor == 0:
         st.warning(
-            f"Need both same-person and different-person pairs; got {pairs.genuine} and {pairs.impostor}."
+            _(
+                "Need both same-person and different-person pairs; got {genuine} and {impostor}."
+            ).format(genuine=pairs.genuine, impostor=pairs.impostor)
         )
         return
     pairs_key = (source, max_pairs, seed, pairs_hash)
@@ -170,38 +147,62 @@ def main() -> None:
     eer, eer_t = sw.eer()
     best = sw.best_f1()
     dropped = (
-        f"; {pairs.dropped} pairs of the file name faces not in this set" if pairs.dropped else ""
+        _("; {n} pairs of the file name faces not in this set").format(n=pairs.dropped)
+        if pairs.dropped
+        else ""
     )
     st.caption(
-        f"{pairs.genuine} genuine and {pairs.impostor} impostor pairs ({pairs.source}{dropped}) "
-        f"· model `{result.model_id}` · {kind.name}: {kind.rule}"
+        _(
+            "{genuine} genuine and {impostor} impostor pairs ({source}{dropped}) · model `{model}` "
+            "· {score}: {rule}"
+        ).format(
+            genuine=pairs.genuine,
+            impostor=pairs.impostor,
+            source=UV.pairs_source(pairs),
+            dropped=dropped,
+            model=result.model_id,
+            score=UV.score_name(score),
+            rule=UV.rule(kind),
+        )
     )
 
     # 2. Headline figures.
     m = st.columns(6)
     m[0].metric("ROC-AUC", f"{sw.auc:.4f}")
-    m[1].metric("EER", f"{eer:.2%}", help=f"at threshold {eer_t:.4f}")
+    at = _("at threshold {threshold}")
+    m[1].metric("EER", f"{eer:.2%}", help=at.format(threshold=f"{eer_t:.4f}"))
     for col, far in zip(m[2:5], V.TARGET_FARS, strict=True):
         col.metric(f"TAR @ FMR {far:.1%}", f"{sw.tar_at_far(far):.4f}", help="FMR = FAR")
-    m[5].metric("Best F1", f"{best.f1:.4f}", help=f"at threshold {best.threshold:.4f}")
+    m[5].metric(_("Best F1"), f"{best.f1:.4f}", help=at.format(threshold=f"{best.threshold:.4f}"))
 
     # 3. The threshold.
     threshold = _threshold_controls(sw, default, kind, (key, score, pairs_key))
     conf = sw.at(threshold)
     log_far = st.toggle(
-        "Log FAR (FMR) axis on ROC curves",
+        _("Log FAR (FMR) axis on ROC curves"),
         value=True,
         key="verification_log_far",
-        help="On the log axis, a FAR of 0 is drawn at half of one false accept of that curve.",
+        help=_("On the log axis, a FAR of 0 is drawn at half of one false accept of that curve."),
     )
     curve = F.Curve(result.model_id, sw, threshold, default)
     if default is not None:
         d = sw.at(default)
         st.caption(
-            f"Published default {default:g} ({model_spec.threshold_source}): F1 {d.f1:.4f}, "
-            f"FMR {d.far:.2%}, FNMR {d.frr:.2%} — this data's max-F1 threshold is {best.threshold:.4f} "
-            f"(F1 {best.f1:.4f}); the EER threshold is {eer_t:.4f}. Both are in-sample: read off "
-            "these very pairs (see Development → evaluation below)."
+            _(
+                "Published default {default} ({source}): F1 {f1}, FMR {fmr}, FNMR {fnmr} — this "
+                "data's max-F1 threshold is {best} (F1 {best_f1}); the EER threshold is {eer}. "
+                "Both are in-sample: read off these very pairs (see Development → evaluation "
+                "below)."
+            ).format(
+                default=f"{default:g}",
+                source=model_spec.threshold_source,
+                f1=f"{d.f1:.4f}",
+                fmr=f"{d.far:.2%}",
+                fnmr=f"{d.frr:.2%}",
+                best=f"{best.threshold:.4f}",
+                best_f1=f"{best.f1:.4f}",
+                eer=f"{eer_t:.4f}",
+            )
         )
 
     # 4. Charts and the confusion matrix.
@@ -212,8 +213,10 @@ def main() -> None:
         # PFE's claim, side by side: the same pairs scored by cosine, each at its own max-F1 threshold.
         csw = UV.analysis(key, "cosine", source, max_pairs, seed, pairs_hash, result, data)[2]
         st.caption(
-            f"Same pairs, two scores: ROC-AUC cosine {csw.auc:.4f} vs MLS {sw.auc:.4f}; "
-            "each curve is marked at its own max-F1 threshold."
+            _(
+                "Same pairs, two scores: ROC-AUC cosine {cosine} vs MLS {mls}; each curve is "
+                "marked at its own max-F1 threshold."
+            ).format(cosine=f"{csw.auc:.4f}", mls=f"{sw.auc:.4f}")
         )
         note = UV.head_in_sample_note(result)
         if note:
@@ -230,19 +233,19 @@ def main() -> None:
     right.plotly_chart(F.histogram_figure(hist, curve), key="verification_hist")
     left, right = st.columns(2)
     with left:
-        _confusion(conf)
+        UV.confusion_panel(conf)
     with right:
         UP.fta_panel(result, conf, set_pairs=source != UV.FILE)
 
     # 5.-8. Dev -> eval, intervals, failing pairs, a second model, subgroups.
     UP.dev_eval_panel(result, key, score, max_pairs, seed, default)
     boot = UV.intervals_panel(key, score, pairs_key, threshold, sw, pairs, result)
-    _errors(result, pairs, scores, threshold, score, conf)
+    UV.errors_panel(result, pairs, scores, threshold, score, conf)
     UV.second_model_panel(result, curve, score, max_pairs, seed, log_far)
     UV.subgroups_panel(result, key, score, pairs_key, scores, pairs, threshold, log_far)
 
     # 9. Operating points and downloads.
-    st.subheader("Operating points and report")
+    st.subheader(_("Operating points and report"))
     record = V.summary(sw, model=result.model_id, threshold=threshold)
     record.update(
         {"dataset": result.dataset, "pairs_source": pairs.source, "default_threshold": default}
@@ -252,14 +255,14 @@ def main() -> None:
     UV.operating_points_panel(result, score, threshold, record)
     d1, d2 = st.columns(2)
     d1.download_button(
-        "Download every threshold (CSV)",
+        _("Download every threshold (CSV)"),
         UV.report_csv(key, score, pairs_key, sw),
         file_name=f"verification_{result.model_id}_{score}.csv",
         mime="text/csv",
         key="verification_dl_csv",
     )
     d2.download_button(
-        "Download the report (JSON)",
+        _("Download the report (JSON)"),
         V.report_json(record),
         file_name=f"verification_{result.model_id}_{score}.json",
         mime="application/json",

@@ -5,10 +5,12 @@ split attribute and its two values, the criterion and the pair sample, so a slid
 move elsewhere on the page reruns nothing here. The panels hold their own widgets
 (keys ``verification_split_by``, ``verification_dev``, ``verification_eval``,
 ``verification_criterion``, ``verification_dev_target``, ``verification_dev_cost``).
+Every text shown goes through ``facedash.i18n``; table data and split values stay as they are.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -18,22 +20,107 @@ import streamlit as st
 from facedash import verification as V
 from facedash.figures import det as D
 from facedash.figures import verification as F
+from facedash.i18n import N_, _
 from facedash.pipeline import EmbeddingSet
 from facedash.ui import state
 from facedash.ui.keys import set_key
+from facedash.ui.verification import in_language, shown
 
 REPLICATES = 200
 RATES: tuple[tuple[str, str], ...] = (
     ("FMR (FAR)", "far"),
     ("FNMR (FRR)", "frr"),
-    ("precision", "precision"),
+    (N_("precision"), "precision"),
     ("F1", "f1"),
-    ("accuracy", "accuracy"),
+    (N_("accuracy"), "accuracy"),
+)
+# The library's criteria (``V.CRITERIA``), marked for the catalog and translated where shown.
+CRITERIA_TEXTS = (
+    N_("target FMR"),
+    N_("EER (FMR = FNMR)"),
+    N_("max F1"),
+    N_("min cost"),
+)
+HEADERS = (
+    N_("figures"),
+    N_("split"),
+    N_("pairs (genuine + impostor)"),
+    N_("95% interval (FMR · FNMR · F1)"),
+    N_("rates"),
+    N_("genuine + impostor pairs"),
+)
+
+# The library's reasons a pairs file or a split cannot be scored (its exceptions' English
+# texts, ``{...}`` for their variable parts), marked here and translated where shown.
+ERRORS = (
+    N_("pairs file is not UTF-8 text"),
+    N_("pairs file is empty"),
+    N_("pairs file has a header but no pairs"),
+    N_(
+        "line {line}: expected 3 fields (name n1 n2) or 4 fields (name1 n1 name2 n2), "
+        "got {n}: {text}"
+    ),
+    N_("line {line}: image numbers must be positive integers, got {a} and {b}"),
+    N_("line {line}: a person name is a number: {text}"),
+    N_("line {line}: pairs image {a} of {name} with itself"),
+    N_("line {line}: the header {header} announces {expected} pairs, the file has {n}"),
+    N_("{n} pairs name faces not in the set, e.g. {example}"),
+    N_("none of the {n} pairs names a face of this set (people here: {people}, ...)"),
+    N_("{n} pairs disagree with the set's people, e.g. rows {i} and {j} are marked {marked}"),
+    N_("no face has {attribute} = {value}; values: {known}"),
+    N_("{attribute} = {value} has one face: no pairs to score"),
+    N_(
+        "{attribute} = {value} needs both same-person and different-person pairs, "
+        "got {genuine} and {impostor}"
+    ),
 )
 
 
-@st.cache_data(max_entries=16, show_spinner="Choosing on one split, scoring on the other ...")
+def _template(text: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", text)  # text, name, text, name, ...
+    body = "".join(f"(?P<{p}>.+?)" if k % 2 else re.escape(p) for k, p in enumerate(parts))
+    return re.compile(rf"^{body}$", re.S)
+
+
+_ERRORS = [(t, _template(t)) for t in ERRORS]
+
+
+def error_text(message: str) -> str:
+    """A library error about pairs or splits in this run's language (unknown ones as they are)."""
+    for template, pattern in _ERRORS:
+        found = pattern.match(message)
+        if found:
+            return _(template).format(**found.groupdict())
+    return message
+
+
+def criterion_label(c: V.Criterion) -> str:
+    """``c.label`` in this run's language (``FMR ≤ 0.01``, ``EER (FMR = FNMR)``, ``min 10·FMR + FNMR``)."""
+    if c.name == "target_fmr":
+        return _("FMR ≤ {target}").format(target=f"{c.target_fmr:.4g}")
+    if c.name == "cost":
+        return _("min {cost}·FMR + FNMR").format(cost=f"{c.cost:g}")
+    return _(V.CRITERIA[c.name])
+
+
 def dev_eval(
+    key: str,
+    score: str,
+    attribute: str,
+    dev: str,
+    evaluation: str,
+    criterion: tuple[str, float | None, float],
+    max_pairs: int,
+    seed: int,
+    result: EmbeddingSet,
+) -> tuple[V.DevEval, F.Histogram]:
+    """The dev → eval result and its histogram (cached, see ``_dev_eval``)."""
+    with st.spinner(_("Choosing on one split, scoring on the other ...")):
+        return _dev_eval(key, score, attribute, dev, evaluation, criterion, max_pairs, seed, result)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _dev_eval(
     key: str,
     score: str,
     attribute: str,
@@ -77,7 +164,7 @@ def _no_face_items(result: EmbeddingSet) -> list:
     if held is not None and held[0] == memo:
         return held[1]
     dataset = state.current_dataset()
-    names = {name for name, _ in result.no_face}
+    names = {name for name, _unused in result.no_face}
     items = [it for it in dataset.items if it.name in names] if dataset is not None else []
     st.session_state["verification_no_face_items"] = (memo, items)
     return items
@@ -91,7 +178,7 @@ def acquisition(
 
 
 def _interval(iv: V.Interval) -> str:
-    return "n/a" if not np.isfinite(iv.low) else f"{iv.low:.4f} – {iv.high:.4f}"
+    return _("n/a") if not np.isfinite(iv.low) else f"{iv.low:.4f} – {iv.high:.4f}"
 
 
 def _row(figures: str, split: str, threshold: float, c: V.Confusion) -> dict[str, Any]:
@@ -100,87 +187,123 @@ def _row(figures: str, split: str, threshold: float, c: V.Confusion) -> dict[str
     }
 
 
-def _choice(label: str, options: list[str], key: str, prefer: str, fallback: int, col) -> str:
+def _choice(label: str, options: list[str], key: str, prefer: str, fallback: int, col, shown=str):
     """A selectbox that forgets a remembered value no longer among ``options``."""
     if st.session_state.get(key) not in options:
         st.session_state.pop(key, None)
     start = options.index(prefer) if prefer in options else min(fallback, len(options) - 1)
-    return col.selectbox(label, options, index=start, key=key)
+    return col.selectbox(label, options, index=start, key=key, format_func=shown)
 
 
 def _criterion_input(col) -> tuple[str, float | None, float]:
     name = col.selectbox(
-        "Criterion", list(V.CRITERIA), format_func=V.CRITERIA.get, key="verification_criterion"
+        _("Criterion"),
+        list(V.CRITERIA),
+        format_func=in_language(lambda c: _(V.CRITERIA[c])),
+        key="verification_criterion",
     )
     target, cost = None, V.protocol.DEFAULT_COST
     if name == "target_fmr":
         target = (
             st.number_input(
-                "Target FMR on the development pairs (%)",
+                _("Target FMR on the development pairs (%)"),
                 0.0,
                 100.0,
                 1.0,
                 step=0.1,
                 format="%.3f",
                 key="verification_dev_target",
-                help="The most lenient threshold whose development FMR does not exceed it.",
+                help=_("The most lenient threshold whose development FMR does not exceed it."),
             )
             / 100
         )
     elif name == "cost":
         cost = st.number_input(
-            "Cost of one false match, in false non-matches",
+            _("Cost of one false match, in false non-matches"),
             0.01,
             1e6,
             V.protocol.DEFAULT_COST,
             key="verification_dev_cost",
-            help="The threshold minimises cost · FMR + FNMR on the development pairs.",
+            help=_("The threshold minimises cost · FMR + FNMR on the development pairs."),
         )
     return name, target, float(cost)
 
 
 def dev_eval_panel(result: EmbeddingSet, key: str, score: str, max_pairs: int, seed: int, default):
     """Choose a threshold on one split's pairs, report it on another's, beside its in-sample optimum."""
-    st.subheader("Development → evaluation: a threshold chosen on one split, reported on another")
+    st.subheader(
+        _("Development → evaluation: a threshold chosen on one split, reported on another")
+    )
     st.caption(
-        "Everything above is in-sample: the live threshold, the max-F1 and EER thresholds are read "
-        "off the very pairs they are scored on. Here the threshold is chosen on the development "
-        "pairs only (both faces in one split) and scored on the evaluation pairs (both in another)."
+        _(
+            "Everything above is in-sample: the live threshold, the max-F1 and EER thresholds are "
+            "read off the very pairs they are scored on. Here the threshold is chosen on the "
+            "development pairs only (both faces in one split) and scored on the evaluation pairs "
+            "(both in another)."
+        )
     )
     names = result.attribute_names
     if not names:
         st.caption(
-            "This set has no attribute to split it by (the demo's train/val, a manifest's column)."
+            _(
+                "This set has no attribute to split it by (the demo's train/val, a manifest's "
+                "column)."
+            )
         )
         return
     c = st.columns(4)
-    attribute = _choice("Split attribute", names, "verification_split_by", "split", 0, c[0])
+    attribute = _choice(
+        _("Split attribute"), names, "verification_split_by", "split", 0, c[0], in_language(_)
+    )
     values = sorted({r.attributes.get(attribute, "") for r in result.rows})
     if len(values) < 2:
-        st.caption(f"Every face has the same {attribute}: there is nothing to hold out.")
+        st.caption(
+            _("Every face has the same {attribute}: there is nothing to hold out.").format(
+                attribute=attribute
+            )
+        )
         return
-    dev = _choice("Choose on (development)", values, "verification_dev", "train", 0, c[1])
-    evl = _choice("Report on (evaluation)", values, "verification_eval", "val", 1, c[2])
+    dev = _choice(_("Choose on (development)"), values, "verification_dev", "train", 0, c[1])
+    evl = _choice(_("Report on (evaluation)"), values, "verification_eval", "val", 1, c[2])
     criterion = _criterion_input(c[3])
     if dev == evl:
         st.warning(
-            "Development and evaluation are the same split: the figures below are in-sample."
+            _("Development and evaluation are the same split: the figures below are in-sample.")
         )
     try:
         de, hist = dev_eval(key, score, attribute, dev, evl, criterion, max_pairs, seed, result)
     except ValueError as exc:
-        st.warning(str(exc))
+        st.warning(error_text(str(exc)))
         return
     r, s, iv = de.reported, de.in_sample, de.interval
     m = st.columns(5)
-    m[0].metric(f"Threshold chosen on {dev}", f"{de.threshold:.4f}", help=de.criterion.label)
+    m[0].metric(
+        _("Threshold chosen on {split}").format(split=dev),
+        f"{de.threshold:.4f}",
+        help=criterion_label(de.criterion),
+    )
     for col, (label, attr) in zip(m[1:], RATES[:2] + RATES[3:], strict=True):
-        band = f"95% interval over {evl}'s people: {_interval(iv.rates[attr])}" if iv else None
-        col.metric(f"{label} on {evl}", f"{getattr(r, attr):.4f}", help=band)
+        band = (
+            _("95% interval over {split}'s people: {interval}").format(
+                split=evl, interval=_interval(iv.rates[attr])
+            )
+            if iv
+            else None
+        )
+        col.metric(
+            _("{rate} on {split}").format(rate=_(label), split=evl),
+            f"{getattr(r, attr):.4f}",
+            help=band,
+        )
     rows = [
-        _row(f"chosen on {dev} (development)", dev, de.threshold, de.chosen),
-        _row(f"reported on {evl} (held out)", evl, de.threshold, r),
-        _row(f"{evl}'s own optimum (in-sample)", evl, de.in_sample_threshold, s),
+        _row(_("chosen on {split} (development)").format(split=dev), dev, de.threshold, de.chosen),
+        _row(_("reported on {split} (held out)").format(split=evl), evl, de.threshold, r),
+        _row(
+            _("{split}'s own optimum (in-sample)").format(split=evl),
+            evl,
+            de.in_sample_threshold,
+            s,
+        ),
     ]
     for row, sp in zip(rows, (de.dev, de.eval, de.eval), strict=True):
         row["pairs (genuine + impostor)"] = f"{sp.pairs.genuine} + {sp.pairs.impostor}"
@@ -189,35 +312,58 @@ def dev_eval_panel(result: EmbeddingSet, key: str, score: str, max_pairs: int, s
         row[band] = ""
     if iv is not None:
         rows[1][band] = " · ".join(_interval(iv.rates[a]) for a in ("far", "frr", "f1"))
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="verification_dev_eval_table")
+    st.dataframe(shown(pd.DataFrame(rows)), hide_index=True, key="verification_dev_eval_table")
     st.caption(
-        f"Chosen on {dev} ({de.criterion.label}), the threshold {de.threshold:.4f} gives {evl} "
-        f"FMR {r.far:.2%} and FNMR {r.frr:.2%}; {evl}'s own optimum would claim FMR {s.far:.2%} "
-        f"and FNMR {s.frr:.2%} at {de.in_sample_threshold:.4f}. The gap is the lesson: an optimum "
-        f"read off the pairs it is scored on is as good as that threshold will ever look. The "
-        f"interval is a bootstrap over {len(set(de.eval.people.tolist()))} people of {evl}."
+        _(
+            "Chosen on {dev} ({criterion}), the threshold {threshold} gives {eval} FMR {fmr} and "
+            "FNMR {fnmr}; {eval}'s own optimum would claim FMR {own_fmr} and FNMR {own_fnmr} at "
+            "{own_threshold}. The gap is the lesson: an optimum read off the pairs it is scored "
+            "on is as good as that threshold will ever look. The interval is a bootstrap over "
+            "{people} people of {eval}."
+        ).format(
+            dev=dev,
+            eval=evl,
+            criterion=criterion_label(de.criterion),
+            threshold=f"{de.threshold:.4f}",
+            fmr=f"{r.far:.2%}",
+            fnmr=f"{r.frr:.2%}",
+            own_fmr=f"{s.far:.2%}",
+            own_fnmr=f"{s.frr:.2%}",
+            own_threshold=f"{de.in_sample_threshold:.4f}",
+            people=len(set(de.eval.people.tolist())),
+        )
     )
     curves = [
-        F.Curve(f"{dev} (development)", de.dev.sweep, de.threshold),
-        F.Curve(f"{evl} (evaluation)", de.eval.sweep, de.threshold, default),
+        F.Curve(_("{split} (development)").format(split=dev), de.dev.sweep, de.threshold),
+        F.Curve(_("{split} (evaluation)").format(split=evl), de.eval.sweep, de.threshold, default),
     ]
     mark = D.Mark(
-        f"{evl}'s in-sample optimum {de.in_sample_threshold:.4g}",
+        _("{split}'s in-sample optimum {threshold}").format(
+            split=evl, threshold=f"{de.in_sample_threshold:.4g}"
+        ),
         de.eval.sweep,
         de.in_sample_threshold,
     )
+    title = _("DET of {dev} and {eval} (dots: chosen on {dev})").format(dev=dev, eval=evl)
     left, right = st.columns(2)
     left.plotly_chart(
-        D.det_figure(curves, marks=[mark], title=f"DET of {dev} and {evl} (dots: chosen on {dev})"),
-        key="verification_dev_eval_det",
+        D.det_figure(curves, marks=[mark], title=title), key="verification_dev_eval_det"
     )
     right.plotly_chart(F.histogram_figure(hist, curves[1]), key="verification_dev_eval_hist")
     acq = acquisition(result, attribute, evl)
     if acq.files:
         tx = V.transaction_rates(r, de.eval.people, acq.people)
         st.caption(
-            f"With {evl}'s {len(acq.files)} photos without a face counted (FTA {acq.fta:.2%}): "
-            f"transaction FMR {tx.fmr:.4f}, FNMR {tx.fnmr:.4f}."
+            _(
+                "With {split}'s {n} photos without a face counted (FTA {fta}): transaction FMR "
+                "{fmr}, FNMR {fnmr}."
+            ).format(
+                split=evl,
+                n=len(acq.files),
+                fta=f"{acq.fta:.2%}",
+                fmr=f"{tx.fmr:.4f}",
+                fnmr=f"{tx.fnmr:.4f}",
+            )
         )
 
 
@@ -225,35 +371,40 @@ def fta_panel(result: EmbeddingSet, conf: V.Confusion, set_pairs: bool) -> None:
     """FTA, and FMR/FNMR over acquired faces beside the transaction rates that count FTA photos."""
     acq = acquisition(result)
     st.markdown(
-        f"**Failure to acquire (FTA)**: no face found in {len(acq.files)} of {acq.photos} photos "
-        f"(**{acq.fta:.2%}**)."
+        _(
+            "**Failure to acquire (FTA)**: no face found in {missing} of {photos} photos "
+            "(**{fta}**)."
+        ).format(missing=len(acq.files), photos=acq.photos, fta=f"{acq.fta:.2%}")
     )
     if not set_pairs:
-        st.caption("Transaction rates count the set's own pairs; a pairs file names its own.")
+        st.caption(_("Transaction rates count the set's own pairs; a pairs file names its own."))
         return
     tx = V.transaction_rates(conf, result.people, acq.people)
     table = [
         {
-            "rates": "acquired faces only",
+            "rates": _("acquired faces only"),
             "FMR (FAR)": conf.far,
             "FNMR (FRR)": conf.frr,
             "genuine + impostor pairs": f"{tx.genuine - tx.genuine_fta} + {tx.impostor - tx.impostor_fta}",
         },
         {
-            "rates": "transaction (FTA counted)",
+            "rates": _("transaction (FTA counted)"),
             "FMR (FAR)": tx.fmr,
             "FNMR (FRR)": tx.fnmr,
             "genuine + impostor pairs": f"{tx.genuine} + {tx.impostor}",
         },
     ]
-    st.dataframe(pd.DataFrame(table), hide_index=True, key="verification_fta_table")
+    st.dataframe(shown(pd.DataFrame(table)), hide_index=True, key="verification_fta_table")
+    files = ", ".join(acq.files[:5]) + (" ..." if len(acq.files) > 5 else "")
     st.caption(
-        "A photo without a face matches nobody: its genuine pairs count as false non-matches, "
-        "its impostor pairs as true non-matches."
-        + ("" if acq.files else " Every photo gave a face here, so both rows agree.")
+        _(
+            "A photo without a face matches nobody: its genuine pairs count as false non-matches, "
+            "its impostor pairs as true non-matches."
+        )
+        + " "
         + (
-            f" No face in: {', '.join(acq.files[:5])}{' ...' if len(acq.files) > 5 else ''}."
+            _("No face in: {files}.").format(files=files)
             if acq.files
-            else ""
+            else _("Every photo gave a face here, so both rows agree.")
         )
     )
