@@ -9,6 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from facedash.i18n import _
+
 RIGHT, WRONG, NEUTRAL = "#2ca02c", "#d62728", "#7f7f7f"
 
 
@@ -22,12 +24,13 @@ def neighbours_figure(
     scores: Sequence[float],
     correct: Sequence[bool | None] | None = None,
     *,
-    score_name: str = "distance",
+    score_name: str | None = None,
     title: str = "",
 ) -> go.Figure:
     """A row of face thumbnails (JPEG bytes), each titled with its caption and score.
 
-    ``correct`` marks each face right (green frame), wrong (red) or None (grey).
+    ``correct`` marks each face right (green frame), wrong (red) or None (grey);
+    ``score_name`` defaults to "distance" (in the thread's language).
     """
     k = len(thumbs)
     if not (len(captions) == len(scores) == k) or (correct is not None and len(correct) != k):
@@ -35,6 +38,7 @@ def neighbours_figure(
     if k == 0:
         raise ValueError("no faces to show")
     marks = list(correct) if correct is not None else [None] * k
+    score_name = _("distance") if score_name is None else score_name
     titles = [
         f"{i + 1}. {c}<br>{score_name} {s:.3f}" + (" ✓" if m else (" ✗" if m is False else ""))
         for i, (c, s, m) in enumerate(zip(captions, scores, marks, strict=True))
@@ -74,11 +78,12 @@ def hits_heatmap(
 ) -> go.Figure:
     """Person x attribute grid: the rank of the first right face of each query (0 = not in top k)."""
     grid = np.full((len(persons), len(attributes)), np.nan)
-    text = np.full(grid.shape, "no such face", dtype=object)
+    text = np.full(grid.shape, _("no such face"), dtype=object)
+    ranked, missed = _("rank {r}"), _("not in top {k}")
     for (p, a), r in zip(queries, first_right, strict=True):
         i, j = list(persons).index(p), list(attributes).index(a)
         grid[i, j] = r if r > 0 else k + 1
-        text[i, j] = f"rank {r}" if r > 0 else f"not in top {k}"
+        text[i, j] = ranked.format(r=r) if r > 0 else missed.format(k=k)
     fig = go.Figure(
         go.Heatmap(
             z=grid,
@@ -89,22 +94,25 @@ def hits_heatmap(
             zmin=1,
             zmax=k + 1,
             colorscale=[[0, RIGHT], [0.5, "#ffdd57"], [1, WRONG]],
-            colorbar={"title": "rank"},
+            colorbar={"title": _("rank")},
             hovertemplate="%{y} + %{x}: %{text}<extra></extra>",
         )
     )
     fig.update_layout(
-        title="Where the right face came, for every person + attribute query",
-        xaxis_title="attribute",
-        yaxis_title="person",
+        title=_("Where the right face came, for every person + attribute query"),
+        xaxis_title=_("attribute"),
+        yaxis_title=_("person"),
         height=120 + 40 * len(persons),
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
     )
     return fig
 
 
-def cmc_figure(cmc: np.ndarray, *, max_rank: int = 20, name: str = "this set") -> go.Figure:
-    """Cumulative match characteristic: share of probes with a mate within rank r."""
+def cmc_figure(cmc: np.ndarray, *, max_rank: int = 20, name: str | None = None) -> go.Figure:
+    """Cumulative match characteristic: share of probes with a mate within rank r.
+
+    ``name`` (the trace's) defaults to "this set" in the thread's language.
+    """
     cmc = np.asarray(cmc, dtype=float)
     if cmc.ndim != 1 or not len(cmc):
         raise ValueError("cmc must be a non-empty 1-d array")
@@ -115,17 +123,18 @@ def cmc_figure(cmc: np.ndarray, *, max_rank: int = 20, name: str = "this set") -
             x=ranks,
             y=cmc[:n],
             mode="lines+markers",
-            name=name,
-            hovertemplate="rank %{x}: %{y:.1%}<extra></extra>",
+            name=_("this set") if name is None else name,
+            hovertemplate=_("rank %{x}: %{y:.1%}") + "<extra></extra>",
         )
     )
     for r in (1, 5):
         if r <= n:
-            fig.add_annotation(x=r, y=cmc[r - 1], text=f"rank-{r} {cmc[r - 1]:.1%}", showarrow=True)
+            text = _("rank-{r} {rate:.1%}").format(r=r, rate=cmc[r - 1])
+            fig.add_annotation(x=r, y=cmc[r - 1], text=text, showarrow=True)
     fig.update_layout(
-        title="CMC: a same-person face within the first r results",
-        xaxis_title="rank r",
-        yaxis_title="identification rate",
+        title=_("CMC: a same-person face within the first r results"),
+        xaxis_title=_("rank r"),
+        yaxis_title=_("identification rate"),
         yaxis_range=[max(0.0, float(cmc[0]) - 0.1), 1.01],
         yaxis_tickformat=".0%",
         height=360,
@@ -135,14 +144,17 @@ def cmc_figure(cmc: np.ndarray, *, max_rank: int = 20, name: str = "this set") -
 
 
 def head_figure(rows: Sequence[dict[str, object]]) -> go.Figure:
-    """Top-1 / top-5 before and after the triplet head, grouped bars."""
+    """Top-1 / top-5 before and after the triplet head, grouped bars.
+
+    Each row's ``embedding`` (a key such as "plain embedding") is shown through _().
+    """
     if not rows:
         raise ValueError("no rows to plot")
     fig = go.Figure()
     for metric in ("top-1", "top-5"):
         fig.add_trace(
             go.Bar(
-                x=[str(r["embedding"]) for r in rows],
+                x=[_(str(r["embedding"])) for r in rows],
                 y=[float(r[metric]) for r in rows],  # type: ignore[arg-type]
                 name=metric,
                 text=[f"{float(r[metric]):.0%}" for r in rows],  # type: ignore[arg-type]
@@ -151,7 +163,7 @@ def head_figure(rows: Sequence[dict[str, object]]) -> go.Figure:
         )
     fig.update_layout(
         barmode="group",
-        title="Person + attribute accuracy on held-out faces",
+        title=_("Person + attribute accuracy on held-out faces"),
         yaxis_range=[0, 1.1],
         yaxis_tickformat=".0%",
         height=340,
@@ -164,9 +176,9 @@ def loss_figure(losses: Sequence[float]) -> go.Figure:
     """Triplet loss per epoch."""
     fig = go.Figure(go.Scatter(x=np.arange(1, len(losses) + 1), y=list(losses), mode="lines"))
     fig.update_layout(
-        title="Triplet loss while training the head",
-        xaxis_title="epoch",
-        yaxis_title="loss",
+        title=_("Triplet loss while training the head"),
+        xaxis_title=_("epoch"),
+        yaxis_title=_("loss"),
         height=260,
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
     )

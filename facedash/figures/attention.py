@@ -8,7 +8,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-REGION_NAMES = ("eyes", "nose", "mouth", "other")
+from facedash.i18n import N_, _
+
+# Region keys (English, as in exports); shown through _().
+REGION_NAMES = (N_("eyes"), N_("nose"), N_("mouth"), N_("other"))
 REGION_COLOURS = ("#1f77b4", "#ff7f0e", "#d62728", "#7f7f7f")
 
 
@@ -25,25 +28,30 @@ def image_figure(image: np.ndarray, title: str = "", *, height: int = 300) -> go
     return fig
 
 
+def _regions() -> list[str]:
+    return [_(r) for r in REGION_NAMES]
+
+
 def region_figure(shares: Sequence[float], areas: Sequence[float], title: str = "") -> go.Figure:
     """Share of the map's mass per region beside each region's share of the crop's area."""
+    regions = _regions()
     pct = [100 * float(v) for v in shares]
     area = [100 * float(v) for v in areas]
     fig = go.Figure(
         [
             go.Bar(
-                name="share of the map",
-                x=list(REGION_NAMES),
+                name=_("share of the map"),
+                x=regions,
                 y=pct,
                 marker_color=list(REGION_COLOURS),
                 text=[f"{v:.0f}%" for v in pct],
                 textposition="outside",
             ),
-            go.Bar(name="share of the area", x=list(REGION_NAMES), y=area, marker_color="#c7c7c7"),
+            go.Bar(name=_("share of the area"), x=regions, y=area, marker_color="#c7c7c7"),
         ]
     )
     fig.update_layout(
-        title=dict(text=title or "Where the map's mass is", font=dict(size=13)),
+        title=dict(text=title or _("Where the map's mass is"), font=dict(size=13)),
         barmode="group",
         height=260,
         yaxis=dict(title="%", range=[0, max(100.0, *pct, *area) * 1.15 if pct else 100]),
@@ -60,28 +68,34 @@ def deletion_figure(
     auc: float,
     random_auc: float,
     *,
-    score_label: str = "score",
+    score_label: str | None = None,
 ) -> go.Figure:
-    """The deletion curve (most salient pixels first) against a random order, with both AUCs."""
+    """The deletion curve (most salient pixels first) against a random order, with both AUCs.
+
+    ``score_label`` (the y axis) defaults to "score" in the thread's language.
+    """
     x = 100 * np.asarray(fractions, dtype=float)
     fig = go.Figure(
         [
             go.Scatter(
-                x=x, y=scores, mode="lines+markers", name=f"most salient first (AUC {auc:.3f})"
+                x=x,
+                y=scores,
+                mode="lines+markers",
+                name=_("most salient first (AUC {auc:.3f})").format(auc=auc),
             ),
             go.Scatter(
                 x=x,
                 y=random_scores,
                 mode="lines+markers",
-                name=f"random order (AUC {random_auc:.3f})",
+                name=_("random order (AUC {auc:.3f})").format(auc=random_auc),
                 line=dict(dash="dash", color="#7f7f7f"),
             ),
         ]
     )
     fig.update_layout(
-        title=dict(text="Deletion curve (lower is more faithful)", font=dict(size=13)),
-        xaxis_title="% of pixels deleted",
-        yaxis_title=score_label,
+        title=dict(text=_("Deletion curve (lower is more faithful)"), font=dict(size=13)),
+        xaxis_title=_("% of pixels deleted"),
+        yaxis_title=_("score") if score_label is None else score_label,
         height=260,
         margin=dict(l=10, r=10, t=35, b=10),
         legend=dict(orientation="h", y=-0.3),
@@ -133,13 +147,13 @@ def average_regions_figure(names: Sequence[str], shares: np.ndarray) -> go.Figur
                 text=[f"{v:.0f}%" for v in s[:, j]],
                 textposition="inside",
             )
-            for j, r in enumerate(REGION_NAMES)
+            for j, r in enumerate(_regions())
         ]
     )
     fig.update_layout(
         barmode="stack",
         height=300,
-        yaxis=dict(title="% of the mean map's mass", range=[0, 100]),
+        yaxis=dict(title=_("% of the mean map's mass"), range=[0, 100]),
         margin=dict(l=10, r=10, t=10, b=10),
     )
     return fig
@@ -148,8 +162,13 @@ def average_regions_figure(names: Sequence[str], shares: np.ndarray) -> go.Figur
 def randomization_figure(spearman: np.ndarray, bound: float) -> go.Figure:
     """Spearman rank correlation of each map with its randomized-model map, and the bound."""
     vals = np.asarray(spearman, dtype=float)
-    fig = go.Figure(go.Bar(x=[f"face {i + 1}" for i in range(len(vals))], y=vals, name="Spearman"))
-    fig.add_hline(y=bound, line_dash="dash", annotation_text=f"bound {bound:g}")
+    face = _("face {i}")
+    fig = go.Figure(
+        go.Bar(x=[face.format(i=i + 1) for i in range(len(vals))], y=vals, name="Spearman")
+    )
+    fig.add_hline(
+        y=bound, line_dash="dash", annotation_text=_("bound {bound:g}").format(bound=bound)
+    )
     fig.update_layout(
         height=220,
         yaxis=dict(range=[-1, 1], title="Spearman ρ"),

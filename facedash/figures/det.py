@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 from scipy.stats import norm
 
 from facedash.figures.verification import _MARGIN, COLOURS, Curve
+from facedash.i18n import _
 from facedash.verification import Sweep, det_points
 
 TICKS = (1e-5, 1e-4, 1e-3, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95)
@@ -79,8 +80,8 @@ def _marker(
         },
         name=name,
         customdata=[[c.far, c.frr]],
-        hovertemplate=f"threshold {threshold:.4g}<br>FMR %{{customdata[0]:.4%}}"
-        "<br>FNMR %{customdata[1]:.4%}<extra></extra>",
+        hovertemplate=_("threshold {t:.4g}").format(t=threshold)
+        + "<br>FMR %{customdata[0]:.4%}<br>FNMR %{customdata[1]:.4%}<extra></extra>",
     )
 
 
@@ -94,6 +95,11 @@ def det_figure(
     """
     data: list[go.Scatter] = []
     lowest = 0.01
+    named, at, default = (
+        _("{label} ({genuine}+{impostor} pairs)"),
+        _("{label}: threshold {t:.4g}"),
+        _("{label}: published default {t:g}"),
+    )
     for n, c in enumerate(curves):
         colour = COLOURS[n % len(COLOURS)]
         sw = c.sweep
@@ -106,19 +112,17 @@ def det_figure(
                 y=probit(pts["fnmr"], fy),
                 mode="lines",
                 line={"color": colour, "width": 2},
-                name=f"{c.label} ({sw.positives}+{sw.negatives} pairs)",
+                name=named.format(label=c.label, genuine=sw.positives, impostor=sw.negatives),
                 customdata=np.c_[pts["fmr"], pts["fnmr"]],
                 hovertemplate="FMR (FAR) %{customdata[0]:.4%}<br>"
                 "FNMR (FRR) %{customdata[1]:.4%}<extra></extra>",
             )
         )
-        data.append(
-            _marker(sw, c.threshold, colour, "circle", f"{c.label}: threshold {c.threshold:.4g}")
-        )
+        name = at.format(label=c.label, t=c.threshold)
+        data.append(_marker(sw, c.threshold, colour, "circle", name))
         if c.default is not None:
-            data.append(
-                _marker(sw, c.default, colour, "x", f"{c.label}: published default {c.default:g}")
-            )
+            name = default.format(label=c.label, t=c.default)
+            data.append(_marker(sw, c.default, colour, "x", name))
     for m in marks:
         lowest = min(lowest, *_floors(m.sweep))
         data.append(_marker(m.sweep, m.threshold, m.colour, m.symbol, m.label, size=12))
@@ -129,7 +133,7 @@ def det_figure(
             y=line,
             mode="lines",
             line={"color": "grey", "dash": "dot", "width": 1},
-            name="FMR = FNMR (the EER lies on it)",
+            name=_("FMR = FNMR (the EER lies on it)"),
             hoverinfo="skip",
         )
     )
@@ -137,14 +141,14 @@ def det_figure(
         data=data,
         layout={
             "title": {
-                "text": title or "DET: false non-matches against false matches",
+                "text": title or _("DET: false non-matches against false matches"),
                 "subtitle": {
-                    "text": "normal-deviate axes; a rate of 0 is drawn at half of one error"
+                    "text": _("normal-deviate axes; a rate of 0 is drawn at half of one error")
                 },
             },
             "margin": _MARGIN,
-            "xaxis": _axis("False match rate FMR (= FAR), normal-deviate scale", lowest),
-            "yaxis": _axis("False non-match rate FNMR (= FRR)", lowest),
+            "xaxis": _axis(_("False match rate FMR (= FAR), normal-deviate scale"), lowest),
+            "yaxis": _axis(_("False non-match rate FNMR (= FRR)"), lowest),
             "legend": {"x": 0.99, "y": 0.99, "xanchor": "right", "yanchor": "top"},
         },
     )

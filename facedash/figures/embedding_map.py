@@ -19,6 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from facedash.i18n import N_, _
 from facedash.projection import Neighbours, ellipse_outline
 
 PALETTE: list[str] = list(qualitative.Plotly) + list(qualitative.D3) + list(qualitative.Alphabet)
@@ -26,6 +27,8 @@ HIGHLIGHT = "#e4002b"
 AXIS = {1: "x", 2: "y", 3: "z"}
 WEBGL_FROM = 500  # more faces than this: WebGL points, pictures for a sample only
 MAX_PICTURES = 300  # pictures drawn by spread_sample at most
+# The legend's title for each ``colour_by`` key, shown through _().
+COLOUR_BY_TITLES = {"person": N_("person"), "cluster": N_("cluster")}
 
 
 def colour(i: int) -> str:
@@ -135,12 +138,14 @@ def face_map(
     else:
         uniq, group_of = np.unique(cluster_a, return_inverse=True)
         group_names = [str(c) for c in uniq]
-        legend = [f"cluster {c}" for c in uniq]
+        cluster_label = _("cluster {c}")
+        legend = [cluster_label.format(c=c) for c in uniq]
     show_thumbs = thumbs is not None and dims == 2
     span = float(np.ptp(xy[:, :2], axis=0).max()) if n > 1 else 1.0
     side = max(span, 1e-9) * thumb_size
     hover = (
-        "%{customdata[1]}<br>person: %{customdata[2]}<br>cluster: %{customdata[3]}<extra></extra>"
+        _("%{customdata[1]}<br>person: %{customdata[2]}<br>cluster: %{customdata[3]}")
+        + "<extra></extra>"
     )
     short = [_short(v, 40) for v in names_a]
     if gl:
@@ -149,8 +154,10 @@ def face_map(
         # trace's own name (the person, or the cluster) is shown beside it, not repeated.
         custom: np.ndarray = np.arange(n, dtype=np.int32)
         other = cluster_a.tolist() if colour_by == "person" else people_a.tolist()
-        label_other = "cluster " if colour_by == "person" else ""
-        texts = np.array([f"{s_}<br>{label_other}{o}" for s_, o in zip(short, other, strict=True)])
+        label_other = _("cluster {c}") if colour_by == "person" else "{c}"
+        texts = np.array(
+            [f"{s_}<br>" + label_other.format(c=o) for s_, o in zip(short, other, strict=True)]
+        )
         hover = "%{hovertext}<extra>%{fullData.name}</extra>"
     else:
         custom = np.empty((n, 4), dtype=object)
@@ -203,10 +210,10 @@ def face_map(
     if neighbours is not None:
         _add_neighbours(fig, xy, neighbours, names_a)
     if len(selected):
-        _add_rings(fig, xy, np.asarray(selected, dtype=int), "selected", "#222222", 16, 2)
+        _add_rings(fig, xy, np.asarray(selected, dtype=int), _("selected"), "#222222", 16, 2)
     if len(highlight):
         hl = np.asarray(highlight, dtype=int)
-        _add_rings(fig, xy, hl, "search", HIGHLIGHT, 30, 4)
+        _add_rings(fig, xy, hl, _("search"), HIGHLIGHT, 30, 4)
         if dims == 2:
             for i in hl[:5]:
                 fig.add_annotation(
@@ -228,7 +235,7 @@ def face_map(
         margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
         legend={
             "itemsizing": "constant",
-            "title": colour_by,
+            "title": _(COLOUR_BY_TITLES[colour_by]),
             "orientation": "h",
             "yanchor": "top",
             "y": -0.08 if dims == 2 else 0.0,
@@ -318,7 +325,7 @@ def _ellipses(xy: np.ndarray, covariances: np.ndarray, n_std: float) -> go.Scatt
         y=path[:, 1],
         mode="lines",
         line={"color": "rgba(80,80,80,0.55)", "width": 1},
-        name=f"{n_std:g}-sigma uncertainty",
+        name=_("{n:g}-sigma uncertainty").format(n=n_std),
         hoverinfo="skip",
     )
 
@@ -358,8 +365,10 @@ def _add_neighbours(fig: go.Figure, xy: np.ndarray, nb: Neighbours, names: np.nd
     segs = np.full((3 * len(nb.indices), dims), np.nan)
     segs[0::3] = q
     segs[1::3] = xy[nb.indices]
+    distance = _("distance {d:.3f}")
     text = [
-        f"{names[i]}<br>distance {d:.3f}" for i, d in zip(nb.indices, nb.distances, strict=True)
+        f"{names[i]}<br>" + distance.format(d=d)
+        for i, d in zip(nb.indices, nb.distances, strict=True)
     ]
     if dims == 2:
         fig.add_trace(
@@ -368,7 +377,7 @@ def _add_neighbours(fig: go.Figure, xy: np.ndarray, nb: Neighbours, names: np.nd
                 y=segs[:, 1],
                 mode="lines",
                 line={"color": "#444", "width": 1.5, "dash": "dot"},
-                name="nearest faces",
+                name=_("nearest faces"),
                 hoverinfo="skip",
             )
         )
@@ -391,11 +400,11 @@ def _add_neighbours(fig: go.Figure, xy: np.ndarray, nb: Neighbours, names: np.nd
                 z=segs[:, 2],
                 mode="lines",
                 line={"color": "#444", "width": 3},
-                name="nearest faces",
+                name=_("nearest faces"),
                 hoverinfo="skip",
             )
         )
-    _add_rings(fig, xy, np.array([nb.query]), "clicked face", "#111", 26, 3)
+    _add_rings(fig, xy, np.array([nb.query]), _("clicked face"), "#111", 26, 3)
 
 
 def confusion_heatmap(
@@ -410,11 +419,11 @@ def confusion_heatmap(
     fig = go.Figure(
         go.Heatmap(
             z=m,
-            x=[f"cluster {c}" for c in clusters],
+            x=[_("cluster {c}").format(c=c) for c in clusters],
             y=list(people),
             colorscale="Blues",
             texttemplate="%{z}",
-            hovertemplate="%{y} in %{x}: %{z} faces<extra></extra>",
+            hovertemplate=_("%{y} in %{x}: %{z} faces") + "<extra></extra>",
             showscale=False,
         )
     )
@@ -422,8 +431,8 @@ def confusion_heatmap(
         title=title,
         height=max(260, 40 * len(people) + 120),
         margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-        xaxis={"side": "top", "title": "KMeans cluster"},
-        yaxis={"autorange": "reversed", "title": "person"},
+        xaxis={"side": "top", "title": _("KMeans cluster")},
+        yaxis={"autorange": "reversed", "title": _("person")},
     )
     return fig
 

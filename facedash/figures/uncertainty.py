@@ -8,8 +8,33 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from facedash.i18n import N_, _
+
 GENUINE, IMPOSTOR = "#2a9d8f", "#e76f51"
 PFE, DETECTOR = "#3a86ff", "#8d99ae"
+# Degradation kinds (``facedash.pfe.degrade.KINDS``) and pair classes as shown, through _().
+KIND_NAMES = {
+    "clean": N_("clean"),
+    "blur": N_("blur"),
+    "downscale": N_("downscale"),
+    "jpeg": N_("jpeg"),
+    "noise": N_("noise"),
+    "occlusion": N_("occlusion"),
+    "darkness": N_("darkness"),
+}
+TAGS = {"genuine": N_("genuine"), "impostor": N_("impostor")}
+# Non-face crop kinds (``facedash.pfe.nonface.KINDS``), shown through _().
+NONFACE_NAMES = {
+    "noise": N_("noise"),
+    "flat": N_("flat"),
+    "texture": N_("texture"),
+    "background": N_("background"),
+}
+
+
+def kind_name(kind: str) -> str:
+    """A degradation kind as shown (unknown kinds as they are)."""
+    return _(KIND_NAMES[kind]) if kind in KIND_NAMES else kind
 
 
 def confidence_ranking(confidence: np.ndarray, people: np.ndarray, names: np.ndarray) -> go.Figure:
@@ -27,12 +52,12 @@ def confidence_ranking(confidence: np.ndarray, people: np.ndarray, names: np.nda
                 mode="markers",
                 name=str(person),
                 text=[str(names[order[k]]) for k in idx],
-                hovertemplate="%{text}<br>confidence %{y:.1f}<extra></extra>",
+                hovertemplate="%{text}<br>" + _("confidence %{y:.1f}") + "<extra></extra>",
             )
         )
     fig.update_layout(
-        xaxis_title="rank (most certain first)",
-        yaxis_title="confidence = 1 / harmonic mean of σ²",
+        xaxis_title=_("rank (most certain first)"),
+        yaxis_title=_("confidence = 1 / harmonic mean of σ²"),
         height=320,
         margin=dict(t=30, b=40),
     )
@@ -44,12 +69,14 @@ def sigma_profile(sigma2_clean: np.ndarray, sigma2: np.ndarray) -> go.Figure:
     dims = np.arange(len(sigma2))
     fig = go.Figure(
         [
-            go.Scatter(x=dims, y=sigma2_clean, name="clean", mode="lines", line=dict(color=PFE)),
-            go.Scatter(x=dims, y=sigma2, name="degraded", mode="lines", line=dict(color=IMPOSTOR)),
+            go.Scatter(x=dims, y=sigma2_clean, name=_("clean"), mode="lines", line=dict(color=PFE)),
+            go.Scatter(
+                x=dims, y=sigma2, name=_("degraded"), mode="lines", line=dict(color=IMPOSTOR)
+            ),
         ]
     )
     fig.update_layout(
-        xaxis_title="embedding dimension",
+        xaxis_title=_("embedding dimension"),
         yaxis_title="σ²",
         yaxis_type="log",
         height=280,
@@ -63,10 +90,10 @@ def sigma_vs_degradation(curves: Mapping[str, Sequence[Sequence[float]]]) -> go.
     fig = go.Figure()
     for kind, pts in curves.items():
         x, y = zip(*pts, strict=True)
-        fig.add_trace(go.Scatter(x=x, y=y, name=kind, mode="lines+markers"))
+        fig.add_trace(go.Scatter(x=x, y=y, name=kind_name(kind), mode="lines+markers"))
     fig.update_layout(
-        xaxis_title="degradation strength",
-        yaxis_title="mean σ² (held-out faces)",
+        xaxis_title=_("degradation strength"),
+        yaxis_title=_("mean σ² (held-out faces)"),
         height=320,
         margin=dict(t=30, b=40),
     )
@@ -75,7 +102,8 @@ def sigma_vs_degradation(curves: Mapping[str, Sequence[Sequence[float]]]) -> go.
 
 def dilemma(table: Mapping[str, Sequence[float]], kind: str) -> go.Figure:
     """Genuine and impostor scores against degradation level: cosine (left) and MLS (right)."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("cosine similarity", "MLS"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(_("cosine similarity"), "MLS"))
+    strength = _("{kind} strength (both faces)").format(kind=kind_name(kind))
     x = list(table["level"])
     for col, metric in ((1, "cosine"), (2, "mls")):
         for tag, colour in (("genuine", GENUINE), ("impostor", IMPOSTOR)):
@@ -86,7 +114,7 @@ def dilemma(table: Mapping[str, Sequence[float]], kind: str) -> go.Figure:
                     x=x,
                     y=y,
                     error_y=dict(type="data", array=sd, visible=True, thickness=1),
-                    name=f"{tag}",
+                    name=_(TAGS[tag]),
                     legendgroup=tag,
                     showlegend=col == 1,
                     mode="lines+markers",
@@ -95,7 +123,7 @@ def dilemma(table: Mapping[str, Sequence[float]], kind: str) -> go.Figure:
                 row=1,
                 col=col,
             )
-        fig.update_xaxes(title_text=f"{kind} strength (both faces)", row=1, col=col)
+        fig.update_xaxes(title_text=strength, row=1, col=col)
     fig.update_layout(height=340, margin=dict(t=40, b=40))
     return fig
 
@@ -104,7 +132,10 @@ def risk_control(curves: Mapping[str, Sequence[float]], far: float, title: str =
     """TAR at a fixed FAR as the lowest-quality fraction is rejected: PFE vs the detector."""
     x = 100 * np.asarray(curves["fraction"], dtype=float)
     fig = go.Figure()
-    names = {"pfe": ("PFE confidence", PFE), "detector": ("MTCNN detection score", DETECTOR)}
+    names = {
+        "pfe": (_("PFE confidence"), PFE),
+        "detector": (_("MTCNN detection score"), DETECTOR),
+    }
     for key, (label, colour) in names.items():
         if key in curves:
             fig.add_trace(
@@ -114,8 +145,8 @@ def risk_control(curves: Mapping[str, Sequence[float]], far: float, title: str =
             )
     fig.update_layout(
         title=title,
-        xaxis_title="faces rejected (lowest quality first), %",
-        yaxis_title=f"TAR at FAR = {far:g}",
+        xaxis_title=_("faces rejected (lowest quality first), %"),
+        yaxis_title=_("TAR at FAR = {far:g}").format(far=far),
         height=320,
         margin=dict(t=40 if title else 30, b=40),
     )
@@ -131,15 +162,15 @@ def fusion_scores(
     """Scores of the fused face and of the best single face against every other face."""
     genuine = np.asarray(genuine, dtype=bool)
     fig = go.Figure()
-    for label, s, _offset in (("best single photo", single, -0.15), ("fused", fused, 0.15)):
+    for key, label, s in (("single", _("best single photo"), single), ("fused", _("fused"), fused)):
         for tag, mask, colour in (("genuine", genuine, GENUINE), ("impostor", ~genuine, IMPOSTOR)):
             fig.add_trace(
                 go.Box(
                     y=np.asarray(s)[mask],
                     x=[label] * int(mask.sum()),
-                    name=tag,
+                    name=_(TAGS[tag]),
                     legendgroup=tag,
-                    showlegend=label == "fused",
+                    showlegend=key == "fused",
                     marker_color=colour,
                     boxpoints="all",
                     jitter=0.4,
@@ -154,19 +185,22 @@ def confidence_bars(labels: Sequence[str], values: Sequence[float], fused: float
     """Confidence of each chosen photo and of their fusion."""
     fig = go.Figure(
         go.Bar(
-            x=[*labels, "fused"],
+            x=[*labels, _("fused")],
             y=[*values, fused],
             marker_color=[PFE] * len(labels) + [GENUINE],
         )
     )
-    fig.update_layout(yaxis_title="confidence", height=280, margin=dict(t=30, b=40))
+    fig.update_layout(yaxis_title=_("confidence"), height=280, margin=dict(t=30, b=40))
     return fig
 
 
-def loss_curve(losses: Sequence[float], ylabel: str = "mean −MLS of genuine pairs") -> go.Figure:
-    """Training loss per epoch."""
+def loss_curve(losses: Sequence[float], ylabel: str | None = None) -> go.Figure:
+    """Training loss per epoch (``ylabel`` defaults to "mean −MLS of genuine pairs")."""
+    ylabel = _("mean −MLS of genuine pairs") if ylabel is None else ylabel
     fig = go.Figure(go.Scatter(x=np.arange(1, len(losses) + 1), y=losses, mode="lines"))
-    fig.update_layout(xaxis_title="epoch", yaxis_title=ylabel, height=260, margin=dict(t=30, b=40))
+    fig.update_layout(
+        xaxis_title=_("epoch"), yaxis_title=ylabel, height=260, margin=dict(t=30, b=40)
+    )
     return fig
 
 
@@ -187,28 +221,30 @@ def face_check(
         raise ValueError("one label, clean and blurred value per face; one kind per non-face")
     floor = 1e-12  # a non-face's confidence can be 0 to machine precision on a log axis
     fig = go.Figure()
+    columns = [_("clean"), _("blurred")]
+    hover = _("%{x}: confidence %{y:.3g}") + "<extra></extra>"
     for label, c, b in zip(labels, clean, blurred, strict=True):
         fig.add_trace(
             go.Scatter(
-                x=["clean", "blurred"],
+                x=columns,
                 y=[max(c, floor), max(b, floor)],
                 mode="lines+markers",
                 name=str(label),
                 line=dict(color=PFE, width=1),
                 marker=dict(size=8),
-                hovertemplate=f"{label}<br>%{{x}}: confidence %{{y:.3g}}<extra></extra>",
+                hovertemplate=f"{label}<br>" + hover,
                 showlegend=False,
             )
         )
     fig.add_trace(
         go.Scatter(
-            x=["not a face"] * len(nonface),
+            x=[_("not a face")] * len(nonface),
             y=np.maximum(np.asarray(nonface, dtype=float), floor),
             mode="markers",
             marker=dict(color=IMPOSTOR, size=9, symbol="x"),
-            text=[str(k) for k in nonface_kinds],
-            hovertemplate="%{text}<br>confidence %{y:.3g}<extra></extra>",
-            name="non-face crops",
+            text=[_(NONFACE_NAMES[k]) if k in NONFACE_NAMES else str(k) for k in nonface_kinds],
+            hovertemplate="%{text}<br>" + _("confidence %{y:.3g}") + "<extra></extra>",
+            name=_("non-face crops"),
             showlegend=False,
         )
     )
@@ -217,11 +253,11 @@ def face_check(
             y=max(float(np.min(blurred)), floor),
             line_dash="dash",
             line_color=DETECTOR,
-            annotation_text="lowest blurred face",
+            annotation_text=_("lowest blurred face"),
         )
     fig.update_layout(
         yaxis_type="log",
-        yaxis_title="confidence (log)",
+        yaxis_title=_("confidence (log)"),
         height=320,
         margin=dict(t=30, b=40),
     )

@@ -14,12 +14,20 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from facedash.i18n import N_, _
 from facedash.verification import Confusion, Subgroup, Sweep
 
 MAX_POINTS = 600
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
 GENUINE, IMPOSTOR = "#2ca02c", "#d62728"
 _MARGIN = {"l": 50, "r": 20, "t": 50, "b": 45}
+# Score ids shown in axis titles, in the thread's language (other ids are shown as they are).
+SCORE_NAMES = {"cosine": N_("cosine"), "euclidean": N_("euclidean")}
+
+
+def score_name(score: str) -> str:
+    """A score id (``cosine``, ``euclidean``, ``mls``) as shown on a figure."""
+    return _(SCORE_NAMES[score]) if score in SCORE_NAMES else score
 
 
 @dataclass(frozen=True)
@@ -70,8 +78,8 @@ def _figure(data: Sequence[Any], *, title: str, **layout: Any) -> go.Figure:
 
 def _far_axis(log_far: bool) -> dict[str, Any]:
     if log_far:
-        return {"title": {"text": "False accept rate FAR (= FMR), log scale"}, "type": "log"}
-    return {"title": {"text": "False accept rate FAR (= FMR)"}, "range": [-0.01, 1.01]}
+        return {"title": {"text": _("False accept rate FAR (= FMR), log scale")}, "type": "log"}
+    return {"title": {"text": _("False accept rate FAR (= FMR)")}, "range": [-0.01, 1.01]}
 
 
 def _point(sw: Sweep, threshold: float) -> Confusion:
@@ -90,9 +98,10 @@ def roc_figure(curves: Sequence[Curve], *, log_far: bool = False) -> go.Figure:
     part is FAR below 1%) a FAR of 0 is drawn at half of one false accept.
     """
     data: list[go.Scatter | go.Bar] = []
+    at, default = _("{label}: threshold {t:.4g}"), _("{label}: published default {t:g}")
     for n, c in enumerate(curves):
         colour = COLOURS[n % len(COLOURS)]
-        fpr, tpr, _ = c.sweep.roc()
+        fpr, tpr, _unused = c.sweep.roc()
         floor = _far_floor(c.sweep.negatives) if log_far else 0.0
         fpr = np.maximum(fpr, floor)
         idx = _thin(len(fpr))
@@ -113,8 +122,9 @@ def roc_figure(curves: Sequence[Curve], *, log_far: bool = False) -> go.Figure:
                 y=[p.recall],
                 mode="markers",
                 marker={"color": colour, "size": 13, "line": {"color": "black", "width": 1.5}},
-                name=f"{c.label}: threshold {c.threshold:.4g}",
-                hovertemplate=f"threshold {c.threshold:.4g}<br>FAR (FMR) %{{x:.4f}}<br>TAR %{{y:.4f}}<extra></extra>",
+                name=at.format(label=c.label, t=c.threshold),
+                hovertemplate=_("threshold {t:.4g}").format(t=c.threshold)
+                + "<br>FAR (FMR) %{x:.4f}<br>TAR %{y:.4f}<extra></extra>",
             )
         )
         if c.default is not None:
@@ -125,7 +135,7 @@ def roc_figure(curves: Sequence[Curve], *, log_far: bool = False) -> go.Figure:
                     y=[d.recall],
                     mode="markers",
                     marker={"color": colour, "size": 13, "symbol": "x"},
-                    name=f"{c.label}: published default {c.default:g}",
+                    name=default.format(label=c.label, t=c.default),
                 )
             )
     if not log_far:
@@ -135,15 +145,15 @@ def roc_figure(curves: Sequence[Curve], *, log_far: bool = False) -> go.Figure:
                 y=[0, 1],
                 mode="lines",
                 line={"color": "grey", "dash": "dot", "width": 1},
-                name="chance",
+                name=_("chance"),
                 hoverinfo="skip",
             )
         )
     return _figure(
         data,
-        title="ROC: true accepts against false accepts",
+        title=_("ROC: true accepts against false accepts"),
         xaxis=_far_axis(log_far),
-        yaxis={"title": {"text": "True accept rate TAR (= 1 − FNMR)"}, "range": [-0.01, 1.01]},
+        yaxis={"title": {"text": _("True accept rate TAR (= 1 − FNMR)")}, "range": [-0.01, 1.01]},
         legend={"x": 0.99, "y": 0.01, "xanchor": "right", "yanchor": "bottom"},
     )
 
@@ -155,10 +165,10 @@ def metrics_figure(curve: Curve) -> go.Figure:
     t = sw.thresholds[idx]
     data: list[go.Scatter | go.Bar] = []
     for name, values, colour in (
-        ("precision", sw.precision, "#1f77b4"),
-        ("recall (TAR)", sw.recall, "#2ca02c"),
+        (_("precision"), sw.precision, "#1f77b4"),
+        (_("recall (TAR)"), sw.recall, "#2ca02c"),
         ("F1", sw.f1, "#d62728"),
-        ("accuracy", sw.accuracy, "#9467bd"),
+        (_("accuracy"), sw.accuracy, "#9467bd"),
     ):
         data.append(
             go.Scatter(
@@ -167,15 +177,15 @@ def metrics_figure(curve: Curve) -> go.Figure:
                 mode="lines",
                 name=name,
                 line={"color": colour, "width": 2},
-                hovertemplate=f"threshold %{{x:.4g}}<br>{name} %{{y:.4f}}<extra></extra>",
+                hovertemplate=_("threshold") + f" %{{x:.4g}}<br>{name} %{{y:.4f}}<extra></extra>",
             )
         )
     rule = "≥" if sw.higher_is_same else "≤"
     return _figure(
         data,
-        title=f"Rates against the threshold (same when score {rule} threshold)",
-        xaxis={"title": {"text": f"Threshold ({sw.score})"}},
-        yaxis={"title": {"text": "Rate"}, "range": [-0.02, 1.02]},
+        title=_("Rates against the threshold (same when score {rule} threshold)").format(rule=rule),
+        xaxis={"title": {"text": _("Threshold ({score})").format(score=score_name(sw.score))}},
+        yaxis={"title": {"text": _("Rate")}, "range": [-0.02, 1.02]},
         legend={"orientation": "h", "y": -0.2},
         **_threshold_lines(curve),
     )
@@ -200,7 +210,7 @@ def _threshold_lines(curve: Curve) -> dict[str, list[dict]]:
             "y": 1,
             "yref": "paper",
             "yanchor": "bottom",
-            "text": f"threshold {curve.threshold:.4g}",
+            "text": _("threshold {t:.4g}").format(t=curve.threshold),
             "showarrow": False,
         }
     ]
@@ -223,7 +233,7 @@ def _threshold_lines(curve: Curve) -> dict[str, list[dict]]:
                 "yref": "paper",
                 "xanchor": "left",
                 "yanchor": "top",
-                "text": f"published {curve.default:g}",
+                "text": _("published {t:g}").format(t=curve.default),
                 "showarrow": False,
                 "font": {"color": "grey"},
             }
@@ -237,8 +247,8 @@ def histogram_figure(hist: Histogram, curve: Curve) -> go.Figure:
     width = float(hist.edges[1] - hist.edges[0]) if len(hist.edges) > 1 else 1.0
     data: list[go.Scatter | go.Bar] = []
     for name, counts, colour in (
-        ("genuine (same person)", hist.genuine, GENUINE),
-        ("impostor (different people)", hist.impostor, IMPOSTOR),
+        (_("genuine (same person)"), hist.genuine, GENUINE),
+        (_("impostor (different people)"), hist.impostor, IMPOSTOR),
     ):
         share = counts / max(int(counts.sum()), 1)
         data.append(
@@ -250,15 +260,16 @@ def histogram_figure(hist: Histogram, curve: Curve) -> go.Figure:
                 marker={"color": colour},
                 opacity=0.55,
                 customdata=counts,
-                hovertemplate="score %{x:.4g}<br>share %{y:.3f} (%{customdata} pairs)<extra></extra>",
+                hovertemplate=_("score %{x:.4g}<br>share %{y:.3f} (%{customdata} pairs)")
+                + "<extra></extra>",
             )
         )
     return _figure(
         data,
         barmode="overlay",
-        title="Score distributions",
-        xaxis={"title": {"text": f"{curve.sweep.score} score"}},
-        yaxis={"title": {"text": "Share of the class's pairs"}},
+        title=_("Score distributions"),
+        xaxis={"title": {"text": _("{score} score").format(score=score_name(curve.sweep.score))}},
+        yaxis={"title": {"text": _("Share of the class's pairs")}},
         legend={"orientation": "h", "y": -0.2},
         **_threshold_lines(curve),
     )
@@ -271,8 +282,8 @@ def confusion_figure(c: Confusion) -> go.Figure:
     rates = counts / np.maximum(totals, 1)
     names = np.array(
         [
-            ["true accept (TP)", "false reject / non-match (FN)"],
-            ["false accept / match (FP)", "true reject (TN)"],
+            [_("true accept (TP)"), _("false reject / non-match (FN)")],
+            [_("false accept / match (FP)"), _("true reject (TN)")],
         ]
     )
     text = [
@@ -281,8 +292,8 @@ def confusion_figure(c: Confusion) -> go.Figure:
     ]
     heat = go.Heatmap(
         z=rates,
-        x=["predicted same", "predicted different"],
-        y=["same person", "different people"],
+        x=[_("predicted same"), _("predicted different")],
+        y=[_("same person"), _("different people")],
         text=text,
         texttemplate="%{text}",
         colorscale="Blues",
@@ -293,7 +304,7 @@ def confusion_figure(c: Confusion) -> go.Figure:
     )
     return _figure(
         [heat],
-        title=f"Confusion at threshold {c.threshold:.4g}",
+        title=_("Confusion at threshold {t:.4g}").format(t=c.threshold),
         yaxis={"autorange": "reversed"},
         height=330,
     )
@@ -302,6 +313,8 @@ def confusion_figure(c: Confusion) -> go.Figure:
 def f1_overlay_figure(curves: Sequence[Curve]) -> go.Figure:
     """F1 against the threshold for up to two models, each on its own threshold axis (bottom, top)."""
     data: list[go.Scatter | go.Bar] = []
+    at = _("{label}: threshold {t:.4g} (F1 {f1:.3f})")
+    on_axis = _("{label}: {score} threshold")
     for n, c in enumerate(curves[:2]):
         colour = COLOURS[n]
         sw = c.sweep
@@ -314,7 +327,7 @@ def f1_overlay_figure(curves: Sequence[Curve]) -> go.Figure:
                 mode="lines",
                 xaxis=axis,
                 line={"color": colour, "width": 2},
-                name=f"{c.label} F1 ({sw.score})",
+                name=f"{c.label} F1 ({score_name(sw.score)})",
             )
         )
         p = sw.at(c.threshold)
@@ -325,19 +338,29 @@ def f1_overlay_figure(curves: Sequence[Curve]) -> go.Figure:
                 mode="markers",
                 xaxis=axis,
                 marker={"color": colour, "size": 13, "line": {"color": "black", "width": 1.5}},
-                name=f"{c.label}: threshold {c.threshold:.4g} (F1 {p.f1:.3f})",
+                name=at.format(label=c.label, t=c.threshold, f1=p.f1),
             )
         )
     layout: dict = {
-        "title": {"text": "F1 against each model's own threshold", "y": 0.98, "yanchor": "top"},
-        "xaxis": {"title": {"text": f"{curves[0].label}: {curves[0].sweep.score} threshold"}},
+        "title": {"text": _("F1 against each model's own threshold"), "y": 0.98, "yanchor": "top"},
+        "xaxis": {
+            "title": {
+                "text": on_axis.format(
+                    label=curves[0].label, score=score_name(curves[0].sweep.score)
+                )
+            }
+        },
         "yaxis": {"title": {"text": "F1"}, "range": [-0.02, 1.02]},
         "margin": {**_MARGIN, "t": 120},
         "legend": {"orientation": "h", "y": -0.25},
     }
     if len(curves) > 1:
         layout["xaxis2"] = {
-            "title": {"text": f"{curves[1].label}: {curves[1].sweep.score} threshold"},
+            "title": {
+                "text": on_axis.format(
+                    label=curves[1].label, score=score_name(curves[1].sweep.score)
+                )
+            },
             "overlaying": "x",
             "side": "top",
             "color": COLOURS[1],
@@ -351,18 +374,25 @@ def subgroup_roc_figure(
 ) -> go.Figure:
     """ROC of each subgroup, with its AUC and its point at the shared threshold."""
     data: list[go.Scatter | go.Bar] = []
+    named = _("{attribute}={group} (AUC {auc}; {genuine}+{impostor} pairs)")
     for n, g in enumerate(groups):
         colour = COLOURS[n % len(COLOURS)]
         floor = _far_floor(g.impostor) if log_far else 0.0
         idx = _thin(len(g.fpr))
-        auc = "n/a" if not np.isfinite(g.auc) else f"{g.auc:.4f}"
+        auc = _("n/a") if not np.isfinite(g.auc) else f"{g.auc:.4f}"
         data.append(
             go.Scatter(
                 x=np.maximum(g.fpr[idx], floor),
                 y=g.tpr[idx],
                 mode="lines",
                 line={"color": colour, "width": 2},
-                name=f"{attribute}={g.group} (AUC {auc}; {g.genuine}+{g.impostor} pairs)",
+                name=named.format(
+                    attribute=attribute,
+                    group=g.group,
+                    auc=auc,
+                    genuine=g.genuine,
+                    impostor=g.impostor,
+                ),
             )
         )
         if g.at is not None and g.genuine and g.impostor:
@@ -378,8 +408,8 @@ def subgroup_roc_figure(
             )
     return _figure(
         data,
-        title=f"ROC per {attribute} (dots: the shared threshold)",
+        title=_("ROC per {attribute} (dots: the shared threshold)").format(attribute=attribute),
         xaxis=_far_axis(log_far),
-        yaxis={"title": {"text": "True accept rate (TAR)"}, "range": [-0.01, 1.01]},
+        yaxis={"title": {"text": _("True accept rate (TAR)")}, "range": [-0.01, 1.01]},
         legend={"x": 0.99, "y": 0.01, "xanchor": "right", "yanchor": "bottom"},
     )

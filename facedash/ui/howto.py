@@ -1,9 +1,15 @@
 """Each page's "How to read this" panel: what the method computes, its formula, how to read the chart.
 
-Kept apart from the page scripts so the pages stay layout only (and the texts sit in one place for translation).
+Kept apart from the page scripts so the pages stay layout only (and the texts sit in one place for
+translation). The texts are marked with ``N_`` (the catalog holds each whole text, its formulas
+verbatim); reading ``howto.DATA`` (or ``text("DATA")``) returns it in the language of the thread
+that reads it, so a page shows it in the session's language.
 """
 
-DATA = """
+from facedash.i18n import N_, _
+
+_DATA = N_(
+    """
 **What this page computes.** Each photo is searched for faces by **MTCNN** (three small
 networks: proposals, refinement, then a box with five landmarks and a confidence).
 The chosen face is rotated so the eyes are level, cropped with a margin and resized
@@ -15,8 +21,10 @@ $f(x) \\in \\mathbb{R}^{128}$ with $\\lVert f(x) \\rVert = 1$.
 corners. Every photo that could not be used is in the table below with its reason.
 Results are stored by the photo's content, so opening the same set again is instant.
 """
+)
 
-ATTENTION = r"""
+_ATTENTION = N_(
+    r"""
 **What is explained.** FaceNet maps an aligned face $x$ to a unit vector $e = f(x) \in \mathbb{R}^{128}$.
 Every target here is a score linear in $e$: one channel $s = e_c$ (the channel with the largest
 $|e_c|$ is the blog's reference), or a cosine similarity $s = e \cdot r / \lVert r \rVert$ to a
@@ -42,8 +50,10 @@ faithful the score falls faster than for a random order, so its area under the c
 smaller. *Randomization check*: the top blocks of the network are shuffled; a map that explains
 the model must change (Spearman rank correlation below the bound).
 """
+)
 
-EMBEDDING_MAP = r"""
+_EMBEDDING_MAP = N_(
+    r"""
 **What this page computes.** Every face is a point $x_i \in \mathbb{R}^{128}$ (its FaceNet
 embedding, $\lVert x_i \rVert = 1$). The map squeezes the 128 dimensions into 2 or 3:
 
@@ -83,8 +93,10 @@ distances ($\lVert x_i - x_j \rVert^2 = 2(1 - \cos\theta)$); or pick the lasso o
 (chart toolbar, top right) and drag over the map to see those faces below. Type a file
 name to ring it in red.
 """
+)
 
-VERIFICATION = r"""
+_VERIFICATION = N_(
+    r"""
 **What this page computes.** Every pair of faces gets a **score**: cosine similarity
 $\cos(a, b) = \frac{a \cdot b}{\lVert a \rVert \lVert b \rVert}$ (higher means same person) or
 Euclidean distance $\lVert a - b \rVert$ (lower means same). A **threshold** $t$ turns the
@@ -130,8 +142,10 @@ the least $C \cdot \mathrm{FMR} + \mathrm{FNMR}$) and its FMR, FNMR, precision, 
 are counted on another split's pairs, with a bootstrap interval over that split's people. The
 evaluation split's own optimum is shown beside it: the gap is the lesson.
 """
+)
 
-UNCERTAINTY = r"""
+_UNCERTAINTY = N_(
+    r"""
 **What this page computes.** Probabilistic Face Embeddings (Shi & Jain, ICCV 2019) treat a face
 not as a point but as a Gaussian $\mathcal{N}(\mu, \operatorname{diag}(\sigma^2))$. The mean $\mu$ is
 FaceNet's embedding, unchanged. The variance comes from a small **uncertainty head** (FC–BN–ReLU–FC–BN,
@@ -172,8 +186,10 @@ and blurred (σ = 6 px) next to non-face crops: every non-face should sit under 
 the first time) and kept in the asset folder, keyed by the set's faces and the head's weights: a
 later session or a restarted server reads it at once. Private uploads are kept in memory only.
 """
+)
 
-ARITHMETIC = """
+_ARITHMETIC = N_(
+    """
 **What this page computes.** Every face is an embedding $f(x) \\in \\mathbb{R}^{128}$ with
 $\\lVert f(x) \\rVert = 1$. A **group vector** sums up a group of faces (one person, or one
 attribute value such as an expression): either the per-dimension **median**, made
@@ -219,3 +235,26 @@ darkened (gamma 2.2) or blurred, and embedded again by the real model. FaceNet w
 ignore such changes (mirroring hardly moves an embedding), so these attributes are hard
 for the arithmetic: that is a finding, not a bug.
 """
+)
+
+_TEXTS = {
+    "DATA": _DATA,
+    "ATTENTION": _ATTENTION,
+    "EMBEDDING_MAP": _EMBEDDING_MAP,
+    "VERIFICATION": _VERIFICATION,
+    "UNCERTAINTY": _UNCERTAINTY,
+    "ARITHMETIC": _ARITHMETIC,
+}
+NAMES = tuple(_TEXTS)
+
+
+def text(name: str) -> str:
+    """Page ``name``'s "How to read this" (``"DATA"``, ``"VERIFICATION"`` ...) in the thread's language."""
+    return _(_TEXTS[name])
+
+
+def __getattr__(name: str) -> str:
+    """``howto.DATA`` and the others: the text in the language of the thread that reads it."""
+    if name in _TEXTS:
+        return text(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
