@@ -99,6 +99,44 @@ def check_titles(en: go.Figure, ja: go.Figure, **expected: str) -> None:
         assert JAPANESE.search(title(ja, w)), (where, title(ja, w))
 
 
+# -- "How to read this" -----------------------------------------------------------------------
+def _emphasis(markdown: str) -> tuple[int, int, str]:
+    """Bold and italic spans of a CommonMark text (formulas blanked), and any ``*`` left over."""
+    from markdown_it import MarkdownIt
+
+    plain = re.sub(r"\$[^$]*\$", "MATH", re.sub(r"\$\$.*?\$\$", "MATH", markdown, flags=re.S))
+    html = MarkdownIt("commonmark").render(plain)
+    text = re.sub(r"<[^>]+>", "", html)
+    return (
+        html.count("<strong>"),
+        html.count("<em>"),
+        "".join(re.findall(r".{0,12}\*.{0,12}", text)),
+    )
+
+
+def test_how_to_read_texts_follow_the_language():
+    from facedash.ui import howto
+    from facedash.ui.howto import VERIFICATION
+
+    assert VERIFICATION == howto.text("VERIFICATION")
+    assert VERIFICATION.lstrip().startswith("**What this page computes.**")
+    for name in howto.NAMES:
+        en = getattr(howto, name)
+        with i18n.using("ja"):
+            ja = getattr(howto, name)
+            assert ja == howto.text(name)
+        assert ja != en and len(JAPANESE.findall(ja)) > len(ja) / 4, name
+        # Every formula kept: the braced groups of the LaTeX, and the number of formulas.
+        assert set(re.findall(r"\{[^{}]*\}", ja)) == set(re.findall(r"\{[^{}]*\}", en)), name
+        assert ja.count("$") == en.count("$"), name
+        # Bold survives next to Japanese punctuation (CommonMark's flanking rules); no stray *.
+        strong_ja, _em, left_ja = _emphasis(ja)
+        strong_en, _em, left_en = _emphasis(en)
+        assert strong_ja == strong_en and not left_ja and not left_en, (name, left_ja)
+    with pytest.raises(AttributeError):
+        howto.NOT_A_PAGE  # noqa: B018
+
+
 # -- verification and DET ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def sweep(demo):
