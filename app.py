@@ -11,8 +11,6 @@ from facedash.ui import classroom, lang
 st.set_page_config(page_title="facedash", page_icon=":material/face:", layout="wide")
 # The language first: every text of this run (page titles included) is drawn in it.
 lang.start()
-with st.sidebar:
-    lang.picker()
 
 PAGES = [
     st.Page("pages/data.py", title=_("Data"), icon=":material/photo_library:", default=True),
@@ -23,8 +21,11 @@ PAGES = [
     st.Page("pages/arithmetic.py", title=_("Arithmetic & search"), icon=":material/calculate:"),
 ]
 
-# Classroom mode: a session without the access token gets the token page and nothing else.
+# Classroom mode: a session without the access token gets the token page and nothing else
+# (its language picker included: no sidebar at all).
 classroom.gate(PAGES)
+with st.sidebar:
+    lang.picker()
 from facedash.ui import state  # noqa: E402 (after the gate: no data layer for a session without it)
 
 page = st.navigation(PAGES)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from facedash.errors import FacedashError
+from facedash.i18n import N_, _
 from facedash.models import backends
 from facedash.models.registry import loaded, plan
+from facedash.ui.data import reason as say
 
 LABELS = {
-    "auto": "auto (best for this machine)",
+    "auto": N_("auto (best for this machine)"),
     "tensorflow": "TensorFlow",
     "openvino": "OpenVINO",
 }
@@ -21,23 +23,32 @@ def model_box_text(model_id: str, backend: str) -> tuple[str, str]:
 
     Loads nothing: before the model is loaded it says what the choice resolves to;
     afterwards, what loaded (device, agreement with the fp32 reference, a refusal).
+    Both are in the session's language (the library's notes translated where known).
     """
     try:
         choice = plan(model_id, backend)
     except FacedashError as exc:
-        return "", str(exc)
+        return "", say(str(exc))
     status = loaded(model_id, backend=backend)
     if status is None:
-        caption = f"Runs on {NAMES.get(choice.backend, choice.backend)} {choice.precision}"
-        caption += " (loaded when a face needs embedding)."
-        return caption, choice.note
-    caption = f"Runs on {NAMES.get(status['backend'], status['backend'])} {status['precision']}"
-    caption += f" on {status['device']}"
+        caption = _("Runs on {backend} {precision} (loaded when a face needs embedding).").format(
+            backend=NAMES.get(choice.backend, choice.backend), precision=choice.precision
+        )
+        return caption, say(choice.note)
+    names = {
+        "backend": NAMES.get(status["backend"], status["backend"]),
+        "precision": status["precision"],
+        "device": status["device"],
+    }
     agreement = status["agreement"]
-    if agreement is not None:
-        caption += f"; min cosine to the fp32 reference {agreement['min_cosine']:.4f}"
-        caption += f" on {agreement['faces']} demo faces"
-    return caption + ".", status["note"]
+    if agreement is None:
+        caption = _("Runs on {backend} {precision} on {device}.").format(**names)
+    else:
+        caption = _(
+            "Runs on {backend} {precision} on {device}; min cosine to the fp32 reference "
+            "{cosine} on {n} demo faces."
+        ).format(**names, cosine=f"{agreement['min_cosine']:.4f}", n=agreement["faces"])
+    return caption, say(status["note"])
 
 
 def model_box(model_id: str, backend: str) -> None:

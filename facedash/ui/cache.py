@@ -12,18 +12,19 @@ from typing import Any
 import streamlit as st
 
 from facedash.detect import Detector, DetectorSettings
+from facedash.i18n import _
 from facedash.models.registry import Embedder, load_embedder, load_model
 from facedash.store import Store
 
 
-@st.cache_resource(show_spinner="Loading the model (once per server) ...")
-def model(model_id: str) -> Embedder:
+@st.cache_resource(show_spinner=False)
+def _model(model_id: str) -> Embedder:
     """The reference model ``model_id`` (TensorFlow fp32: gradients, features), loaded once per server."""
     return load_model(model_id)
 
 
-@st.cache_resource(show_spinner="Loading the model for embedding (once per server) ...")
-def embedder(model_id: str, backend: str = "auto", precision: str = "auto") -> Embedder:
+@st.cache_resource(show_spinner=False)
+def _embedder(model_id: str, backend: str = "auto", precision: str = "auto") -> Embedder:
     """``model_id`` on a backend, for embedding faces; cached per (model, backend, precision).
 
     A refused backend gives the reference, whose ``note`` says why.
@@ -31,15 +32,33 @@ def embedder(model_id: str, backend: str = "auto", precision: str = "auto") -> E
     return load_embedder(model_id, backend=backend, precision=precision)
 
 
+def model(model_id: str) -> Embedder:
+    """The reference model ``model_id`` (TensorFlow fp32: gradients, features), loaded once per server."""
+    with st.spinner(_("Loading the model (once per server) ...")):  # shown only while it loads
+        return _model(model_id)
+
+
+def embedder(model_id: str, backend: str = "auto", precision: str = "auto") -> Embedder:
+    """``model_id`` on a backend, for embedding faces; cached per (model, backend, precision)."""
+    with st.spinner(_("Loading the model for embedding (once per server) ...")):
+        return _embedder(model_id, backend, precision)
+
+
 def embedder_for(result: Any) -> Embedder:
     """The embedder that made ``result``'s embeddings: new faces compared with it must match them."""
     return embedder(result.model_id, result.backend, result.precision)
 
 
-@st.cache_resource(show_spinner="Loading the face detector (once per server) ...")
-def detector(settings: DetectorSettings) -> Detector:
+@st.cache_resource(show_spinner=False)
+def _detector(settings: DetectorSettings) -> Detector:
     """The MTCNN detector for these settings, loaded once per server."""
     return Detector(settings)
+
+
+def detector(settings: DetectorSettings) -> Detector:
+    """The MTCNN detector for these settings, loaded once per server."""
+    with st.spinner(_("Loading the face detector (once per server) ...")):
+        return _detector(settings)
 
 
 @st.cache_resource

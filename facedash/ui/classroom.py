@@ -17,6 +17,8 @@ from typing import Any
 import streamlit as st
 
 from facedash import classroom
+from facedash.i18n import _
+from facedash.ui import lang
 
 ADMITTED = "fd_admitted"
 TYPED = "fd_token_typed"
@@ -51,9 +53,11 @@ def gate(pages: list[Any]) -> None:
 def token_page() -> None:
     """The whole page a session without the token sees (the same whatever was tried)."""
     st.title("facedash")
-    st.write("This dashboard needs its access token.")
-    st.text_input("Access token", type="password", key=TYPED, on_change=_check_typed)
-    st.caption("Open the link you were given (or scan its QR code), or type the token here.")
+    st.write(_("This dashboard needs its access token."))
+    st.text_input(_("Access token"), type="password", key=TYPED, on_change=_check_typed)
+    st.caption(_("Open the link you were given (or scan its QR code), or type the token here."))
+    with st.columns([1, 3])[0]:
+        lang.picker()  # the page has no sidebar: the language is chosen here
 
 
 def _check_typed() -> None:
@@ -82,19 +86,27 @@ def link_panel() -> None:
     current = mode()
     if current is None or not current.link:
         return
-    with st.expander("Link for the class", expanded=True):
+    with st.expander(_("Link for the class"), expanded=True):
         left, right = st.columns([1, 3])
         try:
-            left.image(classroom.qr_png(current.link), width=220, caption="Scan to open")
+            left.image(classroom.qr_png(current.link), width=220, caption=_("Scan to open"))
         except ImportError as exc:
-            left.caption(f"No QR code: {exc}")
-        right.markdown("Students open this link (it carries the access token):")
+            left.caption(_("No QR code: {error}").format(error=_qr_error(exc)))
+        right.markdown(_("Students open this link (it carries the access token):"))
         right.code(current.link, language=None)
         right.caption(
-            "Each student gets a session of their own. "
+            _("Each student gets a session of their own.")
+            + " "
             + (
-                "Saving in the shared store is on (--allow-saving)."
+                _("Saving in the shared store is on (--allow-saving).")
                 if current.allow_saving
-                else "Nothing they upload or save is written to this computer's store."
+                else _("Nothing they upload or save is written to this computer's store.")
             )
         )
+
+
+def _qr_error(exc: ImportError) -> str:
+    """Why there is no QR code, in the session's language (the library says it in English)."""
+    if str(exc) == "a QR code needs segno: pip install segno":
+        return _("a QR code needs segno: pip install segno")
+    return str(exc)

@@ -17,6 +17,8 @@ from typing import Any
 
 import streamlit as st
 
+from facedash.i18n import _
+
 _CTX = mp.get_context("spawn")  # no fork of a threaded server (TensorFlow, tornado)
 
 
@@ -33,6 +35,10 @@ def _child(conn: Connection, fn: Callable[..., Any], args: tuple) -> None:
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
     finally:
         conn.close()
+
+
+def _stopped(code: int | None) -> str:
+    return _("the worker stopped (exit code {code}) without a result").format(code=code)
 
 
 def run_in_process(
@@ -53,18 +59,18 @@ def run_in_process(
     try:
         while not parent.poll(poll_s):
             if not proc.is_alive() and not parent.poll(0):
-                raise JobFailed(f"the worker stopped (exit code {proc.exitcode}) without a result")
+                raise JobFailed(_stopped(proc.exitcode))
             elapsed = time.monotonic() - t0
             bar.progress(
                 min(0.99, elapsed / max(estimate_s, 1e-6)),
-                text=f"{label} · {elapsed:.0f} s of about {estimate_s:.0f} s",
+                text=_("{label} · {elapsed} s of about {estimate} s").format(
+                    label=label, elapsed=f"{elapsed:.0f}", estimate=f"{estimate_s:.0f}"
+                ),
             )
         try:
             status, value = parent.recv()
         except EOFError:
-            raise JobFailed(
-                f"the worker stopped (exit code {proc.exitcode}) without a result"
-            ) from None
+            raise JobFailed(_stopped(proc.exitcode)) from None
     finally:
         if proc.is_alive():
             proc.terminate()

@@ -1,7 +1,9 @@
 """The session's language: ``?lang=ja|en``, else the sidebar's choice, else the browser's, else English.
 
-``start()`` runs first in every script run (``app.py``): it settles the language and makes it
-the script thread's (``facedash.i18n``), so every ``_()`` of that run answers in it. The
+``start()`` runs first in every script run (``app.py``, and again in each page's opening,
+``facedash.ui.state.page_shell``, for a page served without ``app.py``): it settles the
+language and makes it the script thread's (``facedash.i18n``), so every ``_()`` of that run
+answers in it. The picker sits in the sidebar, or on the token page in a class. The
 choice is kept in the session, so it survives page changes; the picker keeps ``?lang=`` in
 the address bar in step, so a shared link opens in the same language. A language the
 catalog does not have is English, silently.
@@ -15,8 +17,11 @@ from facedash import i18n
 
 __all__ = ["KEY", "picker", "start"]
 
-KEY = "fd_lang"
+KEY = "fd_lang"  # the picker's key
 _PARAM_SEEN = "_fd_lang_param"  # the ?lang= value already applied (so a stale one never overrides)
+# The settled language, kept apart from the picker's key: Streamlit drops a widget's value
+# after a run that does not draw it (a page served without app.py, the token page's stop).
+_CHOSEN = "_fd_lang_chosen"
 
 
 def _browser() -> str | None:
@@ -30,12 +35,19 @@ def start() -> str:
     """Settle this run's language and set it for the script thread; returns it."""
     state = st.session_state
     param = st.query_params.get("lang")
-    if param is not None and param != state.get(_PARAM_SEEN):
+    if param is not None and param != state.get(_PARAM_SEEN):  # a new ?lang=: it wins
         state[_PARAM_SEEN] = param
-        state[KEY] = i18n.negotiate(param)
-    elif i18n.normalize(state.get(KEY)) is None:
-        state[KEY] = i18n.negotiate(_browser())
-    return i18n.set_language(state[KEY])
+        chosen = i18n.negotiate(param)
+    elif i18n.normalize(state.get(KEY)) is not None:  # the picker (a change included)
+        chosen = state[KEY]
+    elif i18n.normalize(state.get(_CHOSEN)) is not None:  # settled earlier in this session
+        chosen = state[_CHOSEN]
+    else:
+        chosen = i18n.negotiate(_browser())
+    state[_CHOSEN] = chosen
+    if state.get(KEY) != chosen:
+        state[KEY] = chosen
+    return i18n.set_language(chosen)
 
 
 def _changed() -> None:

