@@ -17,6 +17,7 @@ from babel.messages.pofile import read_po
 from google.protobuf.json_format import MessageToDict
 from streamlit.testing.v1 import AppTest
 
+from facedash import i18n
 from tests.conftest import ROOT
 
 PO = ROOT / "facedash/locale/ja/LC_MESSAGES/facedash.po"
@@ -95,6 +96,11 @@ def english_left(at: AppTest) -> list[str]:
 
 
 def japanese_app(page: str) -> AppTest:
+    """The app on ``page`` in Japanese.
+
+    AppTest calls widgets' ``format_func`` in the test's own thread (to match the options it
+    keeps), so that thread speaks Japanese too while the app is driven.
+    """
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
     at.query_params["lang"] = "ja"
     at.run()
@@ -104,8 +110,14 @@ def japanese_app(page: str) -> AppTest:
     return at
 
 
+@pytest.fixture
+def in_japanese():
+    with i18n.using("ja"):
+        yield
+
+
 @pytest.mark.parametrize("page", PAGES, ids=[p.split("/")[1][:-3] for p in PAGES])
-def test_page_in_japanese(demo, page):
+def test_page_in_japanese(demo, in_japanese, page):
     at = japanese_app(page)
     assert not at.exception, at.exception
     left = english_left(at)
