@@ -76,7 +76,11 @@ def hits_heatmap(
     first_right: Sequence[int],
     k: int,
 ) -> go.Figure:
-    """Person x attribute grid: the rank of the first right face of each query (0 = not in top k)."""
+    """Person x attribute grid: the rank of the first right face of each query (0 = not in top k).
+
+    Attribute values are keys (``queries`` name them); each is shown through _(), so a
+    synthetic condition ("grayscale", marked N_ where it is defined) reads in the language.
+    """
     grid = np.full((len(persons), len(attributes)), np.nan)
     text = np.full(grid.shape, _("no such face"), dtype=object)
     ranked, missed = _("rank {r}"), _("not in top {k}")
@@ -87,7 +91,7 @@ def hits_heatmap(
     fig = go.Figure(
         go.Heatmap(
             z=grid,
-            x=list(attributes),
+            x=[_(str(a)) for a in attributes],
             y=list(persons),
             text=text,
             texttemplate="%{text}",
