@@ -237,6 +237,7 @@ def _decoder(result, sigma2, extractor, head, training) -> None:
 
 
 def main() -> None:
+    state.page_shell("pages/uncertainty.py")  # settles the language before _() below
     result = state.page_start("pages/uncertainty.py", _("Uncertainty"), howto.UNCERTAINTY)
     if result is None:
         return

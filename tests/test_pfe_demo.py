@@ -45,7 +45,7 @@ def test_states_from_the_records_alone(tmp_path, small):
     assert pfe_demo.recipe("head")["demo_digest"] == pfe_demo.recipe("decoder")["demo_digest"]
 
 
-def test_ensure_trains_once_and_the_same_seed_gives_the_same_weights(
+def test_ensure_trains_once_and_the_same_seed_gives_the_same_weights_in_the_app_too(
     demo, facenet, tmp_path, small
 ):
     a, b = tmp_path / "a", tmp_path / "b"
@@ -57,7 +57,19 @@ def test_ensure_trains_once_and_the_same_seed_gives_the_same_weights(
     assert pfe_demo.needed(a) == {"head": "current", "decoder": "current"}
     again = pfe_demo.ensure(demo, embedder=facenet, root=a)
     assert again["trained"] == [] and again["before"] == pfe_demo.needed(a)
-    pfe_demo.ensure(demo, embedder=facenet, root=b)
+    # The app's way (a background thread, once per server) gives the very same weights.
+    from facedash.ui.pfe import DemoTraining
+
+    job = DemoTraining()
+    job.start(demo, facenet, None, root=b)
+    thread = job.thread
+    job.start(demo, facenet, None, root=b)  # started once: a second start does nothing
+    assert job.thread is thread
+    thread.join(timeout=600)
+    snap = job.snapshot()
+    assert snap["finished"] and snap["error"] is None, snap
+    assert snap["part"] == "decoder" and snap["done"] == snap["total"] == SMALL_DECODER["epochs"]
+    assert pfe_demo.needed(b) == {"head": "current", "decoder": "current"}
     heads = [train.load_head(r).model.get_weights() for r in (a, b)]
     decoders = [dec.load_decoder(r).model.get_weights() for r in (a, b)]
     for one, other in (heads, decoders):

@@ -304,8 +304,8 @@ class DemoTraining:
         self.error: str | None = None
         self.finished = False
 
-    def start(self, result: Any, embedder: Any, detector: Any) -> None:
-        """Start the thread, unless one was started already."""
+    def start(self, result: Any, embedder: Any, detector: Any, root: Any = None) -> None:
+        """Start the thread, unless one was started already (``root``: the head's folder)."""
         from facedash.pfe import demo
 
         def progress(part: str, done: int, total: int, message: str) -> None:
@@ -314,7 +314,9 @@ class DemoTraining:
 
         def run() -> None:
             try:
-                demo.ensure(result, embedder=embedder, detector=detector, progress=progress)
+                demo.ensure(
+                    result, embedder=embedder, detector=detector, root=root, progress=progress
+                )
             except Exception as exc:  # shown on the Uncertainty page
                 self.error = f"{type(exc).__name__}: {exc}"
             finally:
