@@ -53,19 +53,43 @@ def english_patterns() -> list[tuple[str, re.Pattern[str]]]:
     return out
 
 
-def _strings(value) -> list[str]:
+# The keys of a plotly figure whose strings a reader sees (its settings, such as
+# ``boxmode: "group"`` or ``boxpoints: "all"``, are not text).
+SHOWN_IN_FIGURES = {
+    "name",
+    "text",
+    "hovertext",
+    "hovertemplate",
+    "texttemplate",
+    "ticktext",
+    "x",
+    "y",
+    "labels",
+}
+
+
+def _figure_strings(value, key: str | None = None) -> list[str]:
     if isinstance(value, str):
-        found = [value]
-        if value[:1] in "{[":
+        return [value] if key in SHOWN_IN_FIGURES else []
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _figure_strings(v, k)]
+    if isinstance(value, list):
+        return [s for v in value for s in _figure_strings(v, key)]
+    return []
+
+
+def _strings(value, key: str | None = None) -> list[str]:
+    if isinstance(value, str):
+        if key == "spec" and value[:1] == "{":
             try:
-                found += _strings(json.loads(value))
+                return _figure_strings(json.loads(value))
             except ValueError:
                 pass
-        return found
+        return [value]
     if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
+        return [s for k, v in value.items() for s in _strings(v, k)]
     if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
+        return [s for v in value for s in _strings(v, key)]
     return []
 
 
