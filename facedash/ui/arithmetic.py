@@ -29,21 +29,114 @@ from facedash import search
 from facedash.conditions import attribute_view
 from facedash.datasets import load_uploads
 from facedash.detect import DetectorSettings
+from facedash.i18n import N_, _
 from facedash.pipeline import embed_dataset
 from facedash.ui import cache, state
+from facedash.ui import data as data_ui
 from facedash.ui.keys import set_key
 
 PAGE = "arithmetic"
 FACE_CHOICES = 500  # faces offered in a picker at most (a seeded sample of larger sets)
 REPORT_K = 10  # neighbours per query in the person x attribute report (the k slider's top)
 EMBEDDING = "embedding"
+# The library's English labels this page shows (search.METHOD_LABELS, conditions.CONDITION_LABELS,
+# search.FEATURES, the head comparison's rows and the progress notes), translated by ``shown``.
+LIBRARY_TEXTS = (
+    N_("median, made non-negative, L2-normalised (the reference)"),
+    N_("mean, L2-normalised"),
+    N_("original crop (re-embedded from the stored aligned face)"),
+    N_("grayscale (luma, BT.601)"),
+    N_("mirrored left-right"),
+    N_("darker (gamma 2.2 on [0, 1] pixel values)"),
+    N_("blurred (Gaussian, sigma 2.5 px)"),
+    N_("brighter (gamma 0.5 on [0, 1] pixel values)"),
+    N_("hue rotated by 120 degrees (R, G, B -> B, R, G)"),
+    N_("sepia tone"),
+    N_("Gaussian noise, std 20 grey levels (seeded by the pixels)"),
+    N_("FaceNet's 128-d embedding (identity space)"),
+    N_("pooled 1792-d features before the bottleneck"),
+    N_("mid-level block Block17_10, pooled"),
+    N_("early block Block35_5, pooled"),
+    N_("plain embedding"),
+    N_("features, no head"),
+    N_("triplet head"),
+    N_("Transforming and embedding the faces"),
+)
+# Synthetic conditions' values (data keys, as stored) as the pickers and captions show them.
+CONDITION_NAMES = {
+    "original": N_("original"),
+    "grayscale": N_("grayscale"),
+    "mirrored": N_("mirrored"),
+    "darker": N_("darker"),
+    "blurred": N_("blurred"),
+    "brighter": N_("brighter"),
+    "hue": N_("hue"),
+    "sepia": N_("sepia"),
+    "noisy": N_("noisy"),
+}
+_COMPUTING = N_("Computing {feature} of every face")  # search.view_features' progress note
+INDEX_LABELS = {"exact": N_("exact")}  # "ngt" is a name (NGT), shown as it is
+# The head comparison's columns (data keys, as in compare_head's rows), shown through _().
+HEAD_COLUMNS = {
+    "embedding": N_("embedding"),
+    "features": N_("features"),
+    "faces (held out)": N_("faces (held out)"),
+    "queries": N_("queries"),
+    "image - A + B top-1": N_("image - A + B top-1"),
+    "image - A + B top-5": N_("image - A + B top-5"),
+}
+
+
+def shown(text: str) -> str:
+    """A library text (label, progress note, reason) in the page's language; unknown ones as they are."""
+    if text in LIBRARY_TEXTS:
+        return _(text)
+    for f in search.FEATURES.values():
+        if text == _COMPUTING.format(feature=f.label):
+            return _(_COMPUTING).format(feature=_(f.label))
+    return data_ui.reason(text)
+
+
+def value_label(v: Any, value: Any) -> str:
+    """An attribute value as shown: a synthetic condition's name translated, other values as they are."""
+    value = str(value)
+    if v.synthetic and value in CONDITION_NAMES:
+        return _(CONDITION_NAMES[value])
+    return value
+
+
+def index_label(kind: str) -> str:
+    """An index kind as the picker shows it."""
+    return _(INDEX_LABELS[kind]) if kind in INDEX_LABELS else kind
+
+
+def analogy_note(done: int, total: int, *, head: bool) -> str:
+    """How many image - A + B queries the report scored, and what they include."""
+    text = _("Image − A + B over {done:,} queries").format(done=done)
+    if done < total:
+        text += _(" (a seeded sample of {total:,})").format(total=total)
+    return text + (
+        _(". In the head's space these include faces it trained on.") if head else _(".")
+    )
+
+
+def head_table(rows: list[dict[str, Any]]) -> tuple[Any, list[str]]:
+    """The head comparison as shown (headers and space names translated) and its rate columns."""
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    rates = [c for c in table.columns if "top" in c]
+    if "embedding" in table.columns:
+        table["embedding"] = [shown(str(v)) for v in table["embedding"]]
+    names = {c: _(HEAD_COLUMNS[c]) if c in HEAD_COLUMNS else c for c in table.columns}
+    return table.rename(columns=names), [names[c] for c in rates]
 
 
 def _progress(text: str) -> tuple[Callable[[int, int, str], None], Any]:
     bar = st.progress(0.0, text=text)
 
     def report(done: int, total: int, message: str) -> None:
-        bar.progress(min(1.0, done / max(total, 1)), text=f"{message} ({done:,}/{total:,})")
+        bar.progress(min(1.0, done / max(total, 1)), text=f"{shown(message)} ({done:,}/{total:,})")
 
     return report, bar
 
@@ -54,7 +147,7 @@ def view(result: Any, pattern: str) -> Any:
     held = st.session_state.get(f"{PAGE}_view_cache")
     if held is not None and held[0] == key:
         return held[1]
-    report, bar = _progress("Preparing the attribute view (stored for next time) ...")
+    report, bar = _progress(_("Preparing the attribute view (stored for next time) ..."))
     try:
         out = attribute_view(
             result,
@@ -74,9 +167,14 @@ def view_key(v: Any) -> str:
     return set_key(v.result)
 
 
-@st.cache_resource(show_spinner="Preparing the feature extractor ...")
 def extractor(layer: str) -> Any:
     """A FaceNet feature extractor for ``layer`` (the reference Keras model: it has the layers)."""
+    with st.spinner(_("Preparing the feature extractor ...")):
+        return _extractor(layer)
+
+
+@st.cache_resource(show_spinner=False)
+def _extractor(layer: str) -> Any:
     from facedash.pfe.head import FeatureExtractor
 
     return FeatureExtractor(cache.model("facenet"), layer=layer, face_score=False)
@@ -88,7 +186,7 @@ def features(v: Any, name: str) -> np.ndarray:
     held = st.session_state.get(f"{PAGE}_features")
     if held is not None and held[0] == key:
         return held[1]
-    report, bar = _progress("Computing the features (once per set, stored) ...")
+    report, bar = _progress(_("Computing the features (once per set, stored) ..."))
     try:
         out = search.view_features(
             v, name, extractor=extractor, store=state.session_store(), progress=report
@@ -150,17 +248,18 @@ def vectors(v: Any, space: str) -> np.ndarray:
     return head.transform(features(v, head.feature))
 
 
-@st.cache_resource(max_entries=4, show_spinner="Building the index ...")
+@st.cache_resource(max_entries=4, show_spinner=False)
 def _index(vkey: str, space: str, kind: str, _vectors: np.ndarray) -> search.Index:
     return search.make_index(_vectors, kind)
 
 
 def index(v: Any, space: str, kind: str) -> search.Index:
     """The nearest-neighbour index of the view in ``space`` (built once per view, space, kind)."""
-    return _index(view_key(v), space_key(v, space), kind, vectors(v, space))
+    with st.spinner(_("Building the index ...")):
+        return _index(view_key(v), space_key(v, space), kind, vectors(v, space))
 
 
-@st.cache_data(max_entries=16, show_spinner="Scoring every person × attribute ...")
+@st.cache_data(max_entries=16, show_spinner=False)
 def _report(
     vkey: str, space: str, method: str, kind: str, k: int, _v: Any, _index: Any, _vec: Any
 ) -> search.ArithmeticReport:
@@ -181,9 +280,9 @@ def report(v: Any, space: str, method: str, kind: str) -> search.ArithmeticRepor
     Always with the ``REPORT_K`` nearest faces, so moving the k slider recomputes nothing.
     """
     vec = vectors(v, space)
-    return _report(
-        view_key(v), space_key(v, space), method, kind, REPORT_K, v, index(v, space, kind), vec
-    )
+    idx = index(v, space, kind)
+    with st.spinner(_("Scoring every person × attribute ...")):
+        return _report(view_key(v), space_key(v, space), method, kind, REPORT_K, v, idx, vec)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -199,14 +298,15 @@ def groups(v: Any, space: str, method: str) -> tuple[search.GroupVectors, search
     return _groups(view_key(v), space_key(v, space), method, v, vectors(v, space))
 
 
-@st.cache_data(max_entries=8, show_spinner="Searching with every face ...")
+@st.cache_data(max_entries=8, show_spinner=False)
 def _identification(key: str, _result: Any) -> search.Identification:
     return search.identification(_result.embeddings, _result.people)
 
 
 def identification(result: Any) -> search.Identification:
     """Leave-one-out face search of the set (a bounded sample of probes), once per set."""
-    return _identification(set_key(result), result)
+    with st.spinner(_("Searching with every face ...")):
+        return _identification(set_key(result), result)
 
 
 def face_options(n: int, limit: int = FACE_CHOICES) -> list[int]:
@@ -219,7 +319,7 @@ def embed_photo(result: Any, name: str, data: bytes) -> tuple[np.ndarray | None,
 
     None and the reason when the photo has no face.
     """
-    _, align = state.settings()
+    _unused, align = state.settings()
     det = DetectorSettings()
     probe = embed_dataset(
         load_uploads([(name, data)], name="search query"),

@@ -14,23 +14,56 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from facedash.detect import AlignSettings, DetectorSettings
-from facedash.explain import parse_target
+from facedash.explain import METHODS, parse_target
 from facedash.explain.analysis import Analysis, analyse, heat_of, set_average
 from facedash.explain.crops import aligned_crops, face_from_photo
-from facedash.explain.faithfulness import randomized_copy, spearman
+from facedash.explain.faithfulness import RANDOMIZATION_BOUND, randomized_copy, spearman
 from facedash.explain.methods import make
 from facedash.explain.regions import aligned_landmarks
 from facedash.explain.targets import centroid_of_each, nearest_centroid
 from facedash.explain.targets import person_centroids as centroids
+from facedash.i18n import N_, _
 from facedash.ui import cache, state
 from facedash.ui.keys import set_key
 
 TOP_BLOCKS = 4  # blocks shuffled by the randomization check
 WHOLE_SET_MAX = 300  # faces explained by the whole-set view at most (a seeded sample past it)
 WHOLE_SET_CHUNK = 50  # faces per explanation call in the whole-set view (one progress step)
+# The target picker's values (keys, as the CLI names them) and what it shows for each.
+TARGETS = {
+    "centroid": N_("Similarity to the person's centroid"),
+    "reference": N_("Similarity to a second face"),
+    "top-channel": N_("Top channel, argmax |embedding| (the blog's reference)"),
+    "channel": N_("A channel I pick"),
+}
+REGION_COLUMNS = ("eyes", "nose", "mouth", "other")  # the shares table's columns (data keys)
+# Shown names of the library's English words (explainer labels, region and group names).
+_SHOWN = {
+    "Occlusion": N_("Occlusion"),
+    "All faces": N_("All faces"),
+    "group": N_("group"),
+    "eyes": N_("eyes"),
+    "nose": N_("nose"),
+    "mouth": N_("mouth"),
+    "other": N_("other"),
+}
+# The library's messages a page shows (English as the library words them), translated.
+_ERRORS = {
+    "no face found in the photo": N_("no face found in the photo"),
+}
+_SELF = N_(
+    "cannot explain a face's similarity to {what} when that is its own embedding: the model's "
+    "output is L2-normalised, so the gradient of cos(f(x), f(x)) is exactly zero. Pick another "
+    "face, or the person's centroid computed from other photos."
+)
+_SELF_WHAT = {
+    "the reference face": N_("the reference face"),
+    "the person's centroid": N_("the person's centroid"),
+}
 
 
 def gradient_model(model_id: str) -> Any:
@@ -55,7 +88,7 @@ def crops(
 
 def face_crops(result: Any, indices: Sequence[int] | np.ndarray) -> np.ndarray:
     """Aligned crops of the faces ``indices`` of the current set (see ``crops``)."""
-    _, align = state.settings()
+    _unused, align = state.settings()
     idx = tuple(int(i) for i in indices)
     return crops(
         (*set_crops_key(result), idx),
@@ -68,7 +101,7 @@ def face_crops(result: Any, indices: Sequence[int] | np.ndarray) -> np.ndarray:
 
 def landmarks_of(result: Any, indices: Any, size: int) -> np.ndarray:
     """The five landmarks of faces ``indices`` in aligned-crop coordinates ``(K, 5, 2)``."""
-    _, align = state.settings()
+    _unused, align = state.settings()
     return np.stack(
         [
             aligned_landmarks(result.rows[i], size, margin=align.margin, rotate=align.rotate)
@@ -101,19 +134,19 @@ def explain(
     )
 
 
-@st.cache_data(show_spinner="Finding the face ...", max_entries=8)
+@st.cache_data(show_spinner=False, max_entries=8)
 def own_face(
     data: bytes, model_id: str, backend: str, precision: str, margin: float, rotate: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A photo's largest face: aligned crop, landmarks and embedding; cached on the photo's bytes."""
     settings = AlignSettings(margin=margin, rotate=rotate)
-    _, face, crop = face_from_photo(data, cache.detector(DetectorSettings()), settings)
+    _unused, face, crop = face_from_photo(data, cache.detector(DetectorSettings()), settings)
     lms = aligned_landmarks(face, crop.shape[0], margin=margin, rotate=rotate)
     # Embedded like the set (same backend and precision), so similarities never mix precisions.
     return crop, lms, cache.embedder(model_id, backend, precision).embed(crop[None])[0]
 
 
-@st.cache_resource(show_spinner="Shuffling the top blocks of a copy of the model ...")
+@st.cache_resource(show_spinner=False)
 def randomized(model_id: str) -> Any:
     """A copy of the model with its top blocks shuffled, built once per server."""
     return randomized_copy(gradient_model(model_id), top_blocks=TOP_BLOCKS)
@@ -147,15 +180,16 @@ def inputs(result: Any, faces_idx: list[int], upload: Any | None) -> Inputs:
         [str(result.people[i]) for i in faces_idx],
     )
     if upload is not None:
-        _, align = state.settings()
-        crop, lms, emb = own_face(
-            upload.getvalue(),
-            result.model_id,
-            result.backend,
-            result.precision,
-            align.margin,
-            align.rotate,
-        )
+        _unused, align = state.settings()
+        with st.spinner(_("Finding the face ...")):
+            crop, lms, emb = own_face(
+                upload.getvalue(),
+                result.model_id,
+                result.backend,
+                result.precision,
+                align.margin,
+                align.rotate,
+            )
         out.faces, out.landmarks, out.embeddings = (
             faces.copy(),
             out.landmarks.copy(),
@@ -164,7 +198,9 @@ def inputs(result: Any, faces_idx: list[int], upload: Any | None) -> Inputs:
         out.faces[0], out.landmarks[0], out.embeddings[0] = crop, lms, emb
         names, cents = centroids(result.embeddings, result.people)
         out.persons[0] = names[nearest_centroid(emb, names, cents)[0]]
-        out.titles[0] = f"{upload.name} (nearest person: {out.persons[0]})"
+        out.titles[0] = _("{name} (nearest person: {person})").format(
+            name=upload.name, person=out.persons[0]
+        )
     return out
 
 
@@ -183,7 +219,9 @@ def randomization(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The same faces explained by the randomized model: its heat maps and the Spearman ρ per face."""
     tgt = parse_target(spec, reference=reference, centroid=reference)
-    er = make(method, randomized(model_id), layer=layer).explain(faces, tgt)
+    with st.spinner(_("Shuffling the top blocks of a copy of the model ...")):
+        model = randomized(model_id)
+    er = make(method, model, layer=layer).explain(faces, tgt)
     rheat = heat_of(er.maps)
     return rheat, spearman(heat, rheat)
 
@@ -253,11 +291,13 @@ def whole_set(
 def whole_set_words(n: int) -> tuple[str, str]:
     """What the whole-set view explains ("every face" or "a sample of 300 faces"), and a note why."""
     if n <= WHOLE_SET_MAX:
-        return "every face", "."
+        return _("every face"), _(".")
     return (
-        f"a sample of {WHOLE_SET_MAX} faces",
-        f" (a seeded sample: {n:,} faces would take too long, and the average of "
-        f"{WHOLE_SET_MAX} already shows where the model looks).",
+        _("a sample of {n} faces").format(n=WHOLE_SET_MAX),
+        _(
+            " (a seeded sample: {n:,} faces would take too long, and the average of "
+            "{limit} already shows where the model looks)."
+        ).format(n=n, limit=WHOLE_SET_MAX),
     )
 
 
@@ -265,7 +305,7 @@ def whole_set_with_progress(
     result: Any, method: str, layer: str | None, target: str, spec: str
 ) -> tuple:
     """``whole_set`` behind a progress bar (one step per chunk of faces)."""
-    bar = st.progress(0.0, text="Explaining the faces ...")
+    bar = st.progress(0.0, text=_("Explaining the faces ..."))
     try:
         return whole_set(
             result,
@@ -274,7 +314,8 @@ def whole_set_with_progress(
             target,
             spec,
             progress=lambda done, total: bar.progress(
-                done / total, text=f"Explained {done} of {total} faces ..."
+                done / total,
+                text=_("Explained {done} of {total} faces ...").format(done=done, total=total),
             ),
         )
     finally:
@@ -284,3 +325,75 @@ def whole_set_with_progress(
 def set_crops_key(result: Any) -> tuple:
     """The key the set's crops are cached on: the set's content key and its alignment."""
     return (set_key(result), result.align_key)
+
+
+def method_label(method: str) -> str:
+    """An explainer's name as the pickers and captions show it."""
+    label = METHODS[method].label
+    return _(_SHOWN.get(label, label))
+
+
+def error_text(exc: Exception) -> str:
+    """A library error the page shows, in the page's language (unknown ones as they are)."""
+    text = str(exc)
+    if text in _ERRORS:
+        return _(_ERRORS[text])
+    for what, shown in _SELF_WHAT.items():
+        if text == _SELF.format(what=what):
+            return _(_SELF).format(what=_(shown))
+    return text
+
+
+def group_names(names: Sequence[str]) -> list[str]:
+    """The whole-set view's group names as shown ("All faces" translated; persons as they are)."""
+    return [
+        _(_SHOWN["All faces"]) if i == 0 and n == "All faces" else n for i, n in enumerate(names)
+    ]
+
+
+def shares_table(names: Sequence[str], shares: np.ndarray) -> pd.DataFrame:
+    """The region shares per group, with the headers in the page's language."""
+    table = pd.DataFrame(shares, columns=[_(_SHOWN[c]) for c in REGION_COLUMNS])
+    table.insert(0, _(_SHOWN["group"]), list(names))
+    return table
+
+
+def deletion_note(auc: float, random_auc: float) -> str:
+    """The deletion check's verdict under a face's curve."""
+    verdict = (
+        _("faster than random: faithful")
+        if auc < random_auc
+        else _("not faster than random: do not trust this map")
+    )
+    return _("Deletion AUC {auc:.3f} vs random {random:.3f}: {verdict}.").format(
+        auc=auc, random=random_auc, verdict=verdict
+    )
+
+
+def deletion_csv(curves: Any, titles: Sequence[str]) -> bytes:
+    """The deletion curves, one row per face, order and step (English columns, as exported)."""
+    long = pd.DataFrame(
+        [
+            {"face": titles[j], "fraction_deleted": f, "order": order, "score": s}
+            for j in range(len(titles))
+            for order, ys in (("salient", curves.scores[j]), ("random", curves.random_scores[j]))
+            for f, s in zip(curves.fractions, ys, strict=True)
+        ]
+    )
+    return long.to_csv(index=False).encode()
+
+
+def randomization_note() -> str:
+    """What the model-randomization check does, and the bound it holds the maps to."""
+    return _(
+        "Shuffles the weights of the top {n} blocks (Bottleneck, Block8_6, Block8_5, "
+        "Block8_4) of a copy of the model and explains the same faces again. A map that "
+        "explains the model must change: Spearman rank correlation below {bound:g}."
+    ).format(n=TOP_BLOCKS, bound=RANDOMIZATION_BOUND)
+
+
+def panel_heading(title: str, target: str, score: float) -> str:
+    """A face's row heading: its title and the score the map explains."""
+    return _("**{title}** · {target} score {score:.3f}").format(
+        title=title, target=target, score=score
+    )

@@ -22,6 +22,7 @@ import streamlit as st
 from facedash import exports, thumbnails
 from facedash import projection as P
 from facedash.figures import embedding_map as F
+from facedash.i18n import _, ngettext
 from facedash.pipeline import EmbeddingSet
 from facedash.ui import jobs, widgets
 from facedash.ui import pfe as pfe_ui
@@ -85,8 +86,15 @@ def warm_umap(n: int) -> None:
     large = n > P.UMAP_EXACT_KNN_MAX
     thread = _warming().start(large)
     if thread.is_alive():
-        extra = ", and a minute more for its neighbour search past 30,000 faces" if large else ""
-        with st.spinner(f"Compiling UMAP (numba, once per server: about 20 s{extra}) ..."):
+        note = (
+            _(
+                "Compiling UMAP (numba, once per server: about 20 s, and a minute more for its "
+                "neighbour search past 30,000 faces) ..."
+            )
+            if large
+            else _("Compiling UMAP (numba, once per server: about 20 s) ...")
+        )
+        with st.spinner(note):
             thread.join()
 
 
@@ -142,7 +150,7 @@ def projection(
     progress bar and stops when the page reruns (a setting changed).
     """
     n = len(embeddings)
-    P.check_size(method, n)
+    check_size(method, n)
     wanted = (key, method, dims, _params(method, seed, n_neighbors, min_dist, perplexity))
     kept = _kept()
     hit = kept.get(wanted)
@@ -155,12 +163,17 @@ def projection(
         result = jobs.run_in_process(
             _project,
             args,
-            label=f"t-SNE of {n:,} faces, once per set and setting; change a setting to stop it",
+            label=_(
+                "t-SNE of {n:,} faces, once per set and setting; change a setting to stop it"
+            ).format(n=n),
             estimate_s=estimate,
         )
     else:
         note = (
-            f"{name} of {n:,} faces: about {estimate:.0f} s, once per set and setting (then cached) ..."
+            _(
+                "{method} of {n:,} faces: about {seconds:.0f} s, once per set and setting "
+                "(then cached) ..."
+            ).format(method=name, n=n, seconds=estimate)
             if estimate > SLOW_S
             else f"{name} ..."
         )
@@ -191,8 +204,35 @@ def _project(
     )
 
 
-@st.cache_data(show_spinner="Clustering ...", max_entries=32)
-def cluster(
+def check_size(method: str, n: int) -> None:
+    """``P.check_size`` with its message in the page's language."""
+    try:
+        P.check_size(method, n)
+    except ValueError as exc:
+        if method != "tsne":
+            raise
+        raise ValueError(
+            _(
+                "t-SNE on {n:,} faces would take about {minutes:.0f} minutes here and is limited "
+                "to {limit:,} faces: use UMAP (same kind of neighbour map, about {umap:.0f} "
+                "minutes) or PCA (instant), or a sample of the set."
+            ).format(
+                n=n,
+                minutes=P.estimate_seconds("tsne", n) / 60,
+                limit=P.TSNE_MAX,
+                umap=P.estimate_seconds("umap", n) / 60,
+            )
+        ) from exc
+
+
+def cluster(*args: object) -> P.ClusterMap:
+    """``_cluster`` (KMeans and its metrics, cached) behind a note while it runs."""
+    with st.spinner(_("Clustering ...")):
+        return _cluster(*args)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _cluster(
     key: str,
     _embeddings: np.ndarray,
     _people: np.ndarray,
@@ -222,9 +262,14 @@ def people_key(people: np.ndarray) -> str:
     return hashlib.sha1("\0".join(np.asarray(people).astype(str).tolist()).encode()).hexdigest()
 
 
-@st.cache_data(show_spinner="Encoding thumbnails (once per face set) ...", max_entries=8)
-def thumb_uris(key: str, _thumbs: list[bytes | None], side: int) -> list[str]:
+def thumb_uris(key: str, thumbs: list[bytes | None], side: int) -> list[str]:
     """Thumbnails as data URIs, encoded once per face set and shared by every rerun."""
+    with st.spinner(_("Encoding thumbnails (once per face set) ...")):
+        return _thumb_uris(key, thumbs, side)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _thumb_uris(key: str, _thumbs: list[bytes | None], side: int) -> list[str]:
     return thumbnails.data_uris(_thumbs, side)
 
 
@@ -318,12 +363,12 @@ def pictured(
 
 def sample_note(n: int, shown: int) -> str:
     """What a large map draws, and why not every face."""
-    return (
-        f"{n:,} faces are WebGL points; {shown} of them are drawn as pictures: one per cell "
+    return _(
+        "{n:,} faces are WebGL points; {shown} of them are drawn as pictures: one per cell "
         "of a grid a little wider than a picture, so pictures never pile up, plus the faces you "
         "selected, clicked or searched. Zooming in does not add pictures (the chart does not "
         "tell the server its zoom): click, box or lasso faces to see them beside the map."
-    )
+    ).format(n=n, shown=shown)
 
 
 def faces_panel(
@@ -335,9 +380,9 @@ def faces_panel(
 ) -> None:
     """Beside the map: the clicked face and its nearest faces, or the selected faces."""
     if neighbours is not None and clicked is not None:
-        st.subheader(f"Nearest faces to {result.names[clicked]}")
+        st.subheader(_("Nearest faces to {name}").format(name=result.names[clicked]))
         faces = [clicked, *(int(i) for i in neighbours.indices)]
-        captions = [f"**{result.rows[clicked].person}** (this face)"] + [
+        captions = [_("**{person}** (this face)").format(person=result.rows[clicked].person)] + [
             f"{result.rows[i].person} · d={d:.3f} · cos={1 - c:.3f}"
             for i, d, c in zip(
                 neighbours.indices, neighbours.distances, neighbours.cosine, strict=True
@@ -345,7 +390,9 @@ def faces_panel(
         ]
         widgets.face_grid(result, faces, captions, per_row=3)
     elif len(picked) > 1:
-        st.subheader(f"{len(picked)} selected faces")
+        st.subheader(
+            ngettext("{n} selected face", "{n} selected faces", len(picked)).format(n=len(picked))
+        )
         counts = selection_counts(result.people, picked)
         st.caption(" · ".join(f"{p}: {c}" for p, c in counts.items()))
         shown = picked[:PANEL_FACES]
@@ -353,9 +400,11 @@ def faces_panel(
             result, shown, [f"{result.rows[i].person} · c{labels[i]}" for i in shown], per_row=5
         )
         if len(picked) > PANEL_FACES:
-            st.caption(f"First {PANEL_FACES} of {len(picked)} shown.")
+            st.caption(_("First {shown} of {n} shown.").format(shown=PANEL_FACES, n=len(picked)))
     else:
         st.caption(
-            "Click a face for its nearest faces; pick the lasso or box tool in the chart's toolbar "
-            "and drag over the map to see those faces here."
+            _(
+                "Click a face for its nearest faces; pick the lasso or box tool in the chart's "
+                "toolbar and drag over the map to see those faces here."
+            )
         )
