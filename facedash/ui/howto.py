@@ -170,8 +170,11 @@ towards genuine ones (low-quality faces look alike); MLS also pays for the growi
 *Risk control*: reject the lowest-quality x% of faces and measure the true-accept rate at a fixed
 false-accept rate; a good quality score climbs faster. *Decoder samples*: a decoder maps an embedding
 back to a 64×64 face; samples drawn from $\mathcal{N}(\mu,\sigma^2)$ (re-normalised to the unit sphere)
-look alike when $\sigma^2$ is small and vary when it is large. Every validity figure is measured on
-**held-out people** the head never saw.
+look alike when $\sigma^2$ is small and vary when it is large. The figures of the head's record (the
+*dilemma*, the held-out *risk control*, the held-out AUC) are measured on **held-out people** the
+head never saw. The curves and crops of *this set* (its own risk-control curve and *Clean, blurred,
+not a face*) score faces the head may have been trained on (the demo's head was trained on every
+demo person): they are **in-sample**.
 
 **What is not a face.** PFE's loss only ever sees pairs of faces, so on its own the head can be as
 sure of a noise patch or a wall as of a sharp face. The head therefore carries a *face check*: a face
