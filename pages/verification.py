@@ -9,6 +9,7 @@ from facedash.errors import FacedashError
 from facedash.figures import det as D
 from facedash.figures import verification as F
 from facedash.i18n import _
+from facedash.ui import camera as CAM
 from facedash.ui import howto, state, widgets
 from facedash.ui import protocol as UP
 from facedash.ui import verification as UV
@@ -231,6 +232,7 @@ def main() -> None:
     left, right = st.columns(2)
     left.plotly_chart(F.metrics_figure(curve), key="verification_metrics")
     right.plotly_chart(F.histogram_figure(hist, curve), key="verification_hist")
+    CAM.verification_panel(result, score, threshold, hist, curve, kind)
     left, right = st.columns(2)
     with left:
         UV.confusion_panel(conf)
