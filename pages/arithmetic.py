@@ -9,6 +9,7 @@ from facedash.conditions import CONDITION_LABELS, CONDITIONS, CONDITIONS_PATTERN
 from facedash.errors import FacedashError
 from facedash.figures import arithmetic as figs
 from facedash.ui import arithmetic as UA
+from facedash.ui import camera as CAM
 from facedash.ui import howto, state
 
 PAGE = UA.PAGE
@@ -215,18 +216,11 @@ def search_section(result) -> None:
         key=f"{PAGE}_probe",
     )
     k = c2.slider("k", 3, 10, 5, key=f"{PAGE}_search_k")
-    upload = st.file_uploader(
-        "... or upload a photo (its largest face is the query)",
-        type=state.UPLOAD_TYPES,
-        key=f"{PAGE}_upload",
-    )
     query, label, exclude = result.embeddings[probe], str(result.people[probe]), probe
-    if upload is not None:
-        vector, reason = UA.embed_photo(result, upload.name, upload.getvalue())
-        if vector is None:
-            st.warning(f"{upload.name}: {reason}")
-        else:
-            query, label, exclude = vector, f"your photo {upload.name}", -1
+    query_label = "... or upload a photo (its largest face is the query)"
+    found = CAM.search_query(result, PAGE, query_label)
+    if found is not None:
+        query, label, exclude = found
     ids, sims = UA.nearest(result.embeddings, query, k, exclude)
     probe_person = result.people[probe] if exclude >= 0 else None
     people = result.people

@@ -14,6 +14,7 @@ from facedash.explain.methods import DEFAULT_TARGET, blocks
 from facedash.explain.overlay import overlay, png_bytes
 from facedash.figures import attention as figs
 from facedash.ui import attention as UA
+from facedash.ui import camera as CAM
 from facedash.ui import howto, state
 
 TARGETS = {
@@ -104,12 +105,8 @@ def _pickers(result, n: int) -> tuple[list[int], str, str, object]:
     elif target == "channel":
         ch = st.number_input("Channel", 0, result.embeddings.shape[1] - 1, key="attention_channel")
         spec = f"channel:{int(ch)}"
-    with st.expander("Or explain a photo of your own (replaces the face above)"):
-        upload = st.file_uploader(
-            "A photo with a face (the largest is explained)",
-            type=["jpg", "jpeg", "png", "webp", "bmp"],
-            key="attention_upload",
-        )
+    with CAM.expander("Or explain a photo of your own (replaces the face above)", "attention"):
+        upload = CAM.attention_photo(target, "A photo with a face (the largest is explained)")
     return faces_idx, target, spec, upload
 
 
@@ -255,14 +252,14 @@ def main() -> None:
     faces_idx, target, spec, upload = _pickers(result, len(result.rows))
     method, layer, opacity = _method_pickers(result.model_id)
     try:
-        x = UA.inputs(result, faces_idx, upload)
+        x = CAM.attention_inputs(result, faces_idx, upload)
     except FacedashError as exc:
         st.error(f"{upload.name}: {exc}")
         return
     reference = UA.references(result, target, x)
     try:
         with st.spinner("Explaining ..."):
-            a = UA.explain(result.model_id, x.faces, x.landmarks, method, layer, spec, reference)
+            a = CAM.explain(x, result.model_id, method, layer, spec, reference)
     except ValueError as exc:
         st.warning(str(exc))
         return
