@@ -23,6 +23,7 @@ import numpy as np
 
 from facedash import paths
 from facedash.errors import FacedashError
+from facedash.i18n import _
 from facedash.pfe import degrade
 
 Progress = Callable[[int, int, str], None]
@@ -122,8 +123,8 @@ def evaluation_variants(faces: np.ndarray, levels: tuple[float, ...] = degrade.L
     faces = np.asarray(faces, dtype=np.int64)
     specs = [("clean", 0.0)] + [(k, lv) for k in degrade.KINDS for lv in levels if lv > 0]
     face = np.repeat(faces, len(specs))
-    kind = np.array([k for k, _ in specs] * len(faces), dtype=object)
-    strength = np.array([s for _, s in specs] * len(faces), dtype=float)
+    kind = np.array([k for k, _unused in specs] * len(faces), dtype=object)
+    strength = np.array([s for _unused, s in specs] * len(faces), dtype=float)
     return Variants(face, kind, strength)
 
 
@@ -166,7 +167,7 @@ def variant_features(
         if progress is not None:
 
             def report(done: int, total: int) -> None:
-                progress(done, total, "Embedding the faces and their degraded copies")
+                progress(done, total, _("Embedding the faces and their degraded copies"))
 
         feats, embs = extractor(rendered, progress=report)
         return {"features": feats, "embeddings": embs}

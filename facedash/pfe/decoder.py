@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from facedash import paths
+from facedash.i18n import _
 from facedash.pfe.train import Cancel, Progress, TrainingCancelled, cached, pfe_dir, training_faces
 
 SIZE = 64
@@ -38,7 +39,7 @@ def augment(crops: np.ndarray, copies: int, seed: int = 0) -> tuple[np.ndarray, 
     import cv2
 
     rng = np.random.default_rng(seed)
-    n, h, w, _ = crops.shape
+    n, h, w = crops.shape[:3]
     out = np.empty((n * copies, h, w, 3), dtype=np.uint8)
     source = np.repeat(np.arange(n), copies)
     for k, src in enumerate(source):
@@ -185,7 +186,7 @@ def train_decoder(
         if progress is not None:
 
             def report(done: int, total: int) -> None:
-                progress(done, total, "Embedding the faces and their augmented copies")
+                progress(done, total, _("Embedding the faces and their augmented copies"))
 
         return {"embeddings": extractor(images, progress=report)[1]}
 
@@ -230,7 +231,9 @@ def train_decoder(
             progress(
                 epoch + 1,
                 epochs,
-                f"Training the decoder: epoch {epoch + 1}/{epochs}, {loss} {losses[-1]:.4f}",
+                _("Training the decoder: epoch {epoch}/{epochs}, {loss} {value}").format(
+                    epoch=epoch + 1, epochs=epochs, loss=loss, value=f"{losses[-1]:.4f}"
+                ),
             )
     fit_seconds = time.perf_counter() - fit_start
     decoder = Decoder(model, {})

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from facedash.errors import FacedashError
+from facedash.i18n import _
 from facedash.pfe.data import Progress
 
 Cancel = Callable[[], bool]
@@ -42,7 +43,7 @@ def batches(
     cursor = {p: 0 for p in groups}
     out = []
     names = list(groups)
-    for _ in range(steps):
+    for _unused in range(steps):
         chosen = rng.choice(len(names), size=min(people_per_batch, len(names)), replace=False)
         idx = []
         for c in chosen:
@@ -130,7 +131,9 @@ def fit_head(
             progress(
                 epoch + 1,
                 epochs,
-                f"Training the head: epoch {epoch + 1}/{epochs}, -MLS {losses[-1]:.1f}",
+                _("Training the head: epoch {epoch}/{epochs}, -MLS {loss}").format(
+                    epoch=epoch + 1, epochs=epochs, loss=f"{losses[-1]:.1f}"
+                ),
             )
     return model, losses
 

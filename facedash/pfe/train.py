@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from facedash.i18n import N_
+from facedash.i18n import N_, _, ngettext
 from facedash.pfe import degrade, nonface
 from facedash.pfe import evaluate as ev
 from facedash.pfe.data import (
@@ -199,7 +199,13 @@ def train(
 
     train_faces = np.flatnonzero(np.isin(people, train_people))
     tv = training_variants(train_faces, variants_per_face, seed)
-    report(0, 1, f"Embedding {len(tv)} training crops")
+    report(
+        0,
+        1,
+        ngettext("Embedding {n} training crop", "Embedding {n} training crops", len(tv)).format(
+            n=len(tv)
+        ),
+    )
     feats, mu = variant_features(extractor, crops, tv, progress)
     labels = np.unique(people[tv.face], return_inverse=True)[1]
 
@@ -211,17 +217,37 @@ def train(
         ]
     )
     hv = evaluation_variants(held_faces)
-    report(0, 1, f"Embedding {len(hv)} held-out crops")
+    report(
+        0,
+        1,
+        ngettext("Embedding {n} held-out crop", "Embedding {n} held-out crops", len(hv)).format(
+            n=len(hv)
+        ),
+    )
     h_feats, h_mu = variant_features(extractor, crops, hv, progress)
     det = None
     if detector is not None:
-        report(0, 1, f"Running the face detector on {len(hv)} held-out crops")
+        report(
+            0,
+            1,
+            ngettext(
+                "Running the face detector on {n} held-out crop",
+                "Running the face detector on {n} held-out crops",
+                len(hv),
+            ).format(n=len(hv)),
+        )
         det = detector_scores(detector, crops, hv)
     neg = None
     if nonfaces:
-        report(0, 1, f"Embedding {nonfaces} non-face crops")
+        report(
+            0,
+            1,
+            ngettext(
+                "Embedding {n} non-face crop", "Embedding {n} non-face crops", nonfaces
+            ).format(n=nonfaces),
+        )
         neg = nonface_features(extractor, result, train_people, nonfaces, seed, progress)
-    report(0, 1, "Embedding 200 held-out non-face crops")
+    report(0, 1, _("Embedding 200 held-out non-face crops"))
     h_neg, h_neg_kinds = nonface_features(
         extractor, result, held_people, 200, seed + 7919, progress, kinds=True
     )
@@ -247,7 +273,15 @@ def train(
         hv_train = training_variants(
             np.flatnonzero(np.isin(people, held_people)), variants_per_face, seed + 1
         )
-        report(0, 1, f"Embedding {len(hv_train)} more crops to refit on every person")
+        report(
+            0,
+            1,
+            ngettext(
+                "Embedding {n} more crop to refit on every person",
+                "Embedding {n} more crops to refit on every person",
+                len(hv_train),
+            ).format(n=len(hv_train)),
+        )
         f2, m2 = variant_features(extractor, crops, hv_train, progress)
         all_labels = np.unique(
             np.concatenate([people[tv.face], people[hv_train.face]]), return_inverse=True
@@ -362,7 +396,7 @@ def nonface_features(
         if progress is not None:
 
             def report(done: int, total: int) -> None:
-                progress(done, total, "Embedding non-face crops")
+                progress(done, total, _("Embedding non-face crops"))
 
         return {"features": extractor(crops, progress=report)[0]}
 
