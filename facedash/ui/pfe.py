@@ -53,7 +53,8 @@ def label(key: str) -> str:
 
 def head_caption(record: dict[str, Any]) -> str:
     """The saved head's training summary, from its record."""
-    dataset = record["dataset"]
+    dataset, inputs = record["dataset"], record["inputs"]
+    saved = record.get("saved_head", N_("the split model"))
     return _(
         "Head trained {trained_at} on {dataset}: {inputs}; {crops} crops of {people}; "
         "{epochs} epochs, {seconds} s. Validity figures come from this split; the saved "
@@ -61,12 +62,12 @@ def head_caption(record: dict[str, Any]) -> str:
     ).format(
         trained_at=record["trained_at"],
         dataset=_(dataset) if dataset == state.DEMO else dataset,
-        inputs=_(record["inputs"]),
+        inputs=_(inputs),
         crops=record["train_crops"],
         people=", ".join(record["train_people"]),
         epochs=record["epochs"],
         seconds=f"{record['seconds']:.0f}",
-        saved_head=_(record.get("saved_head", N_("the split model"))),
+        saved_head=_(saved),
     )
 
 
