@@ -77,7 +77,15 @@ def cmd_assets_fetch(args: argparse.Namespace) -> int:
     if not args.no_pfe:  # the demo's uncertainty head and decoder (facedash.pfe.demo)
         from facedash.pfe import demo
 
-        state["pfe"] = demo.setup(log=log)
+        try:
+            state["pfe"] = demo.setup(log=log)
+        except Exception as exc:  # the assets are fine: the app trains these in the background
+            state["pfe"] = {"error": f"{type(exc).__name__}: {exc}", "trained": []}
+            print(
+                f"facedash: warning: the demo's PFE head and decoder were not trained "
+                f"({state['pfe']['error']}); the app trains them when the Uncertainty page opens",
+                file=sys.stderr,
+            )
         if state["pfe"]["trained"]:
             text += (
                 f" Demo PFE {' and '.join(state['pfe']['trained'])} trained in "
