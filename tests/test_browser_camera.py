@@ -44,12 +44,11 @@ def demo_frame(demo_dataset) -> Image.Image:
 
 
 @pytest.fixture(scope="module")
-def camera_browser(demo_dataset, tmp_path_factory):
-    """Headless Chromium whose only camera is a fake one playing a demo face."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium")
-    from playwright.sync_api import sync_playwright
+def camera_browser(browser, demo_dataset, tmp_path_factory):
+    """Headless Chromium whose only camera is a fake one playing a demo face.
 
+    Launched through the session's Playwright (``browser``'s): one sync Playwright a thread.
+    """
     clip = write_y4m(demo_frame(demo_dataset), tmp_path_factory.mktemp("camera") / "face.y4m")
     args = [
         *CHROMIUM_ARGS,
@@ -57,10 +56,9 @@ def camera_browser(demo_dataset, tmp_path_factory):
         "--use-fake-ui-for-media-stream",
         f"--use-file-for-fake-video-capture={clip}",
     ]
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-        yield chromium
-        chromium.close()
+    chromium = browser.browser_type.launch(executable_path=CHROMIUM, headless=True, args=args)
+    yield chromium
+    chromium.close()
 
 
 def test_y4m_clip_is_the_demo_frame(demo_dataset, tmp_path):
