@@ -257,3 +257,41 @@ def test_library_reasons_are_translated_for_display_only():
         assert "123x45" in UD.reason("123x45 pixels is too small to hold a face")
         assert "そのようなファイル" in UD.reason("cannot read file (No such file or directory)")
         assert UD.reason("something the table does not know") == "something the table does not know"
+
+
+@pytest.mark.browser
+def test_the_language_in_a_browser(page, app_url):
+    """The real server: ?lang=ja, a page change and a rerun there keep it; the picker turns it English."""
+    from tests.conftest import screenshot, wait_for_app
+
+    page.goto(app_url + "/?lang=ja")
+    wait_for_app(page, "埋め込んだ顔")
+    sidebar = page.get_by_test_id("stSidebar")
+    assert sidebar.get_by_text("顔セット").count() == 1
+    sidebar.get_by_role("link", name="照合").click()
+    wait_for_app(page, "この図の読み方")
+    assert "/verification" in page.url
+    # A rerun on that page (a sidebar choice): the shared sidebar and the language stay.
+    sidebar.get_by_text("写真または zip をアップロード").click()
+    wait_for_app(page, "サイドバーで写真または zip をアップロードすると始まります。")
+    # A face setting changed in Japanese keeps its value in English.
+    sidebar.get_by_text("顔の設定").click()
+    margin = sidebar.get_by_role("slider")
+    margin.focus()
+    margin.press("ArrowRight")
+    margin.press("ArrowRight")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=stSidebar] input[type=range]')"
+        "?.getAttribute('aria-valuetext') === '0.20'"
+    )
+    wait_for_app(page, "サイドバーで写真または zip をアップロードすると始まります。")
+    screenshot(page, "lang_ja_verification")
+    sidebar.get_by_test_id("stSelectbox").filter(has_text="Language / 言語").click()
+    page.get_by_role("option", name="English").click()
+    wait_for_app(page, "Upload photos or a zip in the sidebar to start.")
+    assert "lang=en" in page.url and "/verification" in page.url
+    assert sidebar.get_by_text("Face settings").count() == 1
+    if not sidebar.get_by_role("slider").is_visible():
+        sidebar.get_by_text("Face settings").click()
+    assert sidebar.get_by_role("slider").get_attribute("aria-valuetext") == "0.20"
+    assert sidebar.get_by_text("Crop margin around the box").count() == 1

@@ -19,8 +19,12 @@ __all__ = ["KEY", "picker", "start"]
 
 KEY = "fd_lang"  # the picker's key
 _PARAM_SEEN = "_fd_lang_param"  # the ?lang= value already applied (so a stale one never overrides)
-# The settled language, kept apart from the picker's key: Streamlit drops a widget's value
-# after a run that does not draw it (a page served without app.py, the token page's stop).
+# The settled language: the one source of truth, kept apart from the picker's key. A
+# widget's own value is not reliable across runs: Streamlit drops it after a run that does
+# not draw the widget (a page served without app.py), and resets it to the first option
+# when the widget's identity changes (the first run of a session goes through Streamlit's
+# legacy pages/ runner, the next ones do not). The picker is set from it before each draw;
+# its callback writes the person's choice back.
 _CHOSEN = "_fd_lang_chosen"
 
 
@@ -38,26 +42,25 @@ def start() -> str:
     if param is not None and param != state.get(_PARAM_SEEN):  # a new ?lang=: it wins
         state[_PARAM_SEEN] = param
         chosen = i18n.negotiate(param)
-    elif i18n.normalize(state.get(KEY)) is not None:  # the picker (a change included)
-        chosen = state[KEY]
-    elif i18n.normalize(state.get(_CHOSEN)) is not None:  # settled earlier in this session
+    elif i18n.normalize(state.get(_CHOSEN)) is not None:  # settled earlier (or just picked)
         chosen = state[_CHOSEN]
     else:
         chosen = i18n.negotiate(_browser())
     state[_CHOSEN] = chosen
-    if state.get(KEY) != chosen:
-        state[KEY] = chosen
     return i18n.set_language(chosen)
 
 
 def _changed() -> None:
-    lang = st.session_state[KEY]
+    """The picker's callback (before the script runs): the choice, in the session and the address."""
+    lang = i18n.normalize(st.session_state[KEY]) or i18n.DEFAULT
+    st.session_state[_CHOSEN] = lang
     st.query_params["lang"] = lang
     st.session_state[_PARAM_SEEN] = lang
 
 
 def picker() -> None:
     """The language picker (both names always readable: "Language / 言語")."""
+    st.session_state[KEY] = st.session_state.get(_CHOSEN) or i18n.language()
     st.selectbox(
         "Language / 言語",
         list(i18n.LANGUAGES),
