@@ -8,7 +8,7 @@ from facedash.ui import data as UD
 
 
 def main() -> None:
-    result = state.page_start("pages/data.py", _("Data"), _(howto.DATA))
+    result = state.page_start("pages/data.py", _("Data"), howto.DATA)
     classroom.link_panel()  # serving a class: the students' link and its QR code
     if result is None:
         return
