@@ -376,20 +376,20 @@ def demo_note(result: Any, job: dict[str, Any]) -> None:
         text = _("Training the demo's head and decoder failed: {error}")
         st.error(text.format(error=job["error"]))
     elif not job["finished"]:
-        _demo_progress(result)
+        _demo_progress(result, job["part"])
 
 
 @st.fragment(run_every=2.0)
-def _demo_progress(result: Any) -> None:
+def _demo_progress(result: Any, part: str) -> None:
     job = demo_training(result)
-    if job is None or job["finished"]:
-        st.rerun()  # both are saved: the page opens complete
-    part = _("uncertainty head") if job["part"] == "head" else _("decoder")
+    if job is None or job["finished"] or job["part"] != part:
+        st.rerun()  # the head (then the decoder) is saved: the page shows it
+    name = _("uncertainty head") if part == "head" else _("decoder")
     text = _(
         "Training the demo's {part} once, in the background (the other pages do not wait): "
         "{done}/{total}"
     )
     st.progress(
         min(1.0, job["done"] / job["total"]),
-        text=text.format(part=part, done=job["done"], total=job["total"]),
+        text=text.format(part=name, done=job["done"], total=job["total"]),
     )
