@@ -217,6 +217,39 @@ def test_files_not_used_in_japanese(app_py, demo, tmp_path):
     assert set(table["Reason"]) == {"a text file, not an image", "no face found"}
 
 
+def _many_failures(lang: str) -> None:
+    from facedash import i18n
+    from facedash.datasets import Failure
+    from facedash.ui import data as UD
+
+    i18n.set_language(lang)
+    reasons = ["no face found", "a text file, not an image", "empty file (0 bytes)"]
+    UD.failures_panel([Failure(f"p/{k}.jpg", reasons[k % 3]) for k in range(250)])
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_a_paged_failures_table_in_both_languages(lang):
+    """Past 200 files: the pager, the caption and the page of the table translated; the CSV English."""
+    at = AppTest.from_function(_many_failures, args=(lang,), default_timeout=60).run()
+    assert not at.exception, at.exception
+    frame = at.dataframe[0].value
+    assert len(frame) == 200
+    if lang == "ja":
+        assert list(frame.columns) == ["ファイル", "理由"]
+        assert set(frame["理由"]) == {
+            "顔が見つかりません",
+            "画像ではなくテキストファイルです",
+            "空のファイルです（0 バイト）",
+        }
+        assert at.number_input(key="data_failures_page").label == "ページ（全 2 ページ）"
+        assert any(c.value.startswith("250 件、1 ページに 200 件。多い理由: ") for c in at.caption)
+        assert at.get("download_button")[0].proto.label == "すべて CSV で保存"
+    else:
+        assert list(frame.columns) == ["File", "Reason"]
+        assert at.number_input(key="data_failures_page").label == "Page (of 2)"
+        assert any(c.value.startswith("250 files, 200 per page;") for c in at.caption)
+
+
 def test_library_reasons_are_translated_for_display_only():
     """The Data page's reasons for files not used: Japanese on screen, the library's English kept."""
     from facedash.datasets import load_zip
