@@ -69,7 +69,7 @@ def _explorer(result, sigma2, extractor, head) -> None:
         for n, k in enumerate(KNOBS)
     }
     crop = decode_jpeg(result.thumbs[i])
-    out = analysis.explore(crop, strengths, extractor, head, seed=i)
+    out = pfe_ui.explore(result, i, strengths, extractor, head)
     a, b, c = st.columns([1, 1, 2])
     a.image(crop, caption=_("clean"), width="stretch")
     b.image(out["image"], caption=_("degraded"), width="stretch")
@@ -155,7 +155,7 @@ def _validity(result, sigma2, record) -> None:
     )
 
 
-def _fusion(result, sigma2) -> None:
+def _fusion(result, sigma2, trained_at: str) -> None:
     people = sorted(set(result.people.tolist()))
     person = st.selectbox(_("Person"), people, key="uncertainty_fuse_person")
     own = [i for i, r in enumerate(result.rows) if r.person == person][: pfe_ui.FACE_CHOICES]
@@ -169,7 +169,7 @@ def _fusion(result, sigma2) -> None:
     if not chosen:
         st.info(_("Pick at least one photo."))
         return
-    out = analysis.fusion(result.embeddings, sigma2, result.people, np.array(chosen))
+    out = pfe_ui.fusion(result, sigma2, trained_at, chosen)
     cols = st.columns(min(len(chosen), 8))
     for col, k in zip(cols, chosen, strict=False):
         col.image(decode_jpeg(result.thumbs[k]), width="stretch")
@@ -277,7 +277,7 @@ def main() -> None:
     with tabs[2]:
         _validity(result, sigma2, record)
     with tabs[3]:
-        _fusion(result, sigma2)
+        _fusion(result, sigma2, record["trained_at"])
     with tabs[4]:
         _decoder(result, sigma2, extractor, head, training)
 

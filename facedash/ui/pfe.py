@@ -194,6 +194,44 @@ def set_risk_control(
         return _set_risk_control(set_key(result), version, far, result, sigma2)
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def _explored(
+    set_key: str, version: str, i: int, knobs: tuple, _crop: Any, _extractor: Any, _head: Any
+) -> dict[str, Any]:
+    from facedash.pfe import analysis
+
+    return analysis.explore(_crop, dict(knobs), _extractor, _head, seed=i)
+
+
+def explore(result: Any, i: int, strengths: dict[str, float], extractor: Any, head_: Any) -> dict:
+    """Face ``i`` degraded by the sliders: its sigma^2, cosine and MLS to the clean crop.
+
+    Kept per set, face, head and strengths, so a rerun that moves another widget runs no model.
+    """
+    from facedash.images import decode_jpeg
+    from facedash.pfe import head_version
+
+    crop = decode_jpeg(result.thumbs[i])
+    knobs = tuple(sorted(strengths.items()))
+    return _explored(set_key(result), head_version(head_), i, knobs, crop, extractor, head_)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _fused(
+    set_key: str, trained_at: str, chosen: tuple, _mu: Any, _sigma2: Any, _people: Any
+) -> dict:
+    from facedash.pfe import analysis
+
+    return analysis.fusion(_mu, _sigma2, _people, np.array(chosen))
+
+
+def fusion(result: Any, sigma2: np.ndarray, trained_at: str, chosen: list[int]) -> dict:
+    """The chosen photos fused and scored against every other face, once per set, head and choice."""
+    return _fused(
+        set_key(result), trained_at, tuple(chosen), result.embeddings, sigma2, result.people
+    )
+
+
 FACE_CHOICES = 500  # faces a picker offers at most (a seeded sample of larger sets)
 
 
