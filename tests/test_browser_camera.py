@@ -102,3 +102,29 @@ def test_attention_explains_a_photo_taken_with_the_camera(camera_browser, app_ur
         assert path.stat().st_size > 50_000
     finally:
         context.close()
+
+
+def test_verification_scores_a_photo_taken_with_the_camera(camera_browser, app_url):
+    context = camera_browser.new_context(viewport={"width": 1400, "height": 1200})
+    context.grant_permissions(["camera"], origin=app_url)
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    try:
+        page.goto(app_url + "/verification")
+        wait_for_app(page, "Your photo against a face of the set")
+        page.get_by_text("Your photo against a face of the set").click()
+        page.get_by_text("Take a photo with the camera").click()
+        shoot = page.get_by_role("button", name="Take Photo")
+        shoot.wait_for()  # the expander stayed open through the rerun
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('video')].some(v => v.readyState >= 2)"
+        )
+        shoot.click()
+        wait_for_app(page, "Decision at")
+        panel = page.locator("[data-testid=stExpander]").filter(has_text="Your photo against")
+        panel.get_by_text("your photo: ").first.wait_for()  # its line on the score histogram
+        out = screenshot(page, "camera_verification")
+        panel.first.screenshot(path=str(out.with_name("camera_verification_panel.png")))
+        assert out.stat().st_size > 50_000
+    finally:
+        context.close()

@@ -265,4 +265,25 @@ def test_search_and_verification_take_a_camera_photo(demo, demo_dataset):
         mine = at.session_state["camera_held"]["verification_photo"][1].embedding
         assert float(metrics["Score"]) == pytest.approx(_cos(mine, demo.embeddings[face]), abs=1e-4)
         assert metrics[f"Decision at {threshold:.4f}"] == decision
+        specs = [c.proto.spec for c in at.get("plotly_chart")]
+        assert any(f"your photo: {float(metrics['Score']):.4f}" in sp for sp in specs)
     assert not _stored(frame)
+
+
+def test_the_camera_widgets_in_japanese(demo, demo_dataset):
+    from facedash import i18n
+    from tests.test_pages_japanese import english_left, japanese_app
+
+    with i18n.using("ja"):
+        at = japanese_app("pages/verification.py")
+        at.radio(key="verification_photo_source").set_value("camera").run()
+        assert not at.exception and not english_left(at)
+        assert any("メモリにだけ保持" in c.value for c in at.caption)
+        frame = camera_frame(demo_dataset)
+        at.camera_input(key="verification_photo_camera").set_value(
+            ("image.jpg", frame, "image/jpeg")
+        ).run()
+        assert not at.exception
+        left = english_left(at)
+        assert not left, left
+        assert any(m.label.startswith("閾値") and m.label.endswith("での判定") for m in at.metric)

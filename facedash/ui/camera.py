@@ -36,6 +36,7 @@ SLOTS = {0: N_("the face"), 1: N_("the second face (the reference)")}
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
 HELD = "camera_held"  # session_state: {widget key: (content key, PhotoFace | FacedashError)}
 EXPLAINED = "camera_explained"  # session_state: (frame digest, {settings key: Analysis})
+PHOTO_COLOUR = "#7b2cbf"  # the photo's line on the score histogram (not a class colour)
 PICKER_LIMIT = 500  # faces of the set a picker offers at most (a seeded sample past it)
 
 MEMORY_NOTE = N_(
@@ -296,7 +297,7 @@ def verification_panel(
     from facedash import search
     from facedash.figures import verification as F
 
-    with st.expander(_("Your photo against a face of the set")):
+    with expander(_("Your photo against a face of the set"), "verification_photo"):
         c1, c2 = st.columns([1, 1])
         with c1:
             photo = photo_input(
@@ -321,20 +322,40 @@ def verification_panel(
             return
         s = pair_score(kind, face.embedding, result.embeddings[j])
         same = s >= threshold if kind.higher_is_same else s <= threshold
-        p1, p2, p3, p4 = st.columns([1, 1, 1, 2])
+        left, right = st.columns([1, 1])
+        p1, p2 = left.columns(2)
         p1.image(face.crop, caption=photo.name, width="stretch")
         if result.thumbs[j]:
             p2.image(result.thumbs[j], caption=UAT.label(result, int(j)), width="stretch")
-        p3.metric(_("Score"), f"{s:.4f}", help=_(kind.name))
-        p3.metric(
+        m1, m2 = left.columns([2, 3])
+        m1.metric(_("Score"), f"{s:.4f}", help=_(kind.name))
+        m2.metric(
             _("Decision at {t:.4f}").format(t=threshold),
             _("same person") if same else _("different people"),
         )
-        fig = F.histogram_figure(hist, curve)
-        fig.add_vline(
-            x=s,
-            line={"color": "black", "width": 3},
-            annotation_text=_("your photo"),
-            annotation_position="top",
+        right.plotly_chart(
+            photo_on_histogram(F.histogram_figure(hist, curve), hist, s),
+            key="verification_photo_hist",
         )
-        p4.plotly_chart(fig, key="verification_photo_hist")
+
+
+def photo_on_histogram(fig: Any, hist: Any, s: float) -> Any:
+    """The score histogram with the photo's score as a line of its own colour (in the legend)."""
+    import plotly.graph_objects as go
+
+    top = max(
+        float(np.max(c / max(int(c.sum()), 1))) if len(c) else 0.0
+        for c in (np.asarray(hist.genuine), np.asarray(hist.impostor))
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[s, s],
+            y=[0.0, top * 1.05 or 1.0],
+            mode="lines+markers",
+            marker={"symbol": "diamond", "size": [0, 11], "color": PHOTO_COLOUR},
+            line={"color": PHOTO_COLOUR, "width": 3, "dash": "dot"},
+            name=_("your photo: {s:.4f}").format(s=s),
+            hovertemplate=_("your photo: {s:.4f}").format(s=s) + "<extra></extra>",
+        )
+    )
+    return fig
