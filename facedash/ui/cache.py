@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import streamlit as st
 
 from facedash.detect import Detector, DetectorSettings
@@ -65,3 +66,11 @@ def detector(settings: DetectorSettings) -> Detector:
 def store() -> Store:
     """The SQLite embedding store in the asset folder."""
     return Store()
+
+
+def read_only(*values: Any) -> None:
+    """Freeze the arrays of a cached resource that every session shares (a write raises)."""
+    for v in values:
+        for a in [v, *getattr(v, "__dict__", {}).values()]:
+            if isinstance(a, np.ndarray):
+                a.setflags(write=False)
