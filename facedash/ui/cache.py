@@ -7,7 +7,9 @@ lock). Nothing here runs until a page asks for it.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 import streamlit as st
@@ -16,6 +18,8 @@ from facedash.detect import Detector, DetectorSettings
 from facedash.i18n import _
 from facedash.models.registry import Embedder, load_embedder, load_model
 from facedash.store import Store
+
+T = TypeVar("T")
 
 
 @st.cache_resource(show_spinner=False)
@@ -74,3 +78,17 @@ def read_only(*values: Any) -> None:
         for a in [v, *getattr(v, "__dict__", {}).values()]:
             if isinstance(a, np.ndarray):
                 a.setflags(write=False)
+
+
+def with_spinner(message: str, cached: Callable[..., T]) -> Callable[..., T]:
+    """``cached`` behind a spinner that says ``message`` (marked N_) in the session's language.
+
+    (``st.cache_data(show_spinner=...)`` takes its text once, at import, in English.)
+    """
+
+    @functools.wraps(cached)
+    def run(*args: Any, **kwargs: Any) -> T:
+        with st.spinner(_(message)):
+            return cached(*args, **kwargs)
+
+    return run

@@ -22,9 +22,9 @@ import streamlit as st
 from facedash import exports, thumbnails
 from facedash import projection as P
 from facedash.figures import embedding_map as F
-from facedash.i18n import _, ngettext
+from facedash.i18n import N_, _, ngettext
 from facedash.pipeline import EmbeddingSet
-from facedash.ui import jobs, widgets
+from facedash.ui import cache, jobs, widgets
 from facedash.ui import pfe as pfe_ui
 from facedash.ui.keys import set_key
 
@@ -225,12 +225,6 @@ def check_size(method: str, n: int) -> None:
         ) from exc
 
 
-def cluster(*args: object) -> P.ClusterMap:
-    """``_cluster`` (KMeans and its metrics, cached) behind a note while it runs."""
-    with st.spinner(_("Clustering ...")):
-        return _cluster(*args)
-
-
 @st.cache_data(show_spinner=False, max_entries=32)
 def _cluster(
     key: str,
@@ -255,6 +249,10 @@ def _cluster(
     return P.cluster_map(
         _embeddings, np.asarray(_people), k=k, space=space, seed=seed, projection=_projection
     )
+
+
+# KMeans and its metrics (cached: ``_cluster``) behind a note while it runs.
+cluster = cache.with_spinner(N_("Clustering ..."), _cluster)
 
 
 def people_key(people: np.ndarray) -> str:

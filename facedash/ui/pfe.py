@@ -25,16 +25,14 @@ import numpy as np
 import streamlit as st
 
 from facedash import paths
+from facedash.figures.uncertainty import KIND_NAMES
 from facedash.i18n import N_, _
 from facedash.ui import cache, keys, state
 
-LABELS = {  # the page's degradations, non-face kinds and scores (option values stay these keys)
-    "blur": N_("blur"),
-    "downscale": N_("downscale"),
-    "jpeg": N_("jpeg"),
-    "noise": N_("noise"),
-    "occlusion": N_("occlusion"),
-    "darkness": N_("darkness"),
+# The page's degradations, non-face kinds and scores (option values stay these keys): the
+# figures' degradation names, and these.
+LABELS = {
+    **KIND_NAMES,
     "flat": N_("flat"),
     "texture": N_("texture"),
     "background": N_("background"),

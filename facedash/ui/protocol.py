@@ -22,7 +22,7 @@ from facedash.figures import det as D
 from facedash.figures import verification as F
 from facedash.i18n import N_, _
 from facedash.pipeline import EmbeddingSet
-from facedash.ui import state
+from facedash.ui import cache, state
 from facedash.ui.keys import set_key
 from facedash.ui.verification import in_language, shown
 
@@ -103,22 +103,6 @@ def criterion_label(c: V.Criterion) -> str:
     return _(V.CRITERIA[c.name])
 
 
-def dev_eval(
-    key: str,
-    score: str,
-    attribute: str,
-    dev: str,
-    evaluation: str,
-    criterion: tuple[str, float | None, float],
-    max_pairs: int,
-    seed: int,
-    result: EmbeddingSet,
-) -> tuple[V.DevEval, F.Histogram]:
-    """The dev → eval result and its histogram (cached, see ``_dev_eval``)."""
-    with st.spinner(_("Choosing on one split, scoring on the other ...")):
-        return _dev_eval(key, score, attribute, dev, evaluation, criterion, max_pairs, seed, result)
-
-
 @st.cache_data(max_entries=16, show_spinner=False)
 def _dev_eval(
     key: str,
@@ -150,6 +134,10 @@ def _dev_eval(
         replicates=REPLICATES,
     )
     return de, F.score_histogram(de.eval.scores, de.eval.pairs.same)
+
+
+# The dev -> eval result and its histogram, behind a spinner (cached: ``_dev_eval``).
+dev_eval = cache.with_spinner(N_("Choosing on one split, scoring on the other ..."), _dev_eval)
 
 
 def _no_face_items(result: EmbeddingSet) -> list:

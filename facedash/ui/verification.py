@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -110,21 +110,6 @@ def shown(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.rename(columns=lambda c: _(c) if isinstance(c, str) and c else c)
 
 
-def analysis(
-    key: str,
-    score: str,
-    source: str,
-    max_pairs: int,
-    seed: int,
-    pairs_hash: str,
-    result: EmbeddingSet,
-    file: bytes | None,
-) -> tuple[V.Pairs, np.ndarray, V.Sweep, F.Histogram]:
-    """Pairs, their scores, the sweep and the histogram (cached, see ``_analysis``)."""
-    with st.spinner(_("Scoring pairs and sweeping every threshold ...")):
-        return _analysis(key, score, source, max_pairs, seed, pairs_hash, result, file)
-
-
 # A resource, not data: a 10k set's million pairs, scores and sweep are shared as they are
 # instead of unpickled on every rerun (0.3 s a rerun); their arrays are made read-only.
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -151,6 +136,10 @@ def _analysis(
     hist = F.score_histogram(scores, pairs.same)
     cache.read_only(pairs, scores, sw, hist)
     return pairs, scores, sw, hist
+
+
+# Pairs, their scores, the sweep and the histogram, behind a spinner (cached: ``_analysis``).
+analysis = cache.with_spinner(N_("Scoring pairs and sweeping every threshold ..."), _analysis)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -295,7 +284,7 @@ def errors_panel(
             _("False rejects ({n})").format(n=conf.fn),
         ]
     )
-    for tab, kind, text in (
+    kinds: tuple[tuple[Any, Literal["false_accept", "false_reject"], str], ...] = (
         (
             tab_fa,
             "false_accept",
@@ -306,7 +295,8 @@ def errors_panel(
             "false_reject",
             _("The same person the model calls different; the least alike first."),
         ),
-    ):
+    )
+    for tab, kind, text in kinds:
         with tab:
             st.caption(text)
             idx = V.failing_pairs(
