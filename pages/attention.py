@@ -100,7 +100,7 @@ def _pickers(result, n: int) -> tuple[list[int], str, str, object]:
             _("Channel"), 0, result.embeddings.shape[1] - 1, key="attention_channel"
         )
         spec = f"channel:{int(ch)}"
-    with CAM.expander(_("Or explain a photo of your own (replaces the face above)"), "attention"):
+    with CAM.expander(_("Or explain a photo of your own (it replaces a face above)"), "attention"):
         upload = CAM.attention_photo(target, _("A photo with a face (the largest is explained)"))
     return faces_idx, target, spec, upload
 

@@ -27,10 +27,7 @@ import streamlit as st
 
 from facedash import search
 from facedash.conditions import attribute_view
-from facedash.datasets import load_uploads
-from facedash.detect import DetectorSettings
 from facedash.i18n import N_, _
-from facedash.pipeline import embed_dataset
 from facedash.ui import cache, state
 from facedash.ui import data as data_ui
 from facedash.ui.keys import set_key
@@ -312,29 +309,6 @@ def identification(result: Any) -> search.Identification:
 def face_options(n: int, limit: int = FACE_CHOICES) -> list[int]:
     """The faces a picker offers: all of them, or a seeded sample of ``limit`` in set order."""
     return search.sample_queries(n, limit).tolist()
-
-
-def embed_photo(result: Any, name: str, data: bytes) -> tuple[np.ndarray | None, str]:
-    """The embedding of the largest face in a photo, by ``result``'s model at its precision.
-
-    None and the reason when the photo has no face.
-    """
-    _unused, align = state.settings()
-    det = DetectorSettings()
-    probe = embed_dataset(
-        load_uploads([(name, data)], name="search query"),
-        model_id=result.model_id,
-        store=cache.store(),
-        align_settings=align,
-        detector_settings=det,
-        get_detector=lambda: cache.detector(det),
-        get_model=lambda: cache.embedder_for(result),
-        backend=result.backend or None,
-        precision=result.precision or None,
-    )
-    if not len(probe.rows):
-        return None, probe.failures[0].reason if probe.failures else "no face found"
-    return probe.embeddings[0], ""
 
 
 def nearest(

@@ -17,14 +17,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from facedash.detect import AlignSettings, DetectorSettings
+from facedash.detect import AlignSettings
 from facedash.explain import METHODS, parse_target
 from facedash.explain.analysis import Analysis, analyse, heat_of, set_average
-from facedash.explain.crops import aligned_crops, face_from_photo
+from facedash.explain.crops import aligned_crops
 from facedash.explain.faithfulness import RANDOMIZATION_BOUND, randomized_copy, spearman
 from facedash.explain.methods import make
 from facedash.explain.regions import aligned_landmarks
-from facedash.explain.targets import centroid_of_each, nearest_centroid
+from facedash.explain.targets import centroid_of_each
 from facedash.explain.targets import person_centroids as centroids
 from facedash.i18n import N_, _
 from facedash.ui import cache, state
@@ -134,18 +134,6 @@ def explain(
     )
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def own_face(
-    data: bytes, model_id: str, backend: str, precision: str, margin: float, rotate: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A photo's largest face: aligned crop, landmarks and embedding; cached on the photo's bytes."""
-    settings = AlignSettings(margin=margin, rotate=rotate)
-    _unused, face, crop = face_from_photo(data, cache.detector(DetectorSettings()), settings)
-    lms = aligned_landmarks(face, crop.shape[0], margin=margin, rotate=rotate)
-    # Embedded like the set (same backend and precision), so similarities never mix precisions.
-    return crop, lms, cache.embedder(model_id, backend, precision).embed(crop[None])[0]
-
-
 @st.cache_resource(show_spinner=False)
 def randomized(model_id: str) -> Any:
     """A copy of the model with its top blocks shuffled, built once per server."""
@@ -169,8 +157,8 @@ def label(result: Any, i: int) -> str:
     return f"{row.person} · {row.name}"
 
 
-def inputs(result: Any, faces_idx: list[int], upload: Any | None) -> Inputs:
-    """The chosen faces of the set; an uploaded photo's face replaces the first one."""
+def inputs(result: Any, faces_idx: list[int]) -> Inputs:
+    """The chosen faces of the set (a photo's face replaces one in ``facedash.ui.camera``)."""
     faces = face_crops(result, faces_idx)
     out = Inputs(
         faces,
@@ -179,28 +167,6 @@ def inputs(result: Any, faces_idx: list[int], upload: Any | None) -> Inputs:
         [label(result, i) for i in faces_idx],
         [str(result.people[i]) for i in faces_idx],
     )
-    if upload is not None:
-        _unused, align = state.settings()
-        with st.spinner(_("Finding the face ...")):
-            crop, lms, emb = own_face(
-                upload.getvalue(),
-                result.model_id,
-                result.backend,
-                result.precision,
-                align.margin,
-                align.rotate,
-            )
-        out.faces, out.landmarks, out.embeddings = (
-            faces.copy(),
-            out.landmarks.copy(),
-            out.embeddings.copy(),
-        )
-        out.faces[0], out.landmarks[0], out.embeddings[0] = crop, lms, emb
-        names, cents = centroids(result.embeddings, result.people)
-        out.persons[0] = names[nearest_centroid(emb, names, cents)[0]]
-        out.titles[0] = _("{name} (nearest person: {person})").format(
-            name=upload.name, person=out.persons[0]
-        )
     return out
 
 

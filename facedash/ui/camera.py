@@ -217,7 +217,7 @@ def attention_photo(target: str, label: str) -> Photo | None:
 
 def attention_inputs(result: Any, faces_idx: list[int], photo: Photo | None) -> UAT.Inputs:
     """The chosen faces; the photo's face (if one is found) replaces the face of its slot."""
-    x = UAT.inputs(result, faces_idx, None)
+    x = UAT.inputs(result, faces_idx)
     face = checked_face(result, photo)
     if photo is None or face is None:
         return x
@@ -266,7 +266,7 @@ def explain(
     if not frame:
         return UAT.explain(*args)
     held = st.session_state if held is None else held
-    got = held.get(EXPLAINED)
+    got: tuple[str, dict[str, Any]] | None = held.get(EXPLAINED)
     if got is None or got[0] != frame:
         got = held[EXPLAINED] = (frame, {})
     key = _content_key(*args)
