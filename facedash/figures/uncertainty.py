@@ -37,21 +37,27 @@ def kind_name(kind: str) -> str:
     return _(KIND_NAMES[kind]) if kind in KIND_NAMES else kind
 
 
+WEBGL_FROM = 500  # faces past which the ranking is drawn in WebGL
+
+
 def confidence_ranking(confidence: np.ndarray, people: np.ndarray, names: np.ndarray) -> go.Figure:
     """Every face's confidence, sorted, coloured by person."""
     confidence = np.asarray(confidence, dtype=float)
     order = np.argsort(-confidence, kind="stable")
     fig = go.Figure()
-    people = np.asarray(people)
+    people, names = np.asarray(people), np.asarray(names)
+    ranked = people[order]
+    # Thousands of faces: WebGL points (one trace per person either way).
+    scatter = go.Scattergl if len(confidence) > WEBGL_FROM else go.Scatter
     for person in sorted(set(people.tolist())):
-        idx = [k for k, o in enumerate(order) if people[o] == person]
+        idx = np.flatnonzero(ranked == person)
         fig.add_trace(
-            go.Scatter(
+            scatter(
                 x=idx,
                 y=confidence[order[idx]],
                 mode="markers",
                 name=str(person),
-                text=[str(names[order[k]]) for k in idx],
+                text=names[order[idx]].astype(str),
                 hovertemplate="%{text}<br>" + _("confidence %{y:.1f}") + "<extra></extra>",
             )
         )
@@ -153,6 +159,9 @@ def risk_control(curves: Mapping[str, Sequence[float]], far: float, title: str =
     return fig
 
 
+BOX_POINTS_MAX = 2000  # points a fusion box draws one by one at most
+
+
 def fusion_scores(
     genuine: np.ndarray,
     fused: np.ndarray,
@@ -167,12 +176,13 @@ def fusion_scores(
             fig.add_trace(
                 go.Box(
                     y=np.asarray(s)[mask],
-                    x=[label] * int(mask.sum()),
+                    x0=label,  # one category for the whole trace (not a label per point)
                     name=_(TAGS[tag]),
                     legendgroup=_(TAGS[tag]),
                     showlegend=key == "fused",
                     marker_color=colour,
-                    boxpoints="all",
+                    # Every point while they can be seen; past that the box and its outliers.
+                    boxpoints="all" if mask.sum() <= BOX_POINTS_MAX else "outliers",
                     jitter=0.4,
                     pointpos=0,
                 )
