@@ -128,3 +128,28 @@ def test_verification_scores_a_photo_taken_with_the_camera(camera_browser, app_u
         assert out.stat().st_size > 50_000
     finally:
         context.close()
+
+
+def test_a_denied_camera_says_how_to_allow_it_and_offers_the_upload(browser, app_url):
+    """A browser that refuses the camera (no permission granted, no fake device)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1200})
+    context.clear_permissions()
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    try:
+        page.goto(app_url + "/attention")
+        wait_for_app(page, "Deletion AUC")
+        page.get_by_text("Or explain a photo of your own").click()
+        page.get_by_text("Take a photo with the camera").click()
+        page.get_by_text("Allow the camera for this site in your browser").wait_for()
+        assert page.get_by_role("button", name="Take Photo").is_disabled() or (
+            page.locator("video").count() == 0
+            or not page.evaluate("() => document.querySelector('video')?.readyState >= 2")
+        )
+        screenshot(page, "camera_denied")
+        page.get_by_role("button", name="Use an upload instead").click()
+        page.get_by_text("Allow the camera for this site").wait_for(state="detached")
+        page.locator("[data-testid=stFileUploader]").first.wait_for()
+        assert page.get_by_role("button", name="Take Photo").count() == 0
+    finally:
+        context.close()
