@@ -81,8 +81,10 @@ i18n-extract: setup
 	$(BIN)/pybabel update -i $(LOCALES)/facedash.pot -d $(LOCALES) -D facedash -w 100 \
 	  --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date
 
+# Compiled with Babel's own writer (facedash/i18n.py): `pybabel compile` would refuse messages
+# such as "95% interval", taking "% i" for a printf placeholder (ours are str.format fields).
 i18n: i18n-extract
-	$(BIN)/pybabel compile -q -d $(LOCALES) -D facedash
+	$(BIN)/python -m facedash.i18n
 
 bench: assets
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done

@@ -117,3 +117,28 @@ def using(lang: str | None) -> Iterator[str]:
             del _local.lang
         else:
             _local.lang = before
+
+
+def compile_catalogs(locale_dir: Path = LOCALE_DIR) -> list[Path]:
+    """Compile every ``<lang>/LC_MESSAGES/facedash.po`` to its ``.mo`` with Babel (``make i18n``).
+
+    Babel's ``write_mo`` without ``pybabel compile``'s printf check, which takes the text
+    "95% interval" for a ``%i`` placeholder (these messages use ``str.format`` fields;
+    ``tests/test_i18n.py`` checks those). Fuzzy entries are left out, as gettext does.
+    """
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    written = []
+    for po in sorted(locale_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+        with open(po, "rb") as f:
+            catalog = read_po(f, locale=po.parts[-3])
+        with open(po.with_suffix(".mo"), "wb") as f:
+            write_mo(f, catalog)
+        written.append(po.with_suffix(".mo"))
+    return written
+
+
+if __name__ == "__main__":
+    for mo in compile_catalogs():
+        print(f"compiled {mo}")
