@@ -98,14 +98,15 @@ REASONS = (
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
-def _pattern(template: str) -> re.Pattern[str]:
+def template_pattern(template: str) -> re.Pattern[str]:
+    """A message template (``{name}`` fields) as a pattern that matches its filled-in text."""
     parts = _PLACEHOLDER.split(template)  # text, name, text, name, ...
     body = "".join(f"(?P<{p}>.+?)" if k % 2 else re.escape(p) for k, p in enumerate(parts))
     return re.compile(rf"^{body}$", re.S)
 
 
 _EXACT = {t for t in REASONS if not _PLACEHOLDER.search(t)}
-_PATTERNS = [(t, _pattern(t)) for t in REASONS if _PLACEHOLDER.search(t)]
+_PATTERNS = [(t, template_pattern(t)) for t in REASONS if _PLACEHOLDER.search(t)]
 
 
 def reason(text: str) -> str:

@@ -10,7 +10,6 @@ Every text shown goes through ``facedash.i18n``; table data and split values sta
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,7 @@ from facedash.figures import verification as F
 from facedash.i18n import N_, _
 from facedash.pipeline import EmbeddingSet
 from facedash.ui import cache, state
+from facedash.ui.data import template_pattern
 from facedash.ui.keys import set_key
 from facedash.ui.verification import in_language, shown
 
@@ -76,13 +76,7 @@ ERRORS = (
 )
 
 
-def _template(text: str) -> re.Pattern[str]:
-    parts = re.split(r"\{(\w+)\}", text)  # text, name, text, name, ...
-    body = "".join(f"(?P<{p}>.+?)" if k % 2 else re.escape(p) for k, p in enumerate(parts))
-    return re.compile(rf"^{body}$", re.S)
-
-
-_ERRORS = [(t, _template(t)) for t in ERRORS]
+_ERRORS = [(t, template_pattern(t)) for t in ERRORS]
 
 
 def error_text(message: str) -> str:
