@@ -49,7 +49,7 @@ def test_uncertainty_page_ranks_faces_and_shows_validity(saved_head, saved_decod
     screenshot(page, "uncertainty_explorer")
 
     page.get_by_role("tab", name="Validity").click()
-    page.get_by_text("The dilemma", exact=False).first.wait_for()
+    page.get_by_text("The dilemma: scores as both faces degrade").first.wait_for()
     page.wait_for_timeout(1500)  # let plotly draw
     assert page.locator(".js-plotly-plot").count() >= 4
     screenshot(page, "uncertainty_validity")
