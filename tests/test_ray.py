@@ -178,16 +178,21 @@ def test_a_worker_that_dies_keeps_the_store_and_ray_retries(ray_cluster, demo_da
     photos = store.query("SELECT COUNT(*) FROM detections")[0][0]
     assert first and photos % 4 == 0 and photos < 15, "whole chunks committed before the deaths"
 
-    # The rerun sends only the rest; its worker is killed once mid-run and Ray's retry finishes it.
+    # The rerun sends only the rest; its worker is killed once mid-run (as soon as it is up:
+    # the rest may be one chunk, so no progress call comes between two) and Ray's retry
+    # finishes it.
     once: list[int] = []
+    done_killing = threading.Event()
 
-    def kill_once(done: int, total: int, msg: str) -> None:
-        if done and done < total and not once:
+    def kill_once() -> None:
+        while not once and not done_killing.wait(0.1):
             _kill_map_workers(once)
 
-    result, run = embed_with_ray(
-        load_path(folder), store=store, workers=1, batch_size=4, progress=kill_once
-    )
+    threading.Thread(target=kill_once, daemon=True).start()
+    try:
+        result, run = embed_with_ray(load_path(folder), store=store, workers=1, batch_size=4)
+    finally:
+        done_killing.set()
     assert len(once) == 1, "the rerun's worker was not killed mid-run"
     assert run.todo == 15 - photos, "a photo already stored was sent again"
     assert result.computed == len(result.rows) - len(first) and not result.failures
