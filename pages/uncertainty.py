@@ -8,7 +8,6 @@ from facedash.i18n import N_, _
 from facedash.images import decode_jpeg
 from facedash.pfe import analysis, train
 from facedash.pfe import decoder as dec
-from facedash.pfe.mls import confidence
 from facedash.ui import classroom, howto, state
 from facedash.ui import pfe as pfe_ui
 
@@ -39,12 +38,9 @@ def _train_decoder(result) -> None:
     bar.empty()
 
 
-def _ranking(result, sigma2) -> None:
-    conf = confidence(np.where(np.isnan(sigma2), np.inf, sigma2))
-    st.plotly_chart(
-        fig.confidence_ranking(conf, result.people, result.names), key="uncertainty_rank_fig"
-    )
-    order = analysis.ranking(sigma2)
+def _ranking(result, sigma2, trained_at: str) -> None:
+    figure, conf, order = pfe_ui.ranking(result, sigma2, trained_at)
+    st.plotly_chart(figure, key="uncertainty_rank_fig")
     n = st.slider(_("Faces shown at each end"), 4, 16, 8, key="uncertainty_rank_n")
     for title, idx in ((_("Most certain"), order[:n]), (_("Least certain"), order[::-1][:n])):
         st.markdown(f"**{title}**")
@@ -270,7 +266,7 @@ def main() -> None:
     names = [N_("Ranking"), N_("Degradation explorer"), N_("Validity"), N_("Fusion")]
     tabs = st.tabs([_(t) for t in [*names, N_("Decoder samples")]], key="uncertainty_tab")
     with tabs[0]:
-        _ranking(result, sigma2)
+        _ranking(result, sigma2, record["trained_at"])
     with tabs[1]:
         _explorer(result, sigma2, extractor, head)
         _face_check(result, record)

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from facedash import paths
-from facedash.figures.uncertainty import KIND_NAMES
+from facedash import i18n, paths
+from facedash.figures.uncertainty import KIND_NAMES, confidence_ranking
 from facedash.i18n import N_, _
 from facedash.ui import cache, keys, state
 
@@ -228,6 +228,25 @@ def fusion(result: Any, sigma2: np.ndarray, trained_at: str, chosen: list[int]) 
     return _fused(
         set_key(result), trained_at, tuple(chosen), result.embeddings, sigma2, result.people
     )
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _ranking(
+    set_key: str, trained_at: str, lang: str, _sigma2: Any, _people: Any, _names: Any
+) -> tuple[Any, np.ndarray, np.ndarray]:
+    from facedash.pfe import analysis
+    from facedash.pfe.mls import confidence
+
+    conf = confidence(np.where(np.isnan(_sigma2), np.inf, _sigma2))
+    order = analysis.ranking(_sigma2)
+    cache.read_only(conf, order)
+    return confidence_ranking(conf, _people, _names), conf, order
+
+
+def ranking(result: Any, sigma2: np.ndarray, trained_at: str) -> tuple[Any, np.ndarray, np.ndarray]:
+    """The ranking figure, confidences and order; kept per set, head and language (shared)."""
+    lang = i18n.language()
+    return _ranking(set_key(result), trained_at, lang, sigma2, result.people, result.names)
 
 
 FACE_CHOICES = 500  # faces a picker offers at most (a seeded sample of larger sets)
