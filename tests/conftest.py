@@ -21,7 +21,16 @@ from tests.servers import free_port as _free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
-__all__ = ["ARTIFACTS", "CHROMIUM", "CHROMIUM_ARGS", "ROOT", "_free_port", "run_app"]
+# Every page of the app, in its navigation order (app.py).
+PAGES = [
+    "pages/data.py",
+    "pages/attention.py",
+    "pages/embedding_map.py",
+    "pages/verification.py",
+    "pages/uncertainty.py",
+    "pages/arithmetic.py",
+]
+__all__ = ["ARTIFACTS", "CHROMIUM", "CHROMIUM_ARGS", "PAGES", "ROOT", "_free_port", "run_app"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -10,16 +10,8 @@ import shutil
 from pathlib import Path
 
 from facedash.paths import home
+from tests.conftest import PAGES
 from tests.fresh_process import run
-
-PAGES = [
-    "pages/data.py",
-    "pages/attention.py",
-    "pages/embedding_map.py",
-    "pages/verification.py",
-    "pages/uncertainty.py",
-    "pages/arithmetic.py",
-]
 
 _WALK = f"""
 import json

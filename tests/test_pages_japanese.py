@@ -18,17 +18,9 @@ from google.protobuf.json_format import MessageToDict
 from streamlit.testing.v1 import AppTest
 
 from facedash import i18n
-from tests.conftest import ROOT
+from tests.conftest import PAGES, ROOT
 
 PO = ROOT / "facedash/locale/ja/LC_MESSAGES/facedash.po"
-PAGES = [
-    "pages/data.py",
-    "pages/attention.py",
-    "pages/embedding_map.py",
-    "pages/verification.py",
-    "pages/uncertainty.py",
-    "pages/arithmetic.py",
-]
 
 
 @cache
