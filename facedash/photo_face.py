@@ -47,6 +47,15 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:20]
 
 
+def largest_face(data: bytes, detector: Any) -> tuple[np.ndarray, Face, int]:
+    """The photo decoded, its largest face and how many the detector found; ``NoFace`` if none."""
+    image = decode(data)
+    faces = detector.detect([image])[0]
+    if not faces:
+        raise NoFace("no face found in the photo")
+    return image, faces[select(faces, "largest")[0]], len(faces)
+
+
 def photo_face(
     data: bytes,
     detector: Any,
@@ -63,11 +72,7 @@ def photo_face(
     from facedash.explain.regions import aligned_landmarks
 
     s = settings or AlignSettings()
-    image = decode(data)
-    faces = detector.detect([image])[0]
-    if not faces:
-        raise NoFace("no face found in the photo")
-    face = faces[select(faces, "largest")[0]]
+    image, face, found = largest_face(data, detector)
     model_spec = spec(model_id)
     size = model_spec.input_size
     own_align = getattr(embedder, "align", None) if model_spec.align_key else None
@@ -77,7 +82,7 @@ def photo_face(
         crop = align(image, face, size, margin=s.margin, rotate=s.rotate)
     lms = aligned_landmarks(face, crop.shape[0], margin=s.margin, rotate=s.rotate)
     vector = np.asarray(embedder.embed(crop[None])[0], dtype=np.float32)
-    return PhotoFace(crop, lms, vector, len(faces), face, digest(data))
+    return PhotoFace(crop, lms, vector, found, face, digest(data))
 
 
 def pair_score(kind: Any, a: np.ndarray, b: np.ndarray) -> float:

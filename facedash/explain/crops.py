@@ -51,14 +51,8 @@ def face_from_photo(
     data: bytes, detector: Any, settings: AlignSettings | None = None, size: int = 160
 ) -> tuple[np.ndarray, Face, np.ndarray]:
     """The photo, its largest face and that face's aligned crop; ``FacedashError`` if none."""
-    from facedash.detect import select
-    from facedash.errors import FacedashError
-    from facedash.images import decode
+    from facedash.photo_face import largest_face
 
     s = settings or AlignSettings()
-    image = decode(data)
-    faces = detector.detect([image])[0]
-    if not faces:
-        raise FacedashError("no face found in the photo")
-    face = faces[select(faces, "largest")[0]]
+    image, face, _found = largest_face(data, detector)
     return image, face, align(image, face, size, margin=s.margin, rotate=s.rotate)
