@@ -4,11 +4,11 @@ import numpy as np
 import streamlit as st
 
 from facedash.figures import uncertainty as fig
-from facedash.i18n import N_, _
+from facedash.i18n import _
 from facedash.images import decode_jpeg
 from facedash.pfe import analysis, train
 from facedash.pfe import decoder as dec
-from facedash.ui import classroom, howto, state
+from facedash.ui import classroom, howto, state, widgets
 from facedash.ui import pfe as pfe_ui
 
 KNOBS = ("blur", "downscale", "jpeg", "noise", "occlusion", "darkness")
@@ -47,7 +47,7 @@ def _ranking(result, sigma2, trained_at: str) -> None:
         cols = st.columns(n)
         for col, i in zip(cols, idx, strict=False):
             if result.thumbs[i] is not None:
-                col.image(decode_jpeg(result.thumbs[i]), width="stretch")
+                col.image(result.thumbs[i], width="stretch")
                 col.caption(f"{result.rows[i].person}\n\n{conf[i]:.0f}")
 
 
@@ -263,19 +263,23 @@ def main() -> None:
     head = pfe_ui.head(record["trained_at"])
     extractor = pfe_ui.extractor(result.model_id)
     sigma2 = pfe_ui.set_sigma2(pfe_ui.set_key(result), record["trained_at"], result)
-    names = [N_("Ranking"), N_("Degradation explorer"), N_("Validity"), N_("Fusion")]
-    tabs = st.tabs([_(t) for t in [*names, N_("Decoder samples")]], key="uncertainty_tab")
-    with tabs[0]:
-        _ranking(result, sigma2, record["trained_at"])
-    with tabs[1]:
-        _explorer(result, sigma2, extractor, head)
-        _face_check(result, record)
-    with tabs[2]:
-        _validity(result, sigma2, record)
-    with tabs[3]:
-        _fusion(result, sigma2, record["trained_at"])
-    with tabs[4]:
-        _decoder(result, sigma2, extractor, head, training)
+    tabs = widgets.lazy_tabs(pfe_ui.TABS, key="uncertainty_tab")
+    if tabs[0].open:
+        with tabs[0]:
+            _ranking(result, sigma2, record["trained_at"])
+    if tabs[1].open:
+        with tabs[1]:
+            _explorer(result, sigma2, extractor, head)
+            _face_check(result, record)
+    if tabs[2].open:
+        with tabs[2]:
+            _validity(result, sigma2, record)
+    if tabs[3].open:
+        with tabs[3]:
+            _fusion(result, sigma2, record["trained_at"])
+    if tabs[4].open:
+        with tabs[4]:
+            _decoder(result, sigma2, extractor, head, training)
 
 
 if __name__ == "__main__":

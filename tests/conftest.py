@@ -81,6 +81,27 @@ def saved_head(demo, facenet):
     return train.read_record()
 
 
+@pytest.fixture
+def app_py(monkeypatch):
+    """Run ``app.py`` on every rerun, as the server does for a browser.
+
+    AppTest builds a new ``PagesManager`` for each run; with a ``pages/`` folder beside
+    ``app.py`` it then serves a rerun of the page it finished on as a bare legacy
+    ``pages/`` script, without ``app.py`` (no sidebar, no language picker, its widgets
+    dropped). A browser's reruns go through ``app.py``
+    (``tests/test_browser.py::test_switching_the_face_set_keeps_the_sidebar``).
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    init = PagesManager.__init__
+
+    def entry_first(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", entry_first)
+
+
 @contextlib.contextmanager
 def run_app(*extra: str, log_name: str = "streamlit.log") -> Iterator[str]:
     """Run ``streamlit run app.py`` on a free loopback port; yield its URL; stop it afterwards."""

@@ -13,27 +13,6 @@ from facedash.ui import data as UD
 from tests.conftest import ROOT
 
 
-@pytest.fixture
-def app_py(monkeypatch):
-    """Run ``app.py`` on every rerun, as the server does for a browser.
-
-    AppTest builds a new ``PagesManager`` for each run; with a ``pages/`` folder beside
-    ``app.py`` it then serves a rerun of the page it finished on as a bare legacy
-    ``pages/`` script, without ``app.py`` (no sidebar, no language picker, its widgets
-    dropped). A browser's reruns go through ``app.py``
-    (``tests/test_browser.py::test_switching_the_face_set_keeps_the_sidebar``).
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    init = PagesManager.__init__
-
-    def entry_first(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", entry_first)
-
-
 def _app(query=None, context=None, **state) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
     at.query_params.update(query or {})

@@ -140,3 +140,16 @@ def test_page_in_japanese(demo, in_japanese, page):
     assert not left, f"{page} shows {len(left)} catalog messages in English: {left[:12]}"
     # The page says something in Japanese (kana or kanji), not only numbers.
     assert any(re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", s) for s in shown_strings(at))
+
+
+def test_every_uncertainty_tab_in_japanese(demo, in_japanese):
+    """The Uncertainty page draws only its open tab: each tab opened in turn, in Japanese."""
+    from facedash.ui.pfe import TABS
+
+    at = japanese_app("pages/uncertainty.py")
+    for name in TABS[1:]:
+        at.session_state["uncertainty_tab"] = i18n._(name)
+        at.run()
+        assert not at.exception, (name, at.exception)
+        left = english_left(at)
+        assert not left, f"the {name} tab shows catalog messages in English: {left[:12]}"

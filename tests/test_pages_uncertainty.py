@@ -38,16 +38,40 @@ def _metric(at, label):
     return next(m.value for m in at.metric if m.label == label)
 
 
+def open_tab(at, name):
+    """Open the page's tab ``name`` (as a click on it does: the page reruns with it open)."""
+    at.session_state["uncertainty_tab"] = name
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_only_the_open_tab_runs(app):
+    """A hidden tab draws nothing: a slider in the ranking does not redraw the decoder."""
+    open_tab(app, "Ranking")
+    assert any("**Most certain**" in m.value for m in app.markdown)
+    assert "uncertainty_blur" not in [s.key for s in app.slider]
+    assert "15 samples from N(μ, σ²)" not in {c for img in app.image for c in img.captions}
+    open_tab(app, "Degradation explorer")
+    assert "uncertainty_blur" in [s.key for s in app.slider]
+    assert not any("**Most certain**" in m.value for m in app.markdown)
+    open_tab(app, "Ranking")
+
+
 def test_the_demo_opens_complete_without_training(app):
     """First render after the asset set-up: σ² views and decoder samples, no Train click."""
     assert not [i.value for i in app.info if "trained yet" in i.value]
-    assert {"mean σ²", "spread of the samples (mean pixel std)"} <= {m.label for m in app.metric}
-    captions = {c for img in app.image for c in img.captions}
-    assert {"decoded μ", "15 samples from N(μ, σ²)"} <= captions
     assert any("**Most certain**" in m.value for m in app.markdown)  # the σ² ranking
     assert not app.button(key="uncertainty_train").value
-    assert "uncertainty_train_decoder" not in [b.key for b in app.button]
     assert app.session_state["uncertainty_sigma2"][1].shape[1] == 128
+    open_tab(app, "Degradation explorer")
+    assert "mean σ²" in {m.label for m in app.metric}
+    open_tab(app, "Decoder samples")
+    assert "spread of the samples (mean pixel std)" in {m.label for m in app.metric}
+    captions = {c for img in app.image for c in img.captions}
+    assert {"decoded μ", "15 samples from N(μ, σ²)"} <= captions
+    assert not [i.value for i in app.info if "trained yet" in i.value]
+    assert "uncertainty_train_decoder" not in [b.key for b in app.button]
 
 
 def test_a_class_without_allow_saving_cannot_train(demo_pfe, saved_head, monkeypatch):
@@ -68,7 +92,7 @@ def test_a_class_without_allow_saving_cannot_train(demo_pfe, saved_head, monkeyp
     at.run()
     at.switch_page("pages/uncertainty.py")
     at.run()
-    assert not at.exception, at.exception
+    open_tab(at, "Decoder samples")
     buttons = ("uncertainty_train", "uncertainty_train_decoder")
     assert all(at.button(key=k).disabled for k in buttons)
     assert any("--allow-saving" in c.value for c in at.caption)
@@ -80,8 +104,11 @@ def test_a_class_without_allow_saving_cannot_train(demo_pfe, saved_head, monkeyp
 
 def test_page_renders_every_section(app, saved_head, demo):
     assert app.title[0].value == "Uncertainty"
+    open_tab(app, "Degradation explorer")
+    assert "confidence" in {m.label for m in app.metric}
+    open_tab(app, "Validity")
     labels = {m.label for m in app.metric}
-    assert {"Spearman(strength, mean σ²)", "AUC MLS (clean vs degraded)", "confidence"} <= labels
+    assert {"Spearman(strength, mean σ²)", "AUC MLS (clean vs degraded)"} <= labels
     assert (
         _metric(app, "Spearman(strength, mean σ²)")
         == f"{saved_head['heldout']['spearman_sigma_vs_degradation']:.2f}"
@@ -90,6 +117,7 @@ def test_page_renders_every_section(app, saved_head, demo):
 
 
 def test_blur_slider_lowers_confidence_and_cosine(app):
+    open_tab(app, "Degradation explorer")
     before_conf = float(_metric(app, "confidence"))
     assert float(_metric(app, "cosine to the clean face")) == pytest.approx(1.0, abs=1e-3)
     app.slider(key="uncertainty_blur").set_value(1.0).run()
@@ -100,6 +128,7 @@ def test_blur_slider_lowers_confidence_and_cosine(app):
 
 
 def test_fusion_is_more_confident_than_its_photos(app):
+    open_tab(app, "Fusion")
     app.multiselect(key="uncertainty_fuse_photos").select(
         app.multiselect(key="uncertainty_fuse_photos").options[3]
     ).run()
@@ -113,12 +142,14 @@ def test_fusion_is_more_confident_than_its_photos(app):
 
 
 def test_dilemma_kind_and_far_change(app):
+    open_tab(app, "Validity")
     app.selectbox(key="uncertainty_dilemma_kind").select("noise").run()
     app.select_slider(key="uncertainty_far").set_value(0.1).run()
     assert not app.exception
 
 
 def test_face_check_panel_puts_non_faces_under_blurred_faces(app, saved_head):
+    open_tab(app, "Degradation explorer")
     labels = {m.label for m in app.metric}
     assert {"lowest blurred face", "highest non-face", "faces clean > blurred > non-face"} <= labels
     ordered, tried = _metric(app, "faces clean > blurred > non-face").split("/")
@@ -153,3 +184,24 @@ def test_sigma2_is_kept_for_a_later_session(app, saved_head, demo):
     finally:
         facedash.pfe.sigma2_of_set = real
     assert not at.exception, at.exception
+
+
+def test_the_open_tab_survives_a_change_of_language(demo_pfe, saved_head, app_py):
+    """Tabs are kept by their untranslated name: Fusion stays open in Japanese and back."""
+    from streamlit.testing.v1 import AppTest
+
+    from facedash import i18n
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    at.run()
+    at.switch_page("pages/uncertainty.py").run()
+    open_tab(at, "Fusion")
+    at.selectbox(key="fd_lang").select("ja").run()
+    assert not at.exception, at.exception
+    with i18n.using("ja"):
+        assert at.session_state["uncertainty_tab"] == i18n._("Fusion") != "Fusion"
+        assert "uncertainty_fuse_photos" in [m.key for m in at.multiselect]
+        assert not any("**Most certain**" in m.value for m in at.markdown)
+        at.selectbox(key="fd_lang").select("en").run()
+    assert at.session_state["uncertainty_tab"] == "Fusion"
+    assert "uncertainty_fuse_photos" in [m.key for m in at.multiselect]

@@ -38,6 +38,14 @@ LABELS = {
     "background": N_("background"),
     "cosine": N_("cosine"),
 }
+# The page's tabs, in order; only the open one runs (``widgets.lazy_tabs``).
+TABS = (
+    N_("Ranking"),
+    N_("Degradation explorer"),
+    N_("Validity"),
+    N_("Fusion"),
+    N_("Decoder samples"),
+)
 NO_SAVING = N_(
     "This class cannot save: training here would replace the head and decoder every student "
     "uses. The teacher can start the server with `--allow-saving`."

@@ -1,4 +1,4 @@
-"""Widgets more than one page draws: face grids, pair galleries, a threshold slider."""
+"""Widgets more than one page draws: face grids, pair galleries, a threshold slider, lazy tabs."""
 
 from __future__ import annotations
 
@@ -68,3 +68,24 @@ def threshold_slider(
         st.session_state[key] = float(start)
     st.session_state[key] = float(np.clip(st.session_state[key], lo, hi))
     return st.slider(label, lo, hi, step=(hi - lo) / 1000, format="%.4f", key=key)
+
+
+def lazy_tabs(names: Sequence[str], key: str) -> Sequence[Any]:
+    """Tabs of which only the open one's content needs to run: each container's ``.open``.
+
+    ``names`` are untranslated (``N_``) and shown in the session's language. Streamlit's
+    tabs usually run every tab on every rerun; these rerun the page when another tab is
+    picked, so a page draws only the open tab (a slider in one tab does not redraw the
+    others). The open tab is kept by its untranslated name, so a change of language
+    keeps it open.
+    """
+    shown = [_(n) for n in names]
+    kept = st.session_state.get(f"{key}_name")
+    if kept in names and st.session_state.get(key) not in shown:  # the language changed
+        st.session_state[key] = _(kept)
+    # No ``default``: it is part of the widget's identity, which must not move with the tab.
+    tabs = st.tabs(shown, key=key, on_change="rerun")
+    for name, tab in zip(names, tabs, strict=True):
+        if tab.open:
+            st.session_state[f"{key}_name"] = name
+    return tabs
