@@ -2,6 +2,7 @@ import sqlite3
 import stat
 
 import numpy as np
+import pytest
 
 from facedash.detect import Face
 from facedash.store import Detection, Store
@@ -68,3 +69,34 @@ def test_corrupt_and_foreign_files_are_set_aside_and_rebuilt(tmp_path):
     assert store.recovered and "foreign" in store.recovered
     store.put_detections([_det("x")], "d")
     assert Store(foreign).recovered is None  # a good store opens cleanly
+
+
+def test_a_damaged_page_is_found_on_open_below_the_full_check_size(tmp_path, monkeypatch):
+    """A store with a good header but a damaged page is set aside when it is small enough to
+    check in full; above ``FULL_CHECK_BYTES`` it is opened (its header and schema are
+    good) and SQLite reports the damage where the page is read, nothing is moved aside."""
+    import facedash.store as store_module
+
+    path = tmp_path / "s.sqlite3"
+    store = Store(path)
+    store.put_detections([_det(f"h{i}") for i in range(400)], "d")
+    store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 8 * page
+    data[len(data) - 2 * page : len(data) - page] = b"\xa5" * page  # a table page, not the header
+    path.write_bytes(bytes(data))
+
+    monkeypatch.setattr(store_module, "FULL_CHECK_BYTES", len(data) - 1)
+    opened = Store(path)
+    assert opened.recovered is None
+    with pytest.raises(sqlite3.DatabaseError):
+        opened.get_detections([f"h{i}" for i in range(400)], "d")
+    opened.close()
+
+    monkeypatch.setattr(store_module, "FULL_CHECK_BYTES", len(data))
+    rebuilt = Store(path)
+    assert rebuilt.recovered and "moved to" in rebuilt.recovered
+    assert list(tmp_path.glob("s.sqlite3.corrupt-*"))
