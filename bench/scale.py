@@ -42,7 +42,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from scale_set import build_set, default_folder, demo_photos  # noqa: E402
-from scale_synthetic import build_synthetic  # noqa: E402
+from scale_synthetic import build_synthetic, synthetic_sigma2  # noqa: E402
 from scale_synthetic import default_folder as synthetic_folder  # noqa: E402
 
 EMBED_RECORD = ".facedash-scale-embed.json"
@@ -491,6 +491,8 @@ def main() -> None:
         folder = (args.dir / f"synthetic-{n}") if args.dir else synthetic_folder(n)
         print(f"{n} photos (synthetic rows from {source}) in {folder}", flush=True)
         build_synthetic(folder, n, source)
+        if not args.skip_pages:
+            synthetic_sigma2(folder, source)
         again = run_job(facedash("embed", str(folder), "--json"), args.timeout * 4, env)
         r = {"embed": {"first": None, "again": again}}
         if not args.skip_cli:

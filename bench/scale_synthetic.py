@@ -9,6 +9,11 @@ dimension, re-normalised), so 100,000 faces cost minutes to make instead of the
 hours that detecting and embedding them would take here. A marker file keeps
 a built set from being made again.
 
+Its faces' σ² under the saved uncertainty head are made the same way
+(``synthetic_sigma2``): the source face's σ² times a log-normal factor (sigma 0.02),
+kept where the Uncertainty page looks for them, so the page measures its work at
+100,000 faces, not the hour the head's feature extractor would spend on them here.
+
 Run on its own: ``PYTHONPATH=$PWD python bench/scale_synthetic.py --n 100000``.
 """
 
@@ -84,6 +89,47 @@ def build_synthetic(
     return folder, time.perf_counter() - t0, True
 
 
+def synthetic_sigma2(
+    folder: Path, source: Path, *, seed: int = 0, noise: float = 0.02, log=print
+) -> bool:
+    """Keep σ² of the synthetic set's faces under the saved head (made from the source set's).
+
+    The source set's own σ² are computed by the head if no page has kept them yet (10,000
+    faces: minutes). Returns False when nothing was written: no saved head, or kept already.
+    """
+    from facedash.arraycache import read_cached, write_cached
+    from facedash.pfe import sigma2_cache_dir, sigma2_key, sigma2_of_set
+    from facedash.pfe.saved import load_head
+
+    head = load_head()
+    if head is None:
+        log("  no uncertainty head saved: the Uncertainty page will offer to train one")
+        return False
+    store = Store()
+    syn = embed_dataset(load_folder(folder), store=store, get_detector=_refuse)
+    cache, key = sigma2_cache_dir(syn), sigma2_key(syn, head)
+    if read_cached(cache, key) is not None:
+        return False
+    t0 = time.perf_counter()
+    src = embed_dataset(load_folder(source), store=store, get_detector=_refuse)
+    src_sigma2 = sigma2_of_set(src, None, head, cache_dir=sigma2_cache_dir(src))
+    first = {}
+    for k, row in enumerate(src.rows):
+        first.setdefault(row.name, k)
+    # "<split>/<person>/s000123_<name>" is the source's "<split>/<person>/<name>"
+    idx = np.array(
+        [
+            first[str(Path(r.name).parent / r.name.rsplit("/", 1)[-1].split("_", 1)[1])]
+            for r in syn.rows
+        ]
+    )
+    rng = np.random.default_rng(seed)
+    out = src_sigma2[idx] * np.exp(rng.normal(0, noise, (len(idx), src_sigma2.shape[1])))
+    write_cached(cache, key, {"sigma2": out})
+    log(f"  synthetic σ² of {len(idx):,} faces in {time.perf_counter() - t0:.0f} s")
+    return True
+
+
 def _face(row):
     from facedash.detect import Face
 
@@ -103,6 +149,7 @@ def main() -> None:
     folder = args.folder or default_folder(args.n)
     _, seconds, built = build_synthetic(folder, args.n, args.source)
     print(f"{folder}: {args.n} photos ({'built' if built else 'reused'} in {seconds:.0f} s)")
+    synthetic_sigma2(folder, args.source)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,23 @@ def sigma2_for(
     return sigma2_of_set(result, embedder, head, cache_dir=sigma2_cache_dir(result))
 
 
+def sigma2_key(result: Any, head: Any) -> str:
+    """The name ``sigma2_of_set`` keeps a set's sigma^2 under.
+
+    It keys the faces' content, the model, detector and alignment settings and the head's weights.
+    """
+    from facedash import thumbnails
+
+    return "sigma2-" + thumbnails.set_key(
+        [r.image_hash for r in result.rows],
+        [r.face_index for r in result.rows],
+        result.model_id,
+        result.det_key,
+        result.align_key,
+        head_version(head),
+    )
+
+
 def sigma2_of_set(
     result: Any,
     embedder: Any,
@@ -85,21 +102,13 @@ def sigma2_of_set(
     or a restarted server computes nothing. The feature extractor (``extractor``, else
     ``get_extractor()``, else one over ``embedder``) is needed only on a miss.
     """
-    from facedash import thumbnails
     from facedash.arraycache import read_cached, write_cached
     from facedash.images import decode_jpeg
 
     out = np.full((len(result.rows), 128), np.nan)
     if not len(result.rows):
         return out
-    key = "sigma2-" + thumbnails.set_key(
-        [r.image_hash for r in result.rows],
-        [r.face_index for r in result.rows],
-        result.model_id,
-        result.det_key,
-        result.align_key,
-        head_version(head),
-    )
+    key = sigma2_key(result, head)
     held = read_cached(cache_dir, key)
     if held is not None and held["sigma2"].shape == out.shape:
         return held["sigma2"]
