@@ -52,8 +52,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # -- accuracy ----------------------------------------------------------------------------------
 def accuracy(epochs: int, seeds: list[int]) -> None:
     from facedash import search
-    from facedash.conditions import CONDITIONS, UNSEEN, attribute_view, write_jaffe_format_set
+    from facedash.conditions import CONDITIONS, UNSEEN, attribute_view
     from facedash.datasets import load_demo, load_folder
+    from facedash.jaffe_format import write_jaffe_format_set
     from facedash.pipeline import embed_dataset
     from facedash.store import Store
     from facedash.triplet import compare_head, train_triplet_head

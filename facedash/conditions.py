@@ -9,11 +9,14 @@ transformed crop is embedded by the real model. The result is a set of
 
 ``UNSEEN`` are further transforms (brighter, hue-rotated, sepia, noisy) that no
 training here ever uses: tests and benchmarks build held-out JAFFE-named sets with
-them (``write_jaffe_format_set``) to check that what was learnt on ``CONDITIONS``
+them (``facedash.jaffe_format``) to check that what was learnt on ``CONDITIONS``
 carries over to attributes never seen.
 
 Cost is linear in the number of faces and memory bounded: the crops are
-transformed and embedded ``chunk`` faces at a time. The transformed crops'
+transformed and embedded ``chunk`` faces at a time, for at most ``SAMPLE_FACES``
+faces of a set (a seeded sample in proportion to each person's faces, every
+person kept: group vectors are means, and 2,000 faces x 5 conditions give each
+group hundreds of faces, where 100,000 faces would cost 500,000 embeddings). The transformed crops'
 embeddings are kept in the SQLite store under the SHA-256 of the transformed
 crop's pixels, so a killed run keeps what it finished; and the whole view (its
 embeddings and crop hashes) is kept beside the store (``views/``, keyed by the
@@ -29,14 +32,12 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, cast, overload
 
 import numpy as np
 
 from facedash import thumbnails
 from facedash.arraycache import read_cached, view_cache_dir, write_cached
-from facedash.datasets import Dataset
 from facedash.errors import FacedashError
 from facedash.images import decode_jpeg, encode_jpeg
 from facedash.models.registry import Embedder
@@ -64,6 +65,7 @@ NOISE_STD = 20.0
 SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]], np.float32)
 VIEW_VERSION = "1"  # part of every view-cache key: bump when a transform changes
 CHUNK = 256  # source faces transformed and embedded at a time
+SAMPLE_FACES = 2_000  # faces of a set that get the conditions (a seeded, per-person sample)
 
 
 def _noise(image: np.ndarray) -> np.ndarray:
@@ -169,12 +171,14 @@ def condition_set(
     store: Store | None = None,
     get_model: Callable[[], Embedder] | None = None,
     limit: int | None = None,
+    sample: int | None = None,
     chunk: int = CHUNK,
     progress: Progress | None = None,
 ) -> EmbeddingSet:
-    """Every face of ``result`` under every condition, embedded by the real model.
+    """Every face of ``result`` (the first ``limit``, or a ``sample``) under every condition.
 
-    Rows get the attributes ``condition`` and ``source`` (the original file name).
+    The transformed crops are embedded by the real model. ``sample``: at most that many
+    faces, drawn by ``person_sample`` (seed 0). Rows get the attributes ``condition`` and ``source`` (the original file name).
     Crops come from the stored aligned thumbnails; with ``store`` the transformed
     crops' embeddings are read from and written to it, and the finished view is
     kept beside it. The model is asked for only when some crop is not stored yet.
@@ -184,6 +188,8 @@ def condition_set(
         raise ValueError(f"unknown condition(s) {unknown}; use some of {', '.join(CONDITIONS)}")
     started = time.perf_counter()
     keep = [i for i, t in enumerate(result.thumbs) if t is not None][:limit]
+    if sample is not None and len(keep) > sample:
+        keep = person_sample(keep, result.people, sample)
     if not keep:
         raise ValueError("the set has no aligned face crops to transform")
     if get_model is None:
@@ -261,6 +267,25 @@ def condition_set(
     )
 
 
+def person_sample(faces: Sequence[int], people: np.ndarray, size: int, seed: int = 0) -> list[int]:
+    """``size`` of ``faces`` in proportion to each person's faces, every person kept, in order.
+
+    A seeded shuffle ranks each person's faces; a face's share of its person (rank / count)
+    orders the draw, so the first faces taken are one of each person, then the sample
+    grows evenly across people.
+    """
+    faces = np.asarray(faces, dtype=np.int64)
+    order = np.random.default_rng(seed).permutation(len(faces))
+    _names, who, counts = np.unique(people[faces[order]], return_inverse=True, return_counts=True)
+    by_person = np.argsort(who, kind="stable")
+    rank = np.empty(len(order))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank[by_person] = (np.arange(len(order)) - np.repeat(starts, counts)) / np.repeat(
+        counts, counts
+    )
+    return sorted(faces[order][np.argsort(rank, kind="stable")[:size]].tolist())
+
+
 def _embed_chunk(
     made: np.ndarray,
     result: EmbeddingSet,
@@ -289,20 +314,6 @@ def _embed_chunk(
     return len(missing)
 
 
-# Two-letter codes for JAFFE-style file names (``BA.GR1.1.tiff``: person BA, condition grayscale).
-JAFFE_CODES = {
-    "original": "NE",
-    "grayscale": "GR",
-    "mirrored": "MI",
-    "darker": "DA",
-    "blurred": "BL",
-    "brighter": "BR",
-    "hue": "HU",
-    "sepia": "SE",
-    "noisy": "NO",
-}
-
-
 CONDITIONS_PATTERN = "conditions"
 
 
@@ -315,6 +326,7 @@ class AttributeView:
     values: np.ndarray
     sources: np.ndarray
     synthetic: bool
+    faces_total: int = 0  # faces of the set; more than the view's sources when it is a sample
 
     @functools.cached_property
     def persons(self) -> np.ndarray:
@@ -351,10 +363,13 @@ def attribute_view(
     if pattern is None:
         pattern = "jaffe" if "expression" in have else CONDITIONS_PATTERN
     if pattern == CONDITIONS_PATTERN:
-        made = condition_set(result, store=store, get_model=get_model, progress=progress)
+        made = condition_set(
+            result, store=store, get_model=get_model, sample=SAMPLE_FACES, progress=progress
+        )
         values = np.array([r.attributes["condition"] for r in made.rows], dtype=object)
         sources = np.array([r.attributes["source"] for r in made.rows], dtype=object)
-        return AttributeView(made, "condition", values, sources, synthetic=True)
+        faces = sum(t is not None for t in result.thumbs)
+        return AttributeView(made, "condition", values, sources, True, faces)
     column = "expression" if pattern == "jaffe" else pattern
     if column not in have:
         hint = (
@@ -370,7 +385,7 @@ def attribute_view(
     sub = _subset(result, keep)
     values = np.array([r.attributes[column] for r in sub.rows], dtype=object)
     sources = np.array([r.name for r in sub.rows], dtype=object)
-    return AttributeView(sub, column, values, sources, synthetic=False)
+    return AttributeView(sub, column, values, sources, False, len(keep))
 
 
 def _subset(result: EmbeddingSet, keep: Sequence[int]) -> EmbeddingSet:
@@ -383,48 +398,6 @@ def _subset(result: EmbeddingSet, keep: Sequence[int]) -> EmbeddingSet:
         embeddings=result.embeddings[idx] if len(idx) else result.embeddings[:0],
         thumbs=[result.thumbs[i] for i in keep],
     )
-
-
-def person_code(person: str) -> str:
-    """Two capital letters for a person label (ben_afflek -> BA, madonna -> MA)."""
-    return ("".join(w[0] for w in person.split("_") if w) + person[1:])[:2].upper()
-
-
-def write_jaffe_format_set(
-    dataset: Dataset,
-    folder: Path,
-    *,
-    per_person: int = 1,
-    conditions: Sequence[str] = CONDITIONS,
-    split: str | None = None,
-) -> dict[str, str]:
-    """Write the first photo(s) of each person under every condition as ``BA.GR1.1.tiff``.
-
-    The whole photo is transformed (the face is then found and aligned as usual);
-    ``split`` keeps only photos of that split (``val``: photos no training here saw).
-    Returns file name -> source id (person code + photo number).
-    """
-    from PIL import Image
-
-    from facedash.images import decode
-
-    folder = Path(folder)
-    seen: dict[str, int] = {}
-    sources: dict[str, str] = {}
-    for item in dataset.items:
-        if split is not None and item.attributes.get("split") != split:
-            continue
-        n = seen.get(item.person, 0)
-        if n >= per_person:
-            continue
-        seen[item.person] = n + 1
-        image = decode(item.read())[None]
-        code = person_code(item.person)
-        for condition in conditions:
-            name = f"{code}.{JAFFE_CODES[condition]}1.{n + 1}.tiff"
-            Image.fromarray(apply_condition(image, condition)[0]).save(folder / name)
-            sources[name] = f"{code}{n + 1}"
-    return sources
 
 
 def _model_key(result: Any) -> str:

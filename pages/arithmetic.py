@@ -77,6 +77,7 @@ def arithmetic_section(result) -> None:
                 "Attributes here are **synthetic photographic conditions** made by transforms of "
                 "each aligned face: {conditions}."
             ).format(conditions="; ".join(UA.shown(CONDITION_LABELS[c]) for c in CONDITIONS))
+            + UA.sample_note(view)
         )
     persons = sorted(set(view.persons.tolist()))
     attrs = sorted(set(view.values.astype(str).tolist()))

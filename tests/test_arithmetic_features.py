@@ -18,15 +18,14 @@ import pytest
 from facedash import search
 from facedash.conditions import (
     CONDITIONS,
-    JAFFE_CODES,
     UNSEEN,
     AttributeView,
     apply_condition,
     attribute_view,
     condition_set,
-    write_jaffe_format_set,
 )
 from facedash.datasets import load_folder
+from facedash.jaffe_format import JAFFE_CODES, write_jaffe_format_set
 from facedash.pfe.head import FeatureExtractor
 from facedash.search import FEATURES, view_features
 from facedash.store import Store

@@ -110,3 +110,30 @@ def test_page_pickers_and_figures_stay_bounded(big_set):
     assert len(at.selectbox(key="arithmetic_probe").options) == FACES
     at.slider(key="arithmetic_k").set_value(7).run()  # a rerun recomputes nothing heavy
     assert not at.exception, at.exception
+
+
+def test_a_set_larger_than_the_sample_gets_conditions_for_a_per_person_sample(
+    big_set, capsys, monkeypatch
+):
+    """Past ``SAMPLE_FACES`` faces only a seeded per-person sample is transformed: the CLI
+    and the page say how many, and the group vectors still cover every person."""
+    import facedash.conditions
+
+    monkeypatch.setattr(facedash.conditions, "SAMPLE_FACES", 120)
+    assert main(["arithmetic", str(big_set), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert (got["view_faces"], got["view_faces_total"]) == (120, FACES)
+    assert got["vectors"] == 120 * len(CONDITIONS)
+    assert got["queries"] == 5 * len(CONDITIONS)  # every person x condition group is there
+    assert main(["arithmetic", str(big_set)]) == 0
+    assert "a seeded sample of 120 of the set's 300 faces" in capsys.readouterr().out
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    at.session_state["fd_source"] = FOLDER
+    at.session_state["fd_folder"] = str(big_set)
+    at.run()
+    at.switch_page("pages/arithmetic.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert any("a seeded sample of 120 of the set's 300 faces" in i.value for i in at.info)
+    assert next(m.value for m in at.metric if m.label == "Queries") == "25"

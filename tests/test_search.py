@@ -13,16 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from facedash import search
-from facedash.conditions import (
-    CONDITIONS,
-    JAFFE_CODES,
-    apply_condition,
-    condition_set,
-    person_code,
-    write_jaffe_format_set,
-)
+from facedash.conditions import CONDITIONS, apply_condition, condition_set, person_sample
 from facedash.datasets import load_folder, load_path, parse_jaffe
 from facedash.errors import FacedashError
+from facedash.jaffe_format import JAFFE_CODES, person_code, write_jaffe_format_set
 
 CODE_CONDITION = {code: name for name, code in JAFFE_CODES.items()}
 
@@ -438,3 +432,38 @@ def test_triplet_head_trains_and_is_applied_without_tensorflow(jaffe):
 def test_person_code():
     assert person_code("ben_afflek") == "BA" and person_code("madonna") == "MA"
     assert person_code("jerry_seinfeld") == "JS"
+
+
+def test_person_sample_is_seeded_proportional_and_keeps_every_person(demo):
+    faces = list(range(len(demo.rows)))
+    people = demo.people
+    picked = person_sample(faces, people, 20)
+    assert len(picked) == 20 and picked == sorted(set(picked))
+    assert person_sample(faces, people, 20) == picked
+    assert person_sample(faces, people, 20, seed=1) != picked
+    names, counts = np.unique(people, return_counts=True)
+    got = {n: int((people[picked] == n).sum()) for n in names}
+    for name, count in zip(names, counts, strict=True):
+        assert abs(got[name] - 20 * count / len(faces)) <= 1, got
+    assert set(people[person_sample(faces, people, len(names))]) == set(names)
+    assert person_sample(faces, people, 10_000) == faces
+
+
+def test_condition_set_sample_transforms_only_the_sampled_faces(demo, facenet):
+    """A sample's rows are the whole view's rows of its faces, read back from the store."""
+    from facedash.store import Store
+
+    def refuse():
+        raise AssertionError("the model was asked for")
+
+    full = condition_set(demo, store=Store(), get_model=lambda: facenet)
+    some = condition_set(demo, store=Store(), get_model=refuse, sample=10)
+    chosen = person_sample(range(len(demo.rows)), demo.people, 10)
+    sources = [r.attributes["source"] for r in some.rows]
+    assert len(some.rows) == 10 * len(CONDITIONS)
+    assert sources[:10] == [demo.rows[i].name for i in chosen]
+    n = len(demo.rows)
+    for c in range(len(CONDITIONS)):  # the same vectors as the whole view's rows of those faces
+        np.testing.assert_array_equal(
+            some.embeddings[c * 10 : (c + 1) * 10], full.embeddings[c * n + np.array(chosen)]
+        )

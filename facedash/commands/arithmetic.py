@@ -37,6 +37,8 @@ def cmd_arithmetic(args: argparse.Namespace) -> int:
     payload = report.summary()
     payload["attribute"] = view.column
     payload["synthetic"] = view.synthetic
+    payload["view_faces"] = len(set(view.sources.tolist()))
+    payload["view_faces_total"] = view.faces_total
     text = (
         f"{payload['queries']} person + {view.column} queries over {payload['vectors']} faces "
         f"({args.method} group vectors, {report.index} index): top-1 {report.top1:.1%}, "
@@ -58,7 +60,13 @@ def cmd_arithmetic(args: argparse.Namespace) -> int:
                 f"top-5 {row['top-5']:.1%}"
             )
     if view.synthetic:
-        text += "\n(attributes are synthetic photographic conditions made by transforms)"
+        text += "\n(attributes are synthetic photographic conditions made by transforms"
+        if payload["view_faces"] < view.faces_total:
+            text += (
+                f" of a seeded sample of {payload['view_faces']:,} of the set's "
+                f"{view.faces_total:,} faces, in proportion to each person's"
+            )
+        text += ")"
     payload["per_attribute_top1"] = {a: round(v, 4) for a, v in report.per_attribute_top1().items()}
     emit(args, payload, text)
     return 0

@@ -94,6 +94,17 @@ def shown(text: str) -> str:
     return data_ui.reason(text)
 
 
+def sample_note(view: Any) -> str:
+    """ " They are made for a seeded sample of n of the set's N faces ..." (empty for all faces)."""
+    n = len(set(view.sources.tolist()))
+    if n >= view.faces_total:
+        return ""
+    return " " + _(
+        "They are made for a seeded sample of {n} of the set's {total} faces, in proportion "
+        "to each person's (every person is in it)."
+    ).format(n=f"{n:,}", total=f"{view.faces_total:,}")
+
+
 def value_label(v: Any, value: Any) -> str:
     """An attribute value as shown: a synthetic condition's name translated, other values as they are."""
     value = str(value)
