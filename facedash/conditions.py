@@ -274,16 +274,18 @@ def person_sample(faces: Sequence[int], people: np.ndarray, size: int, seed: int
     orders the draw, so the first faces taken are one of each person, then the sample
     grows evenly across people.
     """
-    faces = np.asarray(faces, dtype=np.int64)
-    order = np.random.default_rng(seed).permutation(len(faces))
-    _names, who, counts = np.unique(people[faces[order]], return_inverse=True, return_counts=True)
+    ids = np.asarray(faces, dtype=np.int64)
+    order = np.random.default_rng(seed).permutation(len(ids))
+    _names, who, counts = np.unique(
+        np.asarray(people)[ids[order]], return_inverse=True, return_counts=True
+    )
     by_person = np.argsort(who, kind="stable")
     rank = np.empty(len(order))
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     rank[by_person] = (np.arange(len(order)) - np.repeat(starts, counts)) / np.repeat(
         counts, counts
     )
-    return sorted(faces[order][np.argsort(rank, kind="stable")[:size]].tolist())
+    return sorted(ids[order][np.argsort(rank, kind="stable")[:size]].tolist())
 
 
 def _embed_chunk(

@@ -95,7 +95,7 @@ def shown(text: str) -> str:
 
 
 def sample_note(view: Any) -> str:
-    """ " They are made for a seeded sample of n of the set's N faces ..." (empty for all faces)."""
+    """The info note's sentence on a sampled conditions view (empty when every face is in it)."""
     n = len(set(view.sources.tolist()))
     if n >= view.faces_total:
         return ""

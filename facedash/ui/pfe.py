@@ -38,14 +38,8 @@ LABELS = {
     "background": N_("background"),
     "cosine": N_("cosine"),
 }
-# The page's tabs, in order; only the open one runs (``widgets.lazy_tabs``).
-TABS = (
-    N_("Ranking"),
-    N_("Degradation explorer"),
-    N_("Validity"),
-    N_("Fusion"),
-    N_("Decoder samples"),
-)
+TABS: tuple[str, ...] = (N_("Ranking"), N_("Degradation explorer"), N_("Validity"))  # in order
+TABS += (N_("Fusion"), N_("Decoder samples"))  # only the open one runs (``widgets.lazy_tabs``)
 NO_SAVING = N_(
     "This class cannot save: training here would replace the head and decoder every student "
     "uses. The teacher can start the server with `--allow-saving`."
@@ -395,13 +389,7 @@ class DemoTraining:
     def snapshot(self) -> dict[str, Any]:
         """``{"part", "done", "total", "error", "finished"}`` now."""
         with self._lock:
-            return {
-                "part": self.part,
-                "done": self.done,
-                "total": self.total,
-                "error": self.error,
-                "finished": self.finished,
-            }
+            return {k: getattr(self, k) for k in ("part", "done", "total", "error", "finished")}
 
 
 @st.cache_resource(show_spinner=False)

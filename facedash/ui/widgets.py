@@ -81,8 +81,8 @@ def lazy_tabs(names: Sequence[str], key: str) -> Sequence[Any]:
     """
     shown = [_(n) for n in names]
     kept = st.session_state.get(f"{key}_name")
-    if kept in names and st.session_state.get(key) not in shown:  # the language changed
-        st.session_state[key] = _(kept)
+    if isinstance(kept, str) and kept in names and st.session_state.get(key) not in shown:
+        st.session_state[key] = _(kept)  # the labels changed language: keep the same tab open
     # No ``default``: it is part of the widget's identity, which must not move with the tab.
     tabs = st.tabs(shown, key=key, on_change="rerun")
     for name, tab in zip(names, tabs, strict=True):
