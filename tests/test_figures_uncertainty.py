@@ -107,3 +107,16 @@ def test_pair_sample_is_every_pair_or_a_bounded_seeded_sample_of_distinct_pairs(
     a, b = analysis.pair_sample(5000, limit=2000, seed=1)
     np.testing.assert_array_equal(a, i)
     np.testing.assert_array_equal(b, j)
+
+
+def test_sigma_curves_go_logarithmic_only_when_they_span_decades():
+    """A head whose σ² explodes on one degradation would flatten every other line at zero."""
+    calm = fig.sigma_vs_degradation(
+        {"blur": [(0, 0.010), (1, 0.020)], "jpeg": [(0, 0.01), (1, 0.5)]}
+    )
+    assert calm.layout.yaxis.type == "linear"
+    wild = {"blur": [(0, 0.010), (1, 0.020)], "occlusion": [(0, 0.010), (1, 2.3e10)]}
+    shown = fig.sigma_vs_degradation(wild)
+    assert shown.layout.yaxis.type == "log"
+    assert "log scale" in shown.layout.yaxis.title.text
+    assert [t.name for t in shown.data] == ["blur", "occlusion"]

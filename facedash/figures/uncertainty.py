@@ -92,14 +92,26 @@ def sigma_profile(sigma2_clean: np.ndarray, sigma2: np.ndarray) -> go.Figure:
 
 
 def sigma_vs_degradation(curves: Mapping[str, Sequence[Sequence[float]]]) -> go.Figure:
-    """Mean σ² of held-out faces against degradation strength, one line per kind."""
+    """Mean σ² of held-out faces against degradation strength, one line per kind.
+
+    The axis is logarithmic when the means span more than two decades (a head whose σ²
+    explodes on a fully occluded face would otherwise flatten every other line to zero).
+    """
     fig = go.Figure()
+    every = []
     for kind, pts in curves.items():
         x, y = zip(*pts, strict=True)
+        every += y
         fig.add_trace(go.Scatter(x=x, y=y, name=kind_name(kind), mode="lines+markers"))
+    values = np.asarray(every, dtype=float)
+    values = values[np.isfinite(values)]
+    log = bool(len(values)) and values.min() > 0 and values.max() / values.min() > 100
     fig.update_layout(
         xaxis_title=_("degradation strength"),
-        yaxis_title=_("mean σ² (held-out faces)"),
+        yaxis_title=_("mean σ² (held-out faces, log scale)")
+        if log
+        else _("mean σ² (held-out faces)"),
+        yaxis_type="log" if log else "linear",
         height=320,
         margin=dict(t=30, b=40),
     )
