@@ -108,7 +108,8 @@ def synthetic_sigma2(
     store = Store()
     syn = embed_dataset(load_folder(folder), store=store, get_detector=_refuse)
     cache, key = sigma2_cache_dir(syn), sigma2_key(syn, head)
-    if read_cached(cache, key) is not None:
+    held = read_cached(cache, key)
+    if held is not None and held["sigma2"].shape[0] == len(syn.rows):
         return False
     t0 = time.perf_counter()
     src = embed_dataset(load_folder(source), store=store, get_detector=_refuse)

@@ -272,9 +272,11 @@ def person_sample(faces: Sequence[int], people: np.ndarray, size: int, seed: int
 
     A seeded shuffle ranks each person's faces; a face's share of its person (rank / count)
     orders the draw, so the first faces taken are one of each person, then the sample
-    grows evenly across people.
+    grows evenly across people. A set with more people than ``size`` gets one face each.
     """
     ids = np.asarray(faces, dtype=np.int64)
+    if not len(ids):
+        return []
     order = np.random.default_rng(seed).permutation(len(ids))
     _names, who, counts = np.unique(
         np.asarray(people)[ids[order]], return_inverse=True, return_counts=True
@@ -285,6 +287,7 @@ def person_sample(faces: Sequence[int], people: np.ndarray, size: int, seed: int
     rank[by_person] = (np.arange(len(order)) - np.repeat(starts, counts)) / np.repeat(
         counts, counts
     )
+    size = max(size, len(counts))
     return sorted(ids[order][np.argsort(rank, kind="stable")[:size]].tolist())
 
 
@@ -328,7 +331,8 @@ class AttributeView:
     values: np.ndarray
     sources: np.ndarray
     synthetic: bool
-    faces_total: int = 0  # faces of the set; more than the view's sources when it is a sample
+    faces_total: int = 0  # faces of the set
+    faces_used: int = 0  # faces the view was made from (fewer than faces_total: a sample)
 
     @functools.cached_property
     def persons(self) -> np.ndarray:
@@ -371,7 +375,8 @@ def attribute_view(
         values = np.array([r.attributes["condition"] for r in made.rows], dtype=object)
         sources = np.array([r.attributes["source"] for r in made.rows], dtype=object)
         faces = sum(t is not None for t in result.thumbs)
-        return AttributeView(made, "condition", values, sources, True, faces)
+        used = len(made.rows) // len(CONDITIONS)
+        return AttributeView(made, "condition", values, sources, True, faces, used)
     column = "expression" if pattern == "jaffe" else pattern
     if column not in have:
         hint = (
@@ -387,7 +392,7 @@ def attribute_view(
     sub = _subset(result, keep)
     values = np.array([r.attributes[column] for r in sub.rows], dtype=object)
     sources = np.array([r.name for r in sub.rows], dtype=object)
-    return AttributeView(sub, column, values, sources, False, len(keep))
+    return AttributeView(sub, column, values, sources, False, len(keep), len(keep))
 
 
 def _subset(result: EmbeddingSet, keep: Sequence[int]) -> EmbeddingSet:

@@ -17,13 +17,15 @@ store, or is corrupt, is moved aside (``*.corrupt-<time>``) and rebuilt; the
 ``recovered`` attribute then says so. SQLite's ``quick_check`` reads the whole
 file, so it runs on open only for stores up to ``FULL_CHECK_BYTES`` (a store of
 100,000 faces is gigabytes: 36 s per open from a cold disk at 2.1 GB); a larger
-one is checked by its header and schema, and a damaged page there raises
-SQLite's own error where it is read instead of setting the whole store aside.
+one is checked by its header and schema, and a damaged page found later raises
+a ``FacedashError`` naming the file and what to do, instead of setting gigabytes
+of embeddings aside without asking.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sqlite3
@@ -36,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from facedash.detect import Face
+from facedash.errors import FacedashError
 from facedash.paths import ensure_private_dir, home
 
 APP_ID = 0x46414345  # "FACE": PRAGMA application_id of a facedash store
@@ -115,6 +118,25 @@ FULL_CHECK_BYTES = 256 * 2**20
 """Stores up to this size get SQLite's ``quick_check`` (which reads every page) on open."""
 
 
+def _guarded(method):
+    """A store method whose damaged-file errors become one ``FacedashError`` naming the file."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", "") not in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+                raise
+            raise FacedashError(
+                f"the embedding store {self.path} is damaged ({exc}): move it aside (a new, "
+                "empty store is made on the next start) or put back a copy; "
+                f"`sqlite3 {self.path.name} .recover` can save the rows it still holds"
+            ) from exc
+
+    return wrapper
+
+
 class Store:
     """SQLite store of detections and embeddings; safe to share between threads."""
 
@@ -191,6 +213,7 @@ class Store:
         with self._lock, self._conn:
             yield self._conn
 
+    @_guarded
     def query(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
         """Rows of a read-only query, under the store's lock."""
         with self._lock:
@@ -202,6 +225,7 @@ class Store:
             self._conn.close()
 
     # -- detections ---------------------------------------------------------------------
+    @_guarded
     def get_detections(self, hashes: Iterable[str], det_key: str) -> dict[str, Detection]:
         """Stored detections among ``hashes`` for ``det_key``."""
         wanted = list(dict.fromkeys(hashes))
@@ -219,6 +243,7 @@ class Store:
                     found[h] = Detection(h, w, ht, _faces_from_json(faces), preview)
         return found
 
+    @_guarded
     def put_detections(self, detections: Iterable[Detection], det_key: str) -> None:
         """Store detections (one transaction)."""
         now = time.time()
@@ -230,6 +255,7 @@ class Store:
             self._conn.executemany("INSERT OR REPLACE INTO detections VALUES(?,?,?,?,?,?,?)", rows)
 
     # -- embeddings ---------------------------------------------------------------------
+    @_guarded
     def get_embeddings(
         self, keys: Iterable[tuple[str, int]], *, det_key: str, align_key: str, model_id: str
     ) -> dict[tuple[str, int], StoredEmbedding]:
@@ -254,6 +280,7 @@ class Store:
                         )
         return found
 
+    @_guarded
     def put_embeddings(
         self,
         rows: Iterable[tuple[str, int, np.ndarray, bytes | None]],
@@ -283,6 +310,7 @@ class Store:
             )
 
     # -- housekeeping -------------------------------------------------------------------
+    @_guarded
     def counts(self) -> dict[str, int]:
         """Rows per table."""
         with self._lock:
@@ -291,6 +319,7 @@ class Store:
                 "embeddings": self._conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0],
             }
 
+    @_guarded
     def model_keys(self) -> dict[str, int]:
         """Embeddings per model key (``facenet``, ``facenet@bf16`` ...): each precision apart."""
         with self._lock:
@@ -299,6 +328,7 @@ class Store:
             ).fetchall()
         return {key: int(n) for key, n in rows}
 
+    @_guarded
     def forget(self, hashes: Iterable[str]) -> int:
         """Delete every row (detections, embeddings, thumbnails) of these images; return rows deleted."""
         wanted = list(dict.fromkeys(hashes))

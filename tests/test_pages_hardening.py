@@ -47,3 +47,11 @@ def test_no_page_crashes_on_awkward_sets(page, which, tiny_sets, demo):
     assert not at.exception, at.exception
     shown = " ".join(m.value for m in [*at.info, *at.warning, *at.error, *at.caption, *at.markdown])
     assert shown  # the page says something, not a blank screen
+    if page == "uncertainty" and "uncertainty_tab" in at.session_state:
+        from facedash.ui.pfe import TABS
+
+        for name in TABS[1:]:  # only the open tab runs: open each one in turn
+            at.session_state["uncertainty_tab"] = name
+            at.run()
+            assert not at.exception, (name, at.exception)
+            assert at.session_state["uncertainty_tab_name"] == name

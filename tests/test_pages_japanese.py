@@ -151,5 +151,6 @@ def test_every_uncertainty_tab_in_japanese(demo, in_japanese):
         at.session_state["uncertainty_tab"] = i18n._(name)
         at.run()
         assert not at.exception, (name, at.exception)
+        assert at.session_state["uncertainty_tab_name"] == name  # that tab is the one drawn
         left = english_left(at)
         assert not left, f"the {name} tab shows catalog messages in English: {left[:12]}"

@@ -60,6 +60,7 @@ def test_only_the_open_tab_runs(app):
 
 def test_the_demo_opens_complete_without_training(app):
     """First render after the asset set-up: σ² views and decoder samples, no Train click."""
+    open_tab(app, "Ranking")
     assert not [i.value for i in app.info if "trained yet" in i.value]
     assert any("**Most certain**" in m.value for m in app.markdown)  # the σ² ranking
     assert not app.button(key="uncertainty_train").value

@@ -447,6 +447,8 @@ def test_person_sample_is_seeded_proportional_and_keeps_every_person(demo):
         assert abs(got[name] - 20 * count / len(faces)) <= 1, got
     assert set(people[person_sample(faces, people, len(names))]) == set(names)
     assert person_sample(faces, people, 10_000) == faces
+    assert person_sample(faces, people, 2) == sorted(person_sample(faces, people, len(names)))
+    assert person_sample([], people, 5) == []
 
 
 def test_condition_set_sample_transforms_only_the_sampled_faces(demo, facenet):

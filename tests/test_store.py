@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from facedash.detect import Face
+from facedash.errors import FacedashError
 from facedash.store import Detection, Store
 
 
@@ -74,7 +75,8 @@ def test_corrupt_and_foreign_files_are_set_aside_and_rebuilt(tmp_path):
 def test_a_damaged_page_is_found_on_open_below_the_full_check_size(tmp_path, monkeypatch):
     """A store with a good header but a damaged page is set aside when it is small enough to
     check in full; above ``FULL_CHECK_BYTES`` it is opened (its header and schema are
-    good) and SQLite reports the damage where the page is read, nothing is moved aside."""
+    good), and reading the damaged page says the store is damaged and what to do; nothing
+    is moved aside."""
     import facedash.store as store_module
 
     path = tmp_path / "s.sqlite3"
@@ -92,7 +94,7 @@ def test_a_damaged_page_is_found_on_open_below_the_full_check_size(tmp_path, mon
     monkeypatch.setattr(store_module, "FULL_CHECK_BYTES", len(data) - 1)
     opened = Store(path)
     assert opened.recovered is None
-    with pytest.raises(sqlite3.DatabaseError):
+    with pytest.raises(FacedashError, match=r"s\.sqlite3 is damaged .*\.recover"):
         opened.get_detections([f"h{i}" for i in range(400)], "d")
     opened.close()
 

@@ -37,7 +37,7 @@ def cmd_arithmetic(args: argparse.Namespace) -> int:
     payload = report.summary()
     payload["attribute"] = view.column
     payload["synthetic"] = view.synthetic
-    payload["view_faces"] = len(set(view.sources.tolist()))
+    payload["view_faces"] = view.faces_used
     payload["view_faces_total"] = view.faces_total
     text = (
         f"{payload['queries']} person + {view.column} queries over {payload['vectors']} faces "

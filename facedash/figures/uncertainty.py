@@ -98,12 +98,12 @@ def sigma_vs_degradation(curves: Mapping[str, Sequence[Sequence[float]]]) -> go.
     explodes on a fully occluded face would otherwise flatten every other line to zero).
     """
     fig = go.Figure()
-    every = []
+    every: list[float] = []
     for kind, pts in curves.items():
         x, y = zip(*pts, strict=True)
         every += y
         fig.add_trace(go.Scatter(x=x, y=y, name=kind_name(kind), mode="lines+markers"))
-    values = np.asarray(every, dtype=float)
+    values = np.asarray(every, dtype=np.float64)
     values = values[np.isfinite(values)]
     log = bool(len(values)) and values.min() > 0 and values.max() / values.min() > 100
     fig.update_layout(

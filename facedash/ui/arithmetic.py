@@ -96,7 +96,7 @@ def shown(text: str) -> str:
 
 def sample_note(view: Any) -> str:
     """The info note's sentence on a sampled conditions view (empty when every face is in it)."""
-    n = len(set(view.sources.tolist()))
+    n = view.faces_used
     if n >= view.faces_total:
         return ""
     return " " + _(
