@@ -71,11 +71,18 @@ def test_aligned_crops_are_the_embedded_crops(crops, demo, facenet):
 
 
 @pytest.mark.slow
-def test_gradcam_agrees_with_tfexplain_on_every_demo_face(crops, model):
-    """Reference configuration: class_index = argmax |e|, Block8_6_Conv2d_1x1, guided gradients."""
-    ours = GradCAM(model, layer=REFERENCE_LAYER).explain(crops, TopChannel())
-    theirs = TfExplainGradCAM(model, layer=REFERENCE_LAYER).explain(crops, TopChannel())
-    assert ours.raw.shape == (len(crops), 3, 3)
+def test_gradcam_agrees_with_tfexplain_on_forty_faces_of_every_person(crops, model, demo):
+    """Reference configuration: class_index = argmax |e|, Block8_6_Conv2d_1x1, guided gradients.
+
+    A seeded 40 of the 118 demo faces in proportion to each person's (the agreement is per
+    face; all 118 cost 73 s of the suite for the same check).
+    """
+    from facedash.conditions import person_sample
+
+    faces = crops[person_sample(range(len(crops)), demo.people, 40)]
+    ours = GradCAM(model, layer=REFERENCE_LAYER).explain(faces, TopChannel())
+    theirs = TfExplainGradCAM(model, layer=REFERENCE_LAYER).explain(faces, TopChannel())
+    assert ours.raw.shape == (40, 3, 3)
     np.testing.assert_array_equal(ours.weights, theirs.weights)
     r_raw, r_up = pearson(ours.raw, theirs.raw), pearson(ours.maps, theirs.maps)
     print(
