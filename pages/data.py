@@ -14,11 +14,11 @@ def main() -> None:
         return
     people = sorted(set(result.people.tolist()))
     cols = st.columns(5)
-    cols[0].metric(_("Photos"), result.images)
-    cols[1].metric(_("Faces embedded"), len(result.rows))
-    cols[2].metric(_("People"), len(people))
-    cols[3].metric(_("Files not used"), len(result.failures))
-    cols[4].metric(_("From the store"), f"{result.cached}/{result.cached + result.computed}")
+    cols[0].metric(_("Photos"), f"{result.images:,}")
+    cols[1].metric(_("Faces embedded"), f"{len(result.rows):,}")
+    cols[2].metric(_("People"), f"{len(people):,}")
+    cols[3].metric(_("Files not used"), f"{len(result.failures):,}")
+    cols[4].metric(_("From the store"), f"{result.cached:,}/{result.cached + result.computed:,}")
     st.caption(
         _("{dataset} · model `{model}` · {seconds} s · {detector} · {alignment}").format(
             dataset=UD.reason(result.dataset),
