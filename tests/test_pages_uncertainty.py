@@ -206,3 +206,36 @@ def test_the_open_tab_survives_a_change_of_language(demo_pfe, saved_head, app_py
         at.selectbox(key="fd_lang").select("en").run()
     assert at.session_state["uncertainty_tab"] == "Fusion"
     assert "uncertainty_fuse_photos" in [m.key for m in at.multiselect]
+
+
+def _two_tabs():
+    import streamlit as st
+
+    from facedash import i18n
+    from facedash.ui.widgets import lazy_tabs
+
+    names = ("Fusion", "MLS")  # "MLS" reads the same in Japanese
+    with i18n.using(st.session_state.get("lang", "en")):
+        for name, tab in zip(names, lazy_tabs(names, key="t"), strict=True):
+            if tab.open:
+                with tab:
+                    st.markdown(f"open: {name}")
+
+
+def test_lazy_tabs_keep_a_tab_whose_label_reads_the_same_in_both_languages():
+    """The labels are the tabs' identity: a change of language makes a new widget, and the
+    open tab is put back even when its own label did not change."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_two_tabs).run()
+    assert [m.value for m in at.markdown] == ["open: Fusion"]
+    at.session_state["t"] = "MLS"
+    at.run()
+    assert [m.value for m in at.markdown] == ["open: MLS"]
+    at.session_state["lang"] = "ja"
+    at.run()
+    assert not at.exception, at.exception
+    assert [m.value for m in at.markdown] == ["open: MLS"]
+    at.session_state["t"] = "融合"
+    at.run()
+    assert [m.value for m in at.markdown] == ["open: Fusion"]

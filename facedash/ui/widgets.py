@@ -81,8 +81,16 @@ def lazy_tabs(names: Sequence[str], key: str) -> Sequence[Any]:
     """
     shown = [_(n) for n in names]
     kept = st.session_state.get(f"{key}_name")
-    if isinstance(kept, str) and kept in names and st.session_state.get(key) not in shown:
-        st.session_state[key] = _(kept)  # the labels changed language: keep the same tab open
+    # The labels are part of the widget's identity: when they change language the widget is
+    # a new one (even where one label reads the same), so the kept tab is put back.
+    moved = st.session_state.get(f"{key}_labels", shown) != shown
+    if (
+        isinstance(kept, str)
+        and kept in names
+        and (moved or st.session_state.get(key) not in shown)
+    ):
+        st.session_state[key] = _(kept)
+    st.session_state[f"{key}_labels"] = shown
     # No ``default``: it is part of the widget's identity, which must not move with the tab.
     tabs = st.tabs(shown, key=key, on_change="rerun")
     for name, tab in zip(names, tabs, strict=True):
