@@ -57,9 +57,7 @@ def build_synthetic(
     if not src.rows or src.computed:
         raise SystemExit(f"{source} is not fully embedded: run bench/scale.py on it first")
     det_key, align_key, model_key = src.det_key, src.align_key, src.model_key
-    by_name = {}
-    for k, row in enumerate(src.rows):
-        by_name.setdefault(row.name, k)
+    by_name = first_rows(src)
     names = sorted(by_name)
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -114,9 +112,7 @@ def synthetic_sigma2(
     t0 = time.perf_counter()
     src = embed_dataset(load_folder(source), store=store, get_detector=_refuse)
     src_sigma2 = sigma2_of_set(src, None, head, cache_dir=sigma2_cache_dir(src))
-    first = {}
-    for k, row in enumerate(src.rows):
-        first.setdefault(row.name, k)
+    first = first_rows(src)
     # "<split>/<person>/s000123_<name>" is the source's "<split>/<person>/<name>"
     idx = np.array(
         [
@@ -129,6 +125,14 @@ def synthetic_sigma2(
     write_cached(cache, key, {"sigma2": out})
     log(f"  synthetic σ² of {len(idx):,} faces in {time.perf_counter() - t0:.0f} s")
     return True
+
+
+def first_rows(result) -> dict[str, int]:
+    """Each photo's name -> the index of its first face in ``result`` (the face a copy gets)."""
+    out: dict[str, int] = {}
+    for k, row in enumerate(result.rows):
+        out.setdefault(row.name, k)
+    return out
 
 
 def _face(row):

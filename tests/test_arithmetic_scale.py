@@ -91,14 +91,20 @@ def test_cli_scores_a_bounded_sample_of_analogies(big_set, capsys):
     assert other["top1"] == got["top1"]
 
 
-def test_page_pickers_and_figures_stay_bounded(big_set):
+def arithmetic_page(folder):
+    """The Arithmetic & search page on the set in ``folder`` (sidebar: folder on this server)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
     at.session_state["fd_source"] = FOLDER
-    at.session_state["fd_folder"] = str(big_set)
+    at.session_state["fd_folder"] = str(folder)
     at.run()
     at.switch_page("pages/arithmetic.py")
     at.run()
     assert not at.exception, at.exception
+    return at
+
+
+def test_page_pickers_and_figures_stay_bounded(big_set):
+    at = arithmetic_page(big_set)
     n = FACES * len(CONDITIONS)
     assert next(m.value for m in at.metric if m.label == "Queries") == "25"
     faces = at.selectbox(key="arithmetic_image")
@@ -128,12 +134,6 @@ def test_a_set_larger_than_the_sample_gets_conditions_for_a_per_person_sample(
     assert main(["arithmetic", str(big_set)]) == 0
     assert "a seeded sample of 120 of the set's 300 faces" in capsys.readouterr().out
 
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
-    at.session_state["fd_source"] = FOLDER
-    at.session_state["fd_folder"] = str(big_set)
-    at.run()
-    at.switch_page("pages/arithmetic.py")
-    at.run()
-    assert not at.exception, at.exception
+    at = arithmetic_page(big_set)
     assert any("a seeded sample of 120 of the set's 300 faces" in i.value for i in at.info)
     assert next(m.value for m in at.metric if m.label == "Queries") == "25"

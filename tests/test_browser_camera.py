@@ -7,6 +7,7 @@ taken with Streamlit's own button, and the page explains it.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -73,23 +74,40 @@ def test_y4m_clip_is_the_demo_frame(demo_dataset, tmp_path):
     assert np.abs(luma - want).mean() < 2.0  # the clip's luma is the frame's
 
 
-def test_attention_explains_a_photo_taken_with_the_camera(camera_browser, app_url, demo_dataset):
-    context = camera_browser.new_context(viewport={"width": 1400, "height": 1500})
-    context.grant_permissions(["camera"], origin=app_url)
+@contextlib.contextmanager
+def camera_page(browser, app_url: str, height: int, allow: bool = True):
+    """A page in a new browser context, the camera allowed (or refused) for the app."""
+    context = browser.new_context(viewport={"width": 1400, "height": height})
+    if allow:
+        context.grant_permissions(["camera"], origin=app_url)
+    else:
+        context.clear_permissions()
     page = context.new_page()
     page.set_default_timeout(90_000)
     try:
+        yield page
+    finally:
+        context.close()
+
+
+def take_photo(page) -> None:
+    """Press Streamlit's "Take Photo" once the fake camera's stream is playing."""
+    shoot = page.get_by_role("button", name="Take Photo")
+    shoot.wait_for()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('video')].some(v => v.readyState >= 2)"
+    )
+    shoot.click()
+
+
+def test_attention_explains_a_photo_taken_with_the_camera(camera_browser, app_url, demo_dataset):
+    with camera_page(camera_browser, app_url, 1500) as page:
         page.goto(app_url + "/attention")
         wait_for_app(page, "Deletion AUC")
         page.get_by_text("Or explain a photo of your own").click()
         page.get_by_text("Take a photo with the camera").click()
         page.get_by_text("stay in this browser session's memory only").wait_for()
-        shoot = page.get_by_role("button", name="Take Photo")
-        shoot.wait_for()
-        page.wait_for_function(  # the fake camera's stream is playing
-            "() => [...document.querySelectorAll('video')].some(v => v.readyState >= 2)"
-        )
-        shoot.click()
+        take_photo(page)
         person = demo_dataset.items[PHOTO].person
         wait_for_app(page, f"camera photo (nearest person: {person})")
         page.get_by_text("Deletion AUC").first.wait_for()
@@ -100,43 +118,26 @@ def test_attention_explains_a_photo_taken_with_the_camera(camera_browser, app_ur
         assert page.get_by_text("no face found", exact=False).count() == 0
         path = screenshot(page, "camera_attention")
         assert path.stat().st_size > 50_000
-    finally:
-        context.close()
 
 
 def test_verification_scores_a_photo_taken_with_the_camera(camera_browser, app_url):
-    context = camera_browser.new_context(viewport={"width": 1400, "height": 1200})
-    context.grant_permissions(["camera"], origin=app_url)
-    page = context.new_page()
-    page.set_default_timeout(90_000)
-    try:
+    with camera_page(camera_browser, app_url, 1200) as page:
         page.goto(app_url + "/verification")
         wait_for_app(page, "Your photo against a face of the set")
         page.get_by_text("Your photo against a face of the set").click()
         page.get_by_text("Take a photo with the camera").click()
-        shoot = page.get_by_role("button", name="Take Photo")
-        shoot.wait_for()  # the expander stayed open through the rerun
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('video')].some(v => v.readyState >= 2)"
-        )
-        shoot.click()
+        take_photo(page)  # the expander stayed open through the rerun
         wait_for_app(page, "Decision at")
         panel = page.locator("[data-testid=stExpander]").filter(has_text="Your photo against")
         panel.get_by_text("your photo: ").first.wait_for()  # its line on the score histogram
         out = screenshot(page, "camera_verification")
         panel.first.screenshot(path=str(out.with_name("camera_verification_panel.png")))
         assert out.stat().st_size > 50_000
-    finally:
-        context.close()
 
 
 def test_a_denied_camera_says_how_to_allow_it_and_offers_the_upload(browser, app_url):
     """A browser that refuses the camera (no permission granted, no fake device)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1200})
-    context.clear_permissions()
-    page = context.new_page()
-    page.set_default_timeout(90_000)
-    try:
+    with camera_page(browser, app_url, 1200, allow=False) as page:
         page.goto(app_url + "/attention")
         wait_for_app(page, "Deletion AUC")
         page.get_by_text("Or explain a photo of your own").click()
@@ -151,5 +152,3 @@ def test_a_denied_camera_says_how_to_allow_it_and_offers_the_upload(browser, app
         page.get_by_text("Allow the camera for this site").wait_for(state="detached")
         page.locator("[data-testid=stFileUploader]").first.wait_for()
         assert page.get_by_role("button", name="Take Photo").count() == 0
-    finally:
-        context.close()
