@@ -1,8 +1,9 @@
 """The session's language: ``?lang=ja|en``, else the sidebar's choice, else the browser's, else English.
 
 ``start()`` runs first in every script run (``app.py``, and again in each page's opening,
-``facedash.ui.state.page_shell``, for a page served without ``app.py``): it settles the
-language and makes it the script thread's (``facedash.i18n``), so every ``_()`` of that run
+``facedash.ui.state.page_shell``, for a page served without ``app.py``, and at the top of a
+fragment, whose timed reruns run alone in a new thread): it settles the language and makes
+it the script thread's (``facedash.i18n``), so every ``_()`` of that run
 answers in it. The picker sits in the sidebar, or on the token page in a class. The
 choice is kept in the session, so it survives page changes; the picker keeps ``?lang=`` in
 the address bar in step, so a shared link opens in the same language. A language the

@@ -27,7 +27,7 @@ import streamlit as st
 from facedash import i18n, paths
 from facedash.figures.uncertainty import KIND_NAMES, confidence_ranking
 from facedash.i18n import N_, _
-from facedash.ui import cache, keys, state
+from facedash.ui import cache, keys, lang, state
 
 # The page's degradations, non-face kinds and scores (option values stay these keys): the
 # figures' degradation names, and these.
@@ -432,6 +432,7 @@ def demo_note(result: Any, job: dict[str, Any]) -> None:
 
 @st.fragment(run_every=2.0)
 def _demo_progress(result: Any, part: str) -> None:
+    lang.start()  # a fragment's own rerun runs in a new script thread, without app.py's run
     job = demo_training(result)
     if job is None or job["finished"] or job["part"] != part:
         st.rerun()  # the head (then the decoder) is saved: the page shows it
