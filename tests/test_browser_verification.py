@@ -19,7 +19,8 @@ def test_verification_page_renders_and_reacts(page, app_url):
     page.wait_for_function(
         "() => document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= 4"
     )
-    assert page.get_by_text("ROC: true accepts against false accepts").count() >= 1
+    # A chart is several .main-svg layers: wait for the ROC's own title, drawn by plotly.
+    page.get_by_text("ROC: true accepts against false accepts").first.wait_for()
 
     def tp() -> str:
         metric = page.locator("[data-testid=stMetric]", has_text="True accepts (TP)")
@@ -116,8 +117,9 @@ def test_verification_dev_eval_panel_and_det(page, app_url):
     page.wait_for_function(
         "() => document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= 8"
     )
-    assert page.get_by_text("DET: false non-matches against false matches").count() >= 1
-    assert page.get_by_text("DET of train and val (dots: chosen on train)").count() >= 1
+    # A chart is several .main-svg layers: wait for the two DETs' own titles.
+    page.get_by_text("DET: false non-matches against false matches").first.wait_for()
+    page.get_by_text("DET of train and val (dots: chosen on train)").first.wait_for()
     assert page.get_by_text("Threshold chosen on train").count() >= 1
     out = ARTIFACTS / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
