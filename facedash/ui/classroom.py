@@ -17,11 +17,16 @@ from typing import Any
 import streamlit as st
 
 from facedash import classroom
-from facedash.i18n import _
+from facedash.i18n import N_, _
 from facedash.ui import lang
 
 ADMITTED = "fd_admitted"
 TYPED = "fd_token_typed"
+FINGERPRINT_NOTE = N_(
+    "Its HTTPS certificate's SHA-256 fingerprint: when a browser warns that the connection "
+    "is not private, compare this with the fingerprint in the warning's certificate details, "
+    "then go on to the site."
+)
 
 
 def mode() -> classroom.Mode | None:
@@ -94,6 +99,9 @@ def link_panel() -> None:
             left.caption(_("No QR code: {error}").format(error=_qr_error(exc)))
         right.markdown(_("Students open this link (it carries the access token):"))
         right.code(current.link, language=None)
+        if current.fingerprint:  # served over HTTPS (facedash serve --https)
+            right.markdown(_(FINGERPRINT_NOTE))
+            right.code(current.fingerprint, language=None, wrap_lines=True)
         right.caption(
             _("Each student gets a session of their own.")
             + " "
