@@ -52,12 +52,12 @@ ROOT = Path(__file__).resolve().parents[1]
 # -- accuracy ----------------------------------------------------------------------------------
 def accuracy(epochs: int, seeds: list[int]) -> None:
     from facedash import search
-    from facedash.conditions import CONDITIONS, UNSEEN, attribute_view
-    from facedash.datasets import load_demo, load_folder
-    from facedash.jaffe_format import write_jaffe_format_set
-    from facedash.pipeline import embed_dataset
-    from facedash.store import Store
-    from facedash.triplet import compare_head, train_triplet_head
+    from facedash.data.datasets import load_demo, load_folder
+    from facedash.data.store import Store
+    from facedash.faces.pipeline import embed_dataset
+    from facedash.search.conditions import CONDITIONS, UNSEEN, attribute_view
+    from facedash.search.jaffe_format import write_jaffe_format_set
+    from facedash.search.triplet import compare_head, train_triplet_head
 
     store = Store()
     demo = embed_dataset(load_demo(), store=store)
@@ -133,9 +133,9 @@ def synthetic_set(n: int, seed: int = 0):
     """An EmbeddingSet of ``n`` faces made from the demo's (rows repeated, embeddings perturbed)."""
     from dataclasses import replace
 
-    from facedash.datasets import load_demo
-    from facedash.pipeline import embed_dataset
-    from facedash.store import Store
+    from facedash.data.datasets import load_demo
+    from facedash.data.store import Store
+    from facedash.faces.pipeline import embed_dataset
 
     demo = embed_dataset(load_demo(), store=Store())
     rng = np.random.default_rng(seed)
@@ -161,8 +161,8 @@ class StandIn:
 def step(name: str, n: int, folder: str) -> dict[str, float]:
     """One measured step, in this (fresh) process."""
     from facedash import search
-    from facedash.conditions import attribute_view
-    from facedash.store import Store
+    from facedash.data.store import Store
+    from facedash.search.conditions import attribute_view
 
     result = synthetic_set(n)
     store = Store(Path(folder) / "bench.sqlite3")
@@ -232,11 +232,11 @@ def scale(n: int) -> None:
 def page(n: int) -> None:
     from streamlit.testing.v1 import AppTest
 
-    from facedash.datasets import load_demo
-    from facedash.detect import Face
-    from facedash.images import content_hash
-    from facedash.pipeline import embed_dataset
-    from facedash.store import Detection, Store
+    from facedash.data.datasets import load_demo
+    from facedash.data.images import content_hash
+    from facedash.data.store import Detection, Store
+    from facedash.faces.pipeline import embed_dataset
+    from facedash.faces.types import Face
     from facedash.ui.state import FOLDER
 
     dataset = load_demo()

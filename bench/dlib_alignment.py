@@ -1,7 +1,7 @@
 """Benchmark: which face chip suits dlib's ResNet on the demo set (ROC-AUC, Euclidean distance).
 
 dlib's own 5-point alignment inside MTCNN's box (what facedash.models.dlib does)
-against our eye-levelled crop (facedash.detect.align) resized to 150 px at a few
+against our eye-levelled crop (facedash.faces.detect.align) resized to 150 px at a few
 margins. Detections come from the default store (run `facedash embed --demo` first).
 
 Run: PYTHONPATH=. python bench/dlib_alignment.py
@@ -15,11 +15,11 @@ from types import SimpleNamespace
 import numpy as np
 
 from facedash import verification as V
-from facedash.datasets import load_demo
-from facedash.detect import DetectorSettings, align, select
-from facedash.images import content_hash, decode
+from facedash.data.datasets import load_demo
+from facedash.data.images import content_hash, decode
+from facedash.data.store import Store
+from facedash.faces.detect import DetectorSettings, align, select
 from facedash.models.dlib import load
-from facedash.store import Store
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Faces per second of the whole pipeline (detect + align + embed) on the demo set, per backend.
 
 Ours (``embed_dataset``: batched detection on letterboxed canvases through
-``facedash.cascade``, batched embedding on the default backend — ``auto``:
+``facedash.faces.cascade``, batched embedding on the default backend — ``auto``:
 TensorFlow on a GPU, else OpenVINO, else TensorFlow) against the plain path:
 keras-facenet's own ``FaceNet.extract()`` code, run on each photo file in turn
 (``cv2.imread``, the ``mtcnn`` package's ``detect_faces`` at native size, crops
@@ -107,19 +107,21 @@ def loo_and_auc(emb, people):
 
 def backends_to_try():
     """(label, loader) of every backend this machine has: the reference first."""
+    from facedash.faces.probe import demo_probe
     from facedash.models import backends, get_model
     from facedash.models import openvino_facenet as ovf
 
     out = [("tensorflow fp32", lambda: get_model("facenet"))]
+    sources = {"reference": lambda: get_model("facenet"), "probe": demo_probe()}
     if backends.openvino_version() is None:
         print(f"openvino: not installed ({backends.OPENVINO_HINT}); its rows are skipped")
         return out
     out += [
-        ("openvino fp32", lambda: ovf.load("fp32", check=False)),
-        ("openvino bf16", lambda: ovf.load("bf16", check=False)),
+        ("openvino fp32", lambda: ovf.load("fp32", check=False, **sources)),
+        ("openvino bf16", lambda: ovf.load("bf16", check=False, **sources)),
     ]
     if backends.nncf_available():
-        out.append(("openvino int8", lambda: ovf.load("int8", check=False)))
+        out.append(("openvino int8", lambda: ovf.load("int8", check=False, **sources)))
     else:
         print("openvino int8: not built (NNCF not installed: pip install nncf)")
     return out
@@ -136,20 +138,23 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from facedash.datasets import Dataset, load_demo
-    from facedash.detect import AlignSettings, Detector, DetectorSettings, align
-    from facedash.images import decode
+    from facedash.data.datasets import Dataset, load_demo
+    from facedash.data.images import decode
+    from facedash.data.store import Store
+    from facedash.faces.detect import AlignSettings, Detector, DetectorSettings, align
+    from facedash.faces.pipeline import embed_dataset
+    from facedash.faces.probe import demo_probe
     from facedash.models import backends, describe, get_embedder, get_model
     from facedash.models.facenet import flops_per_image
-    from facedash.pipeline import embed_dataset
-    from facedash.store import Store
 
     demo = load_demo()
     items = demo.items[: args.images]
     paths = [str(i.path) for i in items]
     subset = Dataset(name="bench", kind="demo", items=items)
     reference = get_model("facenet")
-    default = get_embedder("facenet")  # the default backend, as the CLI and the app use it
+    default = get_embedder(
+        "facenet", probe=demo_probe()
+    )  # the default backend, as the CLI and the app use it
     where = describe(default)
     detector = Detector(DetectorSettings())
     extract = keras_facenet_extract(reference.model, detector.device)
@@ -203,10 +208,10 @@ def main() -> None:
     )
 
     # Detection stage alone, on the same letterboxed canvases: the mtcnn package's own
-    # batched driver (as shipped) against facedash.cascade.
+    # batched driver (as shipped) against facedash.faces.cascade.
     from mtcnn import MTCNN
 
-    from facedash.detect import letterbox
+    from facedash.faces.detect import letterbox
 
     settings = DetectorSettings()
     photos = [decode(i.read()) for i in items]
@@ -229,7 +234,7 @@ def main() -> None:
     (package_s, _), (cascade_s, _) = timed(by_package, by_cascade)
     print(
         f"detection stage, same canvases: mtcnn's detect_faces {1000 * package_s / len(items):.1f} "
-        f"ms/photo, facedash.cascade {1000 * cascade_s / len(items):.1f} ms/photo "
+        f"ms/photo, facedash.faces.cascade {1000 * cascade_s / len(items):.1f} ms/photo "
         f"({package_s / cascade_s:.1f}x)"
     )
 

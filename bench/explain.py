@@ -24,15 +24,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from facedash.datasets import load_demo
+    from facedash.data.datasets import load_demo
+    from facedash.data.store import Store
     from facedash.explain import REFERENCE_LAYER, TopChannel
     from facedash.explain.crops import aligned_crops
     from facedash.explain.gradcam import GradCAM
     from facedash.explain.tfexplain import tfexplain_reference
+    from facedash.faces.pipeline import embed_dataset
     from facedash.models import get_model
     from facedash.models.facenet import prewhiten
-    from facedash.pipeline import embed_dataset
-    from facedash.store import Store
 
     dataset = load_demo()
     result = embed_dataset(dataset, store=Store())

@@ -18,11 +18,11 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
 from facedash import projection as P
-from facedash import thumbnails
-from facedash.datasets import load_demo
+from facedash.data import thumbnails
+from facedash.data.datasets import load_demo
+from facedash.data.store import Store
+from facedash.faces.pipeline import embed_dataset
 from facedash.figures.embedding_map import face_map
-from facedash.pipeline import embed_dataset
-from facedash.store import Store
 
 BUDGET_S = 2.0
 

@@ -27,9 +27,9 @@ import numpy as np
 
 
 def synthetic(n: int):
-    from facedash.datasets import load_demo
-    from facedash.pipeline import embed_dataset
-    from facedash.store import Store
+    from facedash.data.datasets import load_demo
+    from facedash.data.store import Store
+    from facedash.faces.pipeline import embed_dataset
 
     demo = embed_dataset(load_demo(), store=Store())
     pick = np.arange(n) % len(demo.rows)

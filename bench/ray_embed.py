@@ -56,10 +56,10 @@ def main() -> None:
 
     import ray
 
-    from facedash.datasets import load_demo, load_path
-    from facedash.distributed import commit, run_ray
-    from facedash.pipeline import embed_dataset
-    from facedash.store import Store
+    from facedash.data.datasets import load_demo, load_path
+    from facedash.data.store import Store
+    from facedash.faces.pipeline import embed_dataset
+    from facedash.scale.distributed import commit, run_ray
 
     tmp = Path(tempfile.mkdtemp(prefix="ray-bench-"))
     for copy in range(args.copies):

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from facedash.datasets import load_folder
-from facedash.images import content_hash
+from facedash.data.datasets import load_folder
+from facedash.data.images import content_hash
+from facedash.data.store import Detection, Store
+from facedash.faces.pipeline import embed_dataset
 from facedash.paths import home
-from facedash.pipeline import embed_dataset
-from facedash.store import Detection, Store
 
 MARKER = ".facedash-synthetic.json"
 VERSION = 1
@@ -95,7 +95,7 @@ def synthetic_sigma2(
     The source set's own σ² are computed by the head if no page has kept them yet (10,000
     faces: minutes). Returns False when nothing was written: no saved head, or kept already.
     """
-    from facedash.arraycache import read_cached, write_cached
+    from facedash.data.arraycache import read_cached, write_cached
     from facedash.pfe import sigma2_cache_dir, sigma2_key, sigma2_of_set
     from facedash.pfe.saved import load_head
 
@@ -136,7 +136,7 @@ def first_rows(result) -> dict[str, int]:
 
 
 def _face(row):
-    from facedash.detect import Face
+    from facedash.faces.types import Face
 
     return Face(tuple(row.box), np.asarray(row.landmarks), float(row.confidence))
 

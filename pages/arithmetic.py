@@ -5,10 +5,10 @@ import pandas as pd
 import streamlit as st
 
 from facedash import search
-from facedash.conditions import CONDITION_LABELS, CONDITIONS, CONDITIONS_PATTERN
 from facedash.errors import FacedashError
 from facedash.figures import arithmetic as figs
 from facedash.i18n import _
+from facedash.search.conditions import CONDITION_LABELS, CONDITIONS, CONDITIONS_PATTERN
 from facedash.ui import arithmetic as UA
 from facedash.ui import camera as CAM
 from facedash.ui import howto, state

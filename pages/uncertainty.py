@@ -5,10 +5,10 @@ import streamlit as st
 
 from facedash.figures import uncertainty as fig
 from facedash.i18n import _
-from facedash.images import decode_jpeg
 from facedash.pfe import analysis, train
 from facedash.pfe import decoder as dec
 from facedash.ui import classroom, howto, state, widgets
+from facedash.ui import data as UD
 from facedash.ui import pfe as pfe_ui
 
 KNOBS = ("blur", "downscale", "jpeg", "noise", "occlusion", "darkness")
@@ -64,7 +64,7 @@ def _explorer(result, sigma2, extractor, head) -> None:
         k: cols[n % 3].slider(pfe_ui.label(k), 0.0, 1.0, 0.0, 0.05, key=f"uncertainty_{k}")
         for n, k in enumerate(KNOBS)
     }
-    crop = decode_jpeg(result.thumbs[i])
+    crop = UD.face_crop(result, i)
     out = pfe_ui.explore(result, i, strengths, extractor, head)
     a, b, c = st.columns([1, 1, 2])
     a.image(crop, caption=_("clean"), width="stretch")
@@ -168,7 +168,7 @@ def _fusion(result, sigma2, trained_at: str) -> None:
     out = pfe_ui.fusion(result, sigma2, trained_at, chosen)
     cols = st.columns(min(len(chosen), 8))
     for col, k in zip(cols, chosen, strict=False):
-        col.image(decode_jpeg(result.thumbs[k]), width="stretch")
+        col.image(UD.face_crop(result, k), width="stretch")
     st.plotly_chart(
         fig.confidence_bars(
             [result.rows[k].name for k in chosen], out["confidence_each"], out["confidence_fused"]
@@ -217,7 +217,7 @@ def _decoder(result, sigma2, extractor, head, training) -> None:
         key="uncertainty_dec_face",
     )
     blur = st.slider(_("Blur the input first"), 0.0, 1.0, 0.0, 0.1, key="uncertainty_dec_blur")
-    crop = decode_jpeg(result.thumbs[i])
+    crop = UD.face_crop(result, i)
     if blur > 0:
         crop, mu, s2 = pfe_ui.degraded_gaussian(crop, blur, extractor, head, seed=i)
     else:

@@ -39,7 +39,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def demo_dataset():
-    from facedash.datasets import load_demo
+    from facedash.data.datasets import load_demo
 
     return load_demo()
 
@@ -54,9 +54,10 @@ def facenet():
 @pytest.fixture(scope="session")
 def embedder():
     """FaceNet on the default backend ($FACEDASH_BACKEND, else auto: OpenVINO on a CPU when installed)."""
+    from facedash.faces.probe import demo_probe
     from facedash.models import get_embedder
 
-    return get_embedder("facenet")
+    return get_embedder("facenet", probe=demo_probe())
 
 
 @pytest.fixture(scope="session")
@@ -65,8 +66,8 @@ def demo(demo_dataset, embedder):
 
     Same backend and precision as the CLI's and the app's default, so they find it in the store.
     """
-    from facedash.pipeline import embed_dataset
-    from facedash.store import Store
+    from facedash.data.store import Store
+    from facedash.faces.pipeline import embed_dataset
 
     return embed_dataset(demo_dataset, store=Store())  # the default backend: ``embedder``
 

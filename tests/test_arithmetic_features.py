@@ -16,7 +16,11 @@ import numpy as np
 import pytest
 
 from facedash import search
-from facedash.conditions import (
+from facedash.data.datasets import load_folder
+from facedash.data.store import Store
+from facedash.pfe.head import FeatureExtractor
+from facedash.search import FEATURES, view_features
+from facedash.search.conditions import (
     CONDITIONS,
     UNSEEN,
     AttributeView,
@@ -24,12 +28,8 @@ from facedash.conditions import (
     attribute_view,
     condition_set,
 )
-from facedash.datasets import load_folder
-from facedash.jaffe_format import JAFFE_CODES, write_jaffe_format_set
-from facedash.pfe.head import FeatureExtractor
-from facedash.search import FEATURES, view_features
-from facedash.store import Store
-from facedash.triplet import compare_head, train_triplet_head
+from facedash.search.jaffe_format import JAFFE_CODES, write_jaffe_format_set
+from facedash.search.triplet import compare_head, train_triplet_head
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def block17(demo_view):
 @pytest.fixture(scope="module")
 def unseen_set(tmp_path_factory, demo_dataset, facenet):
     """Three ``val`` photos per person under the original and every UNSEEN transform."""
-    from facedash.pipeline import embed_dataset
+    from facedash.faces.pipeline import embed_dataset
 
     folder = tmp_path_factory.mktemp("unseen")
     write_jaffe_format_set(

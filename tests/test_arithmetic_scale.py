@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from facedash import search
 from facedash.cli import main
-from facedash.conditions import CONDITIONS, attribute_view
+from facedash.search.conditions import CONDITIONS, attribute_view
 from facedash.ui.state import FOLDER
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,9 +28,9 @@ FACES = 300
 
 @pytest.fixture(scope="module")
 def big_set(tmp_path_factory, demo, demo_dataset):
-    from facedash.detect import Face
-    from facedash.images import content_hash
-    from facedash.store import Detection, Store
+    from facedash.data.images import content_hash
+    from facedash.data.store import Detection, Store
+    from facedash.faces.types import Face
 
     folder = tmp_path_factory.mktemp("arith-big") / "set"
     store = Store()
@@ -72,9 +72,9 @@ def test_cli_scores_a_bounded_sample_of_analogies(big_set, capsys):
     assert got["analogy_queries_total"] == n * (len(CONDITIONS) - 1)
     assert got["analogy_queries"] == got["analogy_sample"] == search.ANALOGY_SAMPLE
     # The same figures from the library, on the same view and the same seeded sample.
-    from facedash.datasets import load_folder
-    from facedash.pipeline import embed_dataset
-    from facedash.store import Store
+    from facedash.data.datasets import load_folder
+    from facedash.data.store import Store
+    from facedash.faces.pipeline import embed_dataset
 
     result = embed_dataset(load_folder(big_set), store=Store())
     assert result.computed == 0
@@ -123,9 +123,9 @@ def test_a_set_larger_than_the_sample_gets_conditions_for_a_per_person_sample(
 ):
     """Past ``SAMPLE_FACES`` faces only a seeded per-person sample is transformed: the CLI
     and the page say how many, and the group vectors still cover every person."""
-    import facedash.conditions
+    import facedash.search.conditions
 
-    monkeypatch.setattr(facedash.conditions, "SAMPLE_FACES", 120)
+    monkeypatch.setattr(facedash.search.conditions, "SAMPLE_FACES", 120)
     assert main(["arithmetic", str(big_set), "--json"]) == 0
     got = json.loads(capsys.readouterr().out)
     assert (got["view_faces"], got["view_faces_total"]) == (120, FACES)

@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 
 from facedash import assets
-from facedash.datasets import Dataset
+from facedash.data.datasets import Dataset
+from facedash.data.store import Store
+from facedash.faces.pipeline import embed_dataset
+from facedash.faces.probe import demo_probe
 from facedash.models import backends, describe, get_embedder, ircache, load_embedder, plan
-from facedash.pipeline import embed_dataset
-from facedash.store import Store
 from tests.fresh_process import run
 
 OPENVINO = backends.openvino_version() is not None
@@ -43,7 +44,7 @@ def _cli(argv: list[str]) -> dict:
 @pytest.fixture(scope="module")
 def crops(demo):
     """The demo set's 118 aligned faces (the stored 160 px thumbnails)."""
-    from facedash.images import decode_jpeg
+    from facedash.data.images import decode_jpeg
 
     return np.stack([decode_jpeg(t) for t in demo.thumbs])
 
@@ -62,7 +63,9 @@ def embedded(crops):
     def get(backend: str | None, precision: str | None) -> tuple:
         key = plan("facenet", backend, precision)
         if key not in done:
-            embedder = get_embedder("facenet", backend=backend, precision=precision)
+            embedder = get_embedder(
+                "facenet", backend=backend, precision=precision, probe=demo_probe()
+            )
             done[key] = (embedder, embedder.embed(crops))
         return done[key]
 
@@ -155,7 +158,7 @@ def test_a_backend_that_disagrees_is_refused(monkeypatch, embedder):
     from facedash.models import openvino_facenet
 
     monkeypatch.setattr(openvino_facenet, "MIN_COSINE", 1.5)  # nothing can pass
-    fallback = load_embedder("facenet", backend="openvino", precision="fp32")
+    fallback = load_embedder("facenet", backend="openvino", precision="fp32", probe=demo_probe())
     record = describe(fallback)
     assert (
         record["backend"] == "tensorflow" and "disagrees with the fp32 reference" in record["note"]
@@ -176,6 +179,40 @@ def _home_copy(tmp_path: Path) -> Path:
     return root
 
 
+def _sources(root: Path) -> dict:
+    """What a caller hands the model layer to build a conversion: the reference and the probe."""
+    from facedash.models import get_model
+
+    return {"reference": lambda: get_model("facenet", root), "probe": demo_probe(root)}
+
+
+@needs_openvino
+def test_loading_a_converted_model_never_reads_the_demo_set(tmp_path, embedder):
+    """The probe is stored with the cache entry: a home without demo faces loads and checks it;
+    a missing entry with no probe given is refused with what to do, and nothing is built."""
+    from facedash.models import openvino_facenet
+
+    root = _home_copy(tmp_path)
+    built = openvino_facenet._cache_entry("fp32", None)
+    if ircache.check(built)[0] is None:
+        openvino_facenet.build("fp32", None, **_sources(None))
+    entry = openvino_facenet._cache_entry("fp32", root)
+    shutil.copytree(built.folder, entry.folder)
+    shutil.rmtree(root / "demo")  # no demo faces on this machine any more
+
+    def no_probe(limit):
+        raise AssertionError("the demo set was read")
+
+    loaded = openvino_facenet.load(
+        "fp32", root, reference=lambda: pytest.fail("reference loaded"), probe=no_probe
+    )
+    assert loaded.agreement.passed and loaded.agreement.faces == openvino_facenet.AGREEMENT_FACES
+    shutil.rmtree(entry.folder)
+    with pytest.raises(openvino_facenet.BackendRefused, match="no faces were given to check"):
+        openvino_facenet.load("fp32", root, reference=lambda: pytest.fail("reference loaded"))
+    assert ircache.check(entry) == (None, "not built yet")
+
+
 @needs_openvino
 def test_a_corrupt_cache_file_is_rebuilt_never_used(tmp_path, embedder):
     from facedash.models import openvino_facenet
@@ -186,13 +223,13 @@ def test_a_corrupt_cache_file_is_rebuilt_never_used(tmp_path, embedder):
     if ircache.check(built)[0] is not None:  # reuse this machine's conversion
         shutil.copytree(built.folder, entry.folder)
     else:
-        openvino_facenet.build("fp32", root)
-    first = openvino_facenet.load("fp32", root)
+        openvino_facenet.build("fp32", root, **_sources(root))
+    first = openvino_facenet.load("fp32", root, **_sources(root))
     assert first.note == "" and first.agreement.passed
     good = entry.path("model.bin").read_bytes()
     entry.path("model.bin").write_bytes(b"garbage" * 1000)
 
-    again = openvino_facenet.load("fp32", root)
+    again = openvino_facenet.load("fp32", root, **_sources(root))
     assert "unusable (model.bin does not match its recorded SHA-256); rebuilt" in again.note
     assert again.agreement.passed and again.agreement.min_cosine >= 0.999
     assert ircache.check(entry)[0] is not None
@@ -204,12 +241,13 @@ def test_a_corrupt_cache_file_is_rebuilt_never_used(tmp_path, embedder):
 def test_a_failed_conversion_is_a_message_not_a_traceback(tmp_path, monkeypatch):
     from facedash.models import openvino_facenet
 
-    def broken(precision, root):
+    def broken(precision, reference, probe):
         raise RuntimeError("Check 'false' failed: no conversion rule for operations: Frobnicate")
 
     monkeypatch.setattr(openvino_facenet, "_convert", broken)
     with pytest.raises(openvino_facenet.BackendRefused) as err:
-        openvino_facenet.load("fp32", _home_copy(tmp_path))
+        root = _home_copy(tmp_path)
+        openvino_facenet.load("fp32", root, **_sources(root))
     assert str(err.value) == (
         "converting FaceNet to OpenVINO fp32 failed: RuntimeError: Check 'false' failed: "
         "no conversion rule for operations: Frobnicate"

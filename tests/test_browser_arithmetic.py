@@ -24,7 +24,7 @@ def test_arithmetic_page_shows_queries_training_and_search(page, app_url):
     page.get_by_text("Triplet loss while training the head").first.wait_for(timeout=180_000)
     wait_for_app(page, "Person + attribute accuracy on held-out faces")
     # Face search with an uploaded photo: a demo photo, found first with similarity ~1.
-    from facedash.datasets import load_demo
+    from facedash.data.datasets import load_demo
 
     photo = load_demo().items[0].path
     page.locator("input[type=file]").first.set_input_files(str(photo))

@@ -72,7 +72,7 @@ def test_operating_points_of_private_uploads_stay_off_disk(page, app_url, demo_d
     import sqlite3
     import uuid
 
-    from facedash.store import default_path
+    from facedash.data.store import default_path
     from tests.corpus import zip_bytes
 
     photos = [i for i in demo_dataset.items if i.person in ("madonna", "jerry_seinfeld")]

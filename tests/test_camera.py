@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facedash.photo_face import NoFace, pair_score, photo_face
+from facedash.faces.photo_face import NoFace, pair_score, photo_face
 
 PHOTO = 40  # a demo photo with one frontal face (jerry_seinfeld)
 
 
 @pytest.fixture(scope="module")
 def detector():
-    from facedash.detect import Detector, DetectorSettings
+    from facedash.faces.detect import Detector, DetectorSettings
 
     return Detector(DetectorSettings())
 
@@ -121,7 +121,7 @@ def test_pair_score_is_the_verification_score(demo):
 
 
 def test_the_session_holds_one_frame_per_widget(demo_dataset, detector, embedder):
-    from facedash.detect import AlignSettings
+    from facedash.faces.detect import AlignSettings
     from facedash.ui.camera import EXPLAINED, HELD, Photo, forget, held_face
 
     calls = []
@@ -171,9 +171,9 @@ def _texts(at) -> str:
 
 
 def _stored(data: bytes) -> bool:
-    from facedash.detect import DetectorSettings
-    from facedash.images import content_hash
-    from facedash.store import Store
+    from facedash.data.images import content_hash
+    from facedash.data.store import Store
+    from facedash.faces.detect import DetectorSettings
 
     return bool(Store().get_detections([content_hash(data)], DetectorSettings().key()))
 

@@ -314,7 +314,7 @@ def test_outside_a_class_nothing_changes(demo, monkeypatch):
 
 def test_a_students_operating_point_stays_in_their_session(class_env, demo):
     from facedash import verification as V
-    from facedash.store import Store
+    from facedash.data.store import Store
 
     name = f"student point {uuid.uuid4().hex[:8]}"
     at = _app(token=TOKEN)
@@ -331,9 +331,9 @@ def test_a_students_operating_point_stays_in_their_session(class_env, demo):
 
 HEAVY = (
     "facedash.models",
-    "facedash.pipeline",
-    "facedash.store",
-    "facedash.datasets",
+    "facedash.faces.pipeline",
+    "facedash.data.store",
+    "facedash.data.datasets",
     "tensorflow",
     "keras",
     "mtcnn",
@@ -369,7 +369,7 @@ print("@@" + json.dumps({{"gated": gated, "admitted": report(at)}}))
     assert gated["loaded"] == dict.fromkeys(HEAVY, False), gated["loaded"]
     # The same process with the token: the data layer loads, so the check above can fail.
     assert admitted["titles"] == ["Data"] and admitted["metrics"] == 5
-    assert admitted["loaded"]["facedash.store"] and admitted["loaded"]["facedash.models"]
+    assert admitted["loaded"]["facedash.data.store"] and admitted["loaded"]["facedash.models"]
 
 
 # -- a real server -------------------------------------------------------------------------

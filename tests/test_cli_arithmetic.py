@@ -9,8 +9,8 @@ import pytest
 
 from facedash import search
 from facedash.cli import main
-from facedash.conditions import CONDITIONS, attribute_view
-from facedash.store import Store
+from facedash.data.store import Store
+from facedash.search.conditions import CONDITIONS, attribute_view
 from tests.test_search import write_jaffe_set
 
 

@@ -38,7 +38,7 @@ def test_pfe_train_prints_the_contract_keys(trained_dir, capsys, demo):
 def test_pfe_score_aligned_crops(trained_dir, capsys, demo, tmp_path):
     from PIL import Image
 
-    from facedash.images import decode_jpeg
+    from facedash.data.images import decode_jpeg
     from facedash.pfe import degrade
 
     face = decode_jpeg(demo.thumbs[0])

@@ -4,10 +4,10 @@ import threading
 
 import numpy as np
 
-from facedash.datasets import Dataset
-from facedash.detect import Detector
-from facedash.pipeline import embed_dataset
-from facedash.store import Store
+from facedash.data.datasets import Dataset
+from facedash.data.store import Store
+from facedash.faces.detect import Detector
+from facedash.faces.pipeline import embed_dataset
 
 
 def test_parallel_sessions_equal_serial(demo_dataset, facenet):

@@ -2,8 +2,8 @@ import zipfile
 
 import pytest
 
-from facedash import datasets
-from facedash.datasets import (
+from facedash.data import datasets
+from facedash.data.datasets import (
     load_folder,
     load_manifest,
     load_path,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from facedash.detect import (
+from facedash.faces.detect import (
     AlignSettings,
     DetectorSettings,
     Face,
@@ -73,8 +73,8 @@ def test_demo_detection_counts(demo, demo_dataset):
 
 
 def test_detection_is_independent_of_the_batch(demo_dataset, demo):
-    from facedash.detect import Detector
-    from facedash.images import decode
+    from facedash.data.images import decode
+    from facedash.faces.detect import Detector
 
     detector = Detector()
     images = [decode(item.read()) for item in demo_dataset.items[:6]]
@@ -90,8 +90,8 @@ def test_cascade_agrees_with_the_mtcnn_package(demo_dataset):
     """Our batched float32 driver finds the faces mtcnn's own detect_faces finds, in the same places."""
     from mtcnn import MTCNN
 
-    from facedash.detect import Detector, letterbox
-    from facedash.images import decode
+    from facedash.data.images import decode
+    from facedash.faces.detect import Detector, letterbox
 
     detector = Detector()
     package = MTCNN(device=detector.device)
@@ -116,7 +116,7 @@ def test_cascade_agrees_with_the_mtcnn_package(demo_dataset):
 
 
 def test_pyramid_and_larger_minimum_face():
-    from facedash.cascade import pyramid
+    from facedash.faces.cascade import pyramid
 
     levels = pyramid(320, 20)
     assert levels[0] == (0.6, 192) and levels[-1][1] >= 12 and len(levels) == 9
@@ -126,8 +126,8 @@ def test_pyramid_and_larger_minimum_face():
 
 def test_min_face_size_above_20_still_finds_the_demo_faces(demo_dataset):
     """mtcnn 1.0 returns nothing for min_face_size > 20; our pyramid stops at PNet's 12-px cell."""
-    from facedash.detect import Detector, DetectorSettings
-    from facedash.images import decode
+    from facedash.data.images import decode
+    from facedash.faces.detect import Detector, DetectorSettings
 
     images = [decode(item.read()) for item in demo_dataset.items[:8]]
     small = Detector().detect(images)

@@ -7,12 +7,12 @@ import sys
 import numpy as np
 import pytest
 
-from facedash.datasets import Dataset
-from facedash.detect import DetectorSettings
-from facedash.images import content_hash, decode
+from facedash.data.datasets import Dataset
+from facedash.data.images import content_hash, decode
+from facedash.data.store import Store
+from facedash.faces.detect import DetectorSettings
+from facedash.faces.pipeline import embed_dataset
 from facedash.models import spec
-from facedash.pipeline import embed_dataset
-from facedash.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_pipeline_uses_the_models_own_alignment(dlib_model, demo_dataset, tmp_pa
     )
     assert result.align_key == spec("dlib").align_key and result.computed == 4
     # The stored vectors are dlib's descriptors of its own 150x150 chips.
-    from facedash.images import decode_jpeg
+    from facedash.data.images import decode_jpeg
 
     assert decode_jpeg(result.thumbs[0]).shape == (150, 150, 3)
     row = result.rows[0]
@@ -73,7 +73,7 @@ def test_pipeline_uses_the_models_own_alignment(dlib_model, demo_dataset, tmp_pa
     different = min(np.linalg.norm(e[0] - e[2]), np.linalg.norm(e[1] - e[3]))
     assert same < different
     # Reopening computes nothing, whatever the FaceNet margin says: the key is dlib's.
-    from facedash.detect import AlignSettings
+    from facedash.faces.detect import AlignSettings
 
     again = embed_dataset(
         data,

@@ -31,8 +31,9 @@ from facedash.explain.gradcam import GradCAM, GradCAMPlusPlus, HiResCAM, LayerCA
 from facedash.explain.methods import blocks
 from facedash.explain.occlusion import patch_masks
 from facedash.explain.overlay import overlay
-from facedash.explain.regions import REGIONS, aligned_landmarks, region_labels, region_shares
+from facedash.explain.regions import REGIONS, region_labels, region_shares
 from facedash.explain.tfexplain import TfExplainGradCAM
+from facedash.faces.detect import aligned_landmarks
 from facedash.models.facenet import prewhiten
 
 
@@ -77,7 +78,7 @@ def test_gradcam_agrees_with_tfexplain_on_forty_faces_of_every_person(crops, mod
     A seeded 40 of the 118 demo faces in proportion to each person's (the agreement is per
     face; all 118 cost 73 s of the suite for the same check).
     """
-    from facedash.conditions import person_sample
+    from facedash.search.conditions import person_sample
 
     faces = crops[person_sample(range(len(crops)), demo.people, 40)]
     ours = GradCAM(model, layer=REFERENCE_LAYER).explain(faces, TopChannel())

@@ -18,11 +18,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from facedash import exports
 from facedash.cli import main
-from facedash.datasets import load_path, load_uploads
-from facedash.pipeline import embed_dataset
-from facedash.store import Store
+from facedash.data import exports
+from facedash.data.datasets import load_path, load_uploads
+from facedash.data.store import Store
+from facedash.faces.pipeline import embed_dataset
 
 
 def _refuse():

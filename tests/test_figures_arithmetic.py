@@ -6,8 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+from facedash.data.images import encode_jpeg
 from facedash.figures import arithmetic as figs
-from facedash.images import encode_jpeg
 
 
 def thumbs(n):

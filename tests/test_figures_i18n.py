@@ -159,7 +159,7 @@ def test_verification_figures_in_both_languages(demo, sweep):
         yaxis="True accept rate TAR (= 1 − FNMR)",
     )
     assert any(t.name == "facenet: threshold 0.3" for t in en.data)
-    assert any(t.name == "facenet: 閾値 0.3" for t in ja.data)
+    assert any(t.name == "facenet：閾値 0.3" for t in ja.data)
     en, ja = both(lambda: FV.roc_figure([curve], log_far=True))
     check_titles(en, ja, xaxis="False accept rate FAR (= FMR), log scale")
     en, ja = both(lambda: FV.metrics_figure(curve))
@@ -282,7 +282,7 @@ def test_arithmetic_figures_in_both_languages(demo):
 # -- embedding map ----------------------------------------------------------------------------
 def test_embedding_map_figures_in_both_languages(demo):
     from facedash import projection as P
-    from facedash import thumbnails
+    from facedash.data import thumbnails
 
     result = P.cluster_map(demo.embeddings, demo.people)
     coords = result.projection.coords
@@ -330,7 +330,7 @@ def test_attention_figures_in_both_languages(demo, demo_dataset, facenet):
     from facedash.explain.analysis import analyse, set_average
     from facedash.explain.crops import aligned_crops
     from facedash.explain.faithfulness import spearman
-    from facedash.explain.regions import aligned_landmarks
+    from facedash.faces.detect import aligned_landmarks
 
     rows = demo.rows[:4]
     crops = aligned_crops(demo_dataset, rows)

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from facedash.data.images import content_hash, decode, limit_side
 from facedash.errors import ImageError
-from facedash.images import content_hash, decode, limit_side
 from tests.corpus import encode, noise_image, png_bomb, rotated_with_exif
 
 _y, _x = np.mgrid[0:90, 0:120]

@@ -198,7 +198,7 @@ def test_files_not_used_in_japanese(app_py, demo, tmp_path):
 
 def _many_failures(lang: str) -> None:
     from facedash import i18n
-    from facedash.datasets import Failure
+    from facedash.data.datasets import Failure
     from facedash.ui import data as UD
 
     i18n.set_language(lang)
@@ -231,9 +231,9 @@ def test_a_paged_failures_table_in_both_languages(lang):
 
 def test_library_reasons_are_translated_for_display_only():
     """The Data page's reasons for files not used: Japanese on screen, the library's English kept."""
-    from facedash.datasets import load_zip
+    from facedash.data.datasets import load_zip
+    from facedash.data.images import decode
     from facedash.errors import ImageError
-    from facedash.images import decode
 
     reasons = []
     for data in (b"", b"%PDF-1.4 ...", b"PK\x03\x04rest", b"hello, world", b"\x00\x01\x02\xff" * 8):

@@ -40,7 +40,7 @@ def test_prewhiten_matches_the_formula():
 
 
 def test_embeddings_are_unit_length_and_batch_independent(facenet, demo):
-    from facedash.images import decode_jpeg
+    from facedash.data.images import decode_jpeg
 
     faces = np.stack([decode_jpeg(t) for t in demo.thumbs[:5]])
     together = facenet.embed(faces)

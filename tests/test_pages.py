@@ -81,8 +81,8 @@ def test_forget_this_set_deletes_its_rows(demo, tmp_path):
     from PIL import Image, ImageOps
 
     from facedash.assets import demo_path
-    from facedash.images import content_hash
-    from facedash.store import Store
+    from facedash.data.images import content_hash
+    from facedash.data.store import Store
 
     folder = tmp_path / "forget_me" / "ben_afflek"
     folder.mkdir(parents=True)

@@ -16,7 +16,7 @@ def demo_pfe(demo, facenet):
 
     detector = None
     if "head" in pfe_demo.to_train():
-        from facedash.detect import Detector
+        from facedash.faces.detect import Detector
 
         detector = Detector()
     return pfe_demo.ensure(demo, embedder=facenet, detector=detector)

@@ -112,7 +112,7 @@ def test_bad_arguments_are_refused():
 
 @pytest.mark.parametrize("kind", degrade.KINDS)
 def test_degradations_are_deterministic_graded_and_leave_the_input_alone(demo, kind):
-    from facedash.images import decode_jpeg
+    from facedash.data.images import decode_jpeg
 
     face = decode_jpeg(demo.thumbs[0])
     before = face.copy()

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from facedash.datasets import load_uploads
-from facedash.pipeline import embed_dataset
-from facedash.store import Store
+from facedash.data.datasets import load_uploads
+from facedash.data.store import Store
+from facedash.faces.pipeline import embed_dataset
 from tests.corpus import encode, noise_image, rotated_with_exif
 
 

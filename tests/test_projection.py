@@ -13,8 +13,8 @@ import plotly.graph_objects as go
 import pytest
 from PIL import Image
 
-from facedash import exports, thumbnails
 from facedash import projection as P
+from facedash.data import exports, thumbnails
 from facedash.figures import embedding_map as F
 
 
@@ -280,7 +280,7 @@ def test_projector_bundle_parses_and_lines_up(demo, tmp_path):
         (7 // per_row) * side : (7 // per_row + 1) * side,
         (7 % per_row) * side : (7 % per_row + 1) * side,
     ]
-    from facedash.images import decode_jpeg
+    from facedash.data.images import decode_jpeg
 
     small = np.asarray(Image.fromarray(decode_jpeg(demo.thumbs[7])).resize((side, side)))
     assert np.abs(cell.astype(int) - small.astype(int)).mean() < 12

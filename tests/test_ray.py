@@ -24,9 +24,9 @@ import numpy as np
 import pytest
 
 from facedash.cli import main
-from facedash.datasets import load_path
-from facedash.pipeline import embed_dataset
-from facedash.store import Store
+from facedash.data.datasets import load_path
+from facedash.data.store import Store
+from facedash.faces.pipeline import embed_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,7 +63,7 @@ def _keys(result) -> list[tuple[str, str, int]]:
 
 
 def test_demo_set_on_ray_is_the_local_set(ray_cluster, demo, demo_dataset, tmp_path, capsys):
-    from facedash.distributed import embed_with_ray
+    from facedash.scale.distributed import embed_with_ray
 
     store = Store(tmp_path / "ray.sqlite3")
     result, run = embed_with_ray(demo_dataset, store=store, workers=2)
@@ -116,7 +116,7 @@ def test_bad_files_get_the_local_reasons_and_the_cli_reports_ray(
 
 
 def test_a_run_stopped_half_way_resumes_without_recomputing(ray_cluster, demo_dataset, tmp_path):
-    from facedash.distributed import Stopped, embed_with_ray, run_ray
+    from facedash.scale.distributed import Stopped, embed_with_ray, run_ray
 
     folder = _subset(demo_dataset, tmp_path / "set", per_person=3)  # 15 photos, 4 chunks
     store = Store(tmp_path / "ray.sqlite3")
@@ -146,7 +146,7 @@ def _kill_map_workers(killed: list[int]) -> None:
 
 def test_a_worker_that_dies_keeps_the_store_and_ray_retries(ray_cluster, demo_dataset, tmp_path):
     """Killed past its 3 restarts: one clear line, the committed rows kept; killed once: retried."""
-    from facedash.distributed import MAX_RETRIES, RayRunError, embed_with_ray, run_ray
+    from facedash.scale.distributed import MAX_RETRIES, RayRunError, embed_with_ray, run_ray
 
     folder = _subset(demo_dataset, tmp_path / "set", per_person=3)  # 15 photos, 4 chunks of 4
     store = Store(tmp_path / "ray.sqlite3")
@@ -222,7 +222,7 @@ def test_out_dir_shards_ingest_into_the_store(ray_cluster, demo_dataset, tmp_pat
 
 
 def test_a_node_without_the_weights_says_so(ray_cluster, demo_dataset, tmp_path, monkeypatch):
-    from facedash.distributed import RayRunError, run_ray
+    from facedash.scale.distributed import RayRunError, run_ray
 
     folder = _subset(demo_dataset, tmp_path / "set", per_person=1)
     monkeypatch.setenv("FACEDASH_HOME", str(tmp_path / "empty-home"))

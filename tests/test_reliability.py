@@ -8,11 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from facedash.datasets import load_folder, load_uploads, load_zip
-from facedash.detect import AlignSettings
+from facedash.data.datasets import load_folder, load_uploads, load_zip
+from facedash.data.store import Store
 from facedash.errors import FacedashError
-from facedash.pipeline import embed_dataset
-from facedash.store import Store
+from facedash.faces.detect import AlignSettings
+from facedash.faces.pipeline import embed_dataset
 from tests.corpus import write_corpus
 
 

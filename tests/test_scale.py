@@ -30,8 +30,8 @@ FACES, NO_FACE, TEXT_FILES = 600, 30, 250
 
 @pytest.fixture(scope="module")
 def big_set(tmp_path_factory, demo, demo_dataset):
-    from facedash.images import content_hash
-    from facedash.store import Detection, Store
+    from facedash.data.images import content_hash
+    from facedash.data.store import Detection, Store
 
     folder = tmp_path_factory.mktemp("big") / "big_set"
     store = Store()
@@ -65,7 +65,7 @@ def big_set(tmp_path_factory, demo, demo_dataset):
 
 
 def _face(row):
-    from facedash.detect import Face
+    from facedash.faces.types import Face
 
     return Face(tuple(row.box), np.asarray(row.landmarks), float(row.confidence))
 
@@ -315,9 +315,9 @@ def _no_model():
 
 
 def _embed(folder: Path, demo, **kw):
-    from facedash.datasets import load_folder
-    from facedash.pipeline import embed_dataset
-    from facedash.store import Store
+    from facedash.data.datasets import load_folder
+    from facedash.data.store import Store
+    from facedash.faces.pipeline import embed_dataset
 
     return embed_dataset(
         load_folder(folder),
@@ -333,7 +333,7 @@ def _embed(folder: Path, demo, **kw):
 def test_a_stored_set_opens_without_opening_its_files(big_set, demo, monkeypatch):
     import os
 
-    from facedash.datasets import ImageItem
+    from facedash.data.datasets import ImageItem
 
     _embed(big_set, demo)  # remembers every file's hash (if no earlier test did)
     reads: list[str] = []

@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from facedash import search
-from facedash.conditions import CONDITIONS, apply_condition, condition_set, person_sample
-from facedash.datasets import load_folder, load_path, parse_jaffe
+from facedash.data.datasets import load_folder, load_path, parse_jaffe
 from facedash.errors import FacedashError
-from facedash.jaffe_format import JAFFE_CODES, person_code, write_jaffe_format_set
+from facedash.search.conditions import CONDITIONS, apply_condition, condition_set, person_sample
+from facedash.search.jaffe_format import JAFFE_CODES, person_code, write_jaffe_format_set
 
 CODE_CONDITION = {code: name for name, code in JAFFE_CODES.items()}
 
@@ -29,8 +29,8 @@ def write_jaffe_set(demo_dataset, folder, per_person: int = 1) -> dict[str, str]
 @pytest.fixture(scope="module")
 def jaffe(tmp_path_factory, demo_dataset, facenet):
     """The JAFFE-format set, embedded by the real detector and model into a private store."""
-    from facedash.pipeline import embed_dataset
-    from facedash.store import Store
+    from facedash.data.store import Store
+    from facedash.faces.pipeline import embed_dataset
 
     folder = tmp_path_factory.mktemp("jaffe")
     sources = write_jaffe_set(demo_dataset, folder)
@@ -355,7 +355,7 @@ class CountingEmbedder:
 
 
 def test_condition_set_embeds_once_then_reads_the_store(tmp_path, demo, facenet):
-    from facedash.store import Store
+    from facedash.data.store import Store
 
     store = Store(tmp_path / "s.sqlite3")
     counting = CountingEmbedder(facenet)
@@ -377,10 +377,10 @@ def test_condition_set_embeds_once_then_reads_the_store(tmp_path, demo, facenet)
 
 
 def test_condition_view_is_kept_beside_the_store(tmp_path, demo, facenet, monkeypatch):
-    from facedash import conditions
-    from facedash.images import decode_jpeg, encode_jpeg
-    from facedash.pipeline import THUMB_QUALITY
-    from facedash.store import Store
+    from facedash.data.images import decode_jpeg, encode_jpeg
+    from facedash.data.store import Store
+    from facedash.faces.pipeline import THUMB_QUALITY
+    from facedash.search import conditions
 
     store = Store(tmp_path / "s.sqlite3")
     first = condition_set(demo, store=store, get_model=lambda: facenet, limit=5, chunk=2)
@@ -411,7 +411,7 @@ def test_condition_view_is_kept_beside_the_store(tmp_path, demo, facenet, monkey
 
 # -- the triplet head ------------------------------------------------------------------------
 def test_triplet_head_trains_and_is_applied_without_tensorflow(jaffe):
-    from facedash.triplet import compare_head, split_groups, train_triplet_head
+    from facedash.search.triplet import compare_head, split_groups, train_triplet_head
 
     result, attrs, src = jaffe
     people = result.people.astype(str)
@@ -453,7 +453,7 @@ def test_person_sample_is_seeded_proportional_and_keeps_every_person(demo):
 
 def test_condition_set_sample_transforms_only_the_sampled_faces(demo, facenet):
     """A sample's rows are the whole view's rows of its faces, read back from the store."""
-    from facedash.store import Store
+    from facedash.data.store import Store
 
     def refuse():
         raise AssertionError("the model was asked for")

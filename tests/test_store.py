@@ -4,9 +4,9 @@ import stat
 import numpy as np
 import pytest
 
-from facedash.detect import Face
+from facedash.data.store import Detection, Store
 from facedash.errors import FacedashError
-from facedash.store import Detection, Store
+from facedash.faces.types import Face
 
 
 def _det(h, n=1):
@@ -77,7 +77,7 @@ def test_a_damaged_page_is_found_on_open_below_the_full_check_size(tmp_path, mon
     check in full; above ``FULL_CHECK_BYTES`` it is opened (its header and schema are
     good), and reading the damaged page says the store is damaged and what to do; nothing
     is moved aside."""
-    import facedash.store as store_module
+    import facedash.data.store as store_module
 
     path = tmp_path / "s.sqlite3"
     store = Store(path)

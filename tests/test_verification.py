@@ -18,8 +18,8 @@ TOL = 1e-9
 @pytest.fixture(scope="module")
 def demo(demo_dataset):
     """The demo set's FaceNet embeddings through the default store (FaceNet loads only if missing)."""
-    from facedash.pipeline import embed_dataset
-    from facedash.store import Store
+    from facedash.data.store import Store
+    from facedash.faces.pipeline import embed_dataset
 
     return embed_dataset(demo_dataset, store=Store())
 
@@ -286,8 +286,8 @@ def test_score_registry_is_one_entry_per_score(demo):
 # -- the demo set ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def demo_dlib(demo_dataset):
-    from facedash.pipeline import embed_dataset
-    from facedash.store import Store
+    from facedash.data.store import Store
+    from facedash.faces.pipeline import embed_dataset
 
     return embed_dataset(demo_dataset, model_id="dlib", store=Store())
 
@@ -373,7 +373,7 @@ def test_failing_pairs_worst_first(demo):
 
 # -- operating points and reports --------------------------------------------------------------------
 def test_operating_points_round_trip(tmp_path):
-    from facedash.store import Store
+    from facedash.data.store import Store
 
     store = Store(tmp_path / "s.sqlite3")
     ops = V.OperatingPoints(store)

@@ -14,8 +14,8 @@ from facedash.cli import main
 @pytest.fixture(scope="module")
 def demo(demo_dataset):
     """The demo set's FaceNet embeddings through the default store (FaceNet loads only if missing)."""
-    from facedash.pipeline import embed_dataset
-    from facedash.store import Store
+    from facedash.data.store import Store
+    from facedash.faces.pipeline import embed_dataset
 
     return embed_dataset(demo_dataset, store=Store())
 

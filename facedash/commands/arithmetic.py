@@ -6,19 +6,19 @@ import argparse
 import copy
 from typing import Any
 
-from facedash.cli import add_source_args, emit, load_embeddings
+from facedash.commands.common import add_source_args, emit, load_embeddings
 from facedash.errors import FacedashError
 
 
 def cmd_arithmetic(args: argparse.Namespace) -> int:
     from facedash import search
-    from facedash.cli import _progress_bar
-    from facedash.conditions import attribute_view
-    from facedash.store import Store
+    from facedash.commands.common import progress_bar
+    from facedash.data.store import Store
+    from facedash.search.conditions import attribute_view
 
     result = load_embeddings(args, progress=True)
     store = Store(args.store) if args.store else Store()
-    update, close = _progress_bar(not args.json)
+    update, close = progress_bar(not args.json)
     try:
         view = attribute_view(result, args.attribute_pattern, store=store, progress=update)
     finally:
@@ -74,11 +74,11 @@ def cmd_arithmetic(args: argparse.Namespace) -> int:
 
 def _head_rows(args: argparse.Namespace, view: Any, store: Any, payload: dict[str, Any]) -> None:
     """Train the triplet head on ``args.head_features`` and add its before / after rows."""
-    from facedash.cli import _progress_bar
+    from facedash.commands.common import progress_bar
     from facedash.search import view_features
-    from facedash.triplet import compare_head
+    from facedash.search.triplet import compare_head
 
-    update, close = _progress_bar(not args.json)
+    update, close = progress_bar(not args.json)
     try:
         feats = view_features(view, args.head_features, store=store, progress=update)
     finally:

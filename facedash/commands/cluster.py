@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from facedash.cli import add_source_args, emit, load_embeddings
+from facedash.commands.common import add_source_args, emit, load_embeddings
 from facedash.errors import FacedashError
 
 

@@ -18,7 +18,7 @@ import subprocess
 import time
 from typing import Any
 
-from facedash.cli import emit
+from facedash.commands.common import emit
 from facedash.errors import AssetMissing
 
 GPU_HINT = (
@@ -95,12 +95,15 @@ def _timed(load: Any) -> tuple[Any, float]:
 
 def models(backend: str | None) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """Load each model as the app does; describe it. Returns (models, problems)."""
-    from facedash.detect import Detector
+    from facedash.faces.detect import Detector
+    from facedash.faces.probe import demo_probe
     from facedash.models import describe, get_model, load_embedder, store_key
 
     problems: list[dict[str, str]] = []
     out: list[dict[str, Any]] = []
-    embedder, seconds = _timed(lambda: load_embedder("facenet", backend=backend))
+    embedder, seconds = _timed(
+        lambda: load_embedder("facenet", backend=backend, probe=demo_probe())
+    )
     record = describe(embedder)
     record["load_seconds"] = seconds
     record.update(role="embedding", store_key=store_key("facenet", record["precision"]))
@@ -150,8 +153,8 @@ def _refusal_fix(note: str) -> str:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Run the checks and print them (or one JSON object)."""
+    from facedash.data.store import Store
     from facedash.models import backends
-    from facedash.store import Store
 
     report: dict[str, Any] = {"machine": machine()}
     m = report["machine"]

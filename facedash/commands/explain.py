@@ -93,12 +93,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     target_spec = args.target or ("reference" if args.reference else "top-channel")
     if target_spec == "reference" and not args.reference:
         raise FacedashError("--target reference needs --reference IMAGE")
-    from facedash.detect import AlignSettings, Detector, alignment_matrix
     from facedash.explain import DEFAULT_LAYER, DEFAULT_METHOD, REFERENCE_LAYER, parse_target
     from facedash.explain.analysis import analyse
     from facedash.explain.methods import METHODS
     from facedash.explain.overlay import overlay, png_bytes
-    from facedash.explain.regions import REGIONS, aligned_landmarks
+    from facedash.explain.regions import REGIONS
+    from facedash.faces.detect import AlignSettings, Detector, aligned_landmarks, alignment_matrix
     from facedash.models import get_model
 
     defaults = AlignSettings()
@@ -162,7 +162,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         f"Regions: {shares}\nDeletion AUC {payload['deletion_auc']:.3f} "
         f"(random order {payload['random_deletion_auc']:.3f})\nWrote {out}"
     )
-    from facedash.cli import emit
+    from facedash.commands.common import emit
 
     emit(args, payload, text)
     return 0
@@ -172,10 +172,10 @@ def _nearest_centroid(
     embedding: np.ndarray, args: argparse.Namespace, settings: Any
 ) -> tuple[np.ndarray, str]:
     """The centroid of the person nearest to ``embedding`` in the chosen face set."""
-    from facedash.datasets import load_demo, load_path
+    from facedash.data.datasets import load_demo, load_path
+    from facedash.data.store import Store
     from facedash.explain.targets import nearest_centroid, person_centroids
-    from facedash.pipeline import embed_dataset
-    from facedash.store import Store
+    from facedash.faces.pipeline import embed_dataset
 
     dataset = load_path(args.centroids) if args.centroids else load_demo()
     result = embed_dataset(dataset, store=Store(), align_settings=settings)

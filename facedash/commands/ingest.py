@@ -1,6 +1,6 @@
 """``facedash embed --engine ray`` and ``facedash ingest DIR``: embedding past one machine.
 
-``embed --engine ray`` runs ``facedash.distributed`` on a local Ray cluster (or
+``embed --engine ray`` runs ``facedash.scale.distributed`` on a local Ray cluster (or
 the one at ``--address``) and prints the local ``embed``'s summary plus
 ``engine`` and ``workers``. With ``--out-dir`` the workers write Parquet shards
 there instead of sending rows back; ``facedash ingest DIR`` loads such shards
@@ -58,7 +58,7 @@ def ingest(folder: Path, store: Any) -> dict[str, Any]:
     """Commit every Parquet shard under ``folder`` to ``store``."""
     import pyarrow.parquet as pq
 
-    from facedash.distributed import commit
+    from facedash.scale.distributed import commit
 
     shards = sorted(p for p in folder.rglob("*.parquet") if p.is_file())
     if not shards:
@@ -79,8 +79,8 @@ def ingest(folder: Path, store: Any) -> dict[str, Any]:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from facedash.cli import emit
-    from facedash.store import Store
+    from facedash.commands.common import emit
+    from facedash.data.store import Store
 
     folder = Path(args.dir)
     if not folder.is_dir():
@@ -97,11 +97,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_embed_ray(args: argparse.Namespace) -> dict[str, Any]:
     """The ``embed --engine ray`` summary (the local keys plus ``engine`` and ``workers``)."""
-    from facedash.cli import _progress_bar
-    from facedash.datasets import load_demo, load_path
-    from facedash.detect import AlignSettings
-    from facedash.distributed import embed_with_ray, import_ray, run_ray
-    from facedash.store import Store
+    from facedash.commands.common import progress_bar
+    from facedash.data.datasets import load_demo, load_path
+    from facedash.data.store import Store
+    from facedash.faces.detect import AlignSettings
+    from facedash.scale.distributed import embed_with_ray, import_ray, run_ray
 
     import_ray()  # one line naming the install command, before any work
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar and summary, not its log
@@ -121,7 +121,7 @@ def cmd_embed_ray(args: argparse.Namespace) -> dict[str, Any]:
         "workers": args.workers,
         "gpus_per_worker": args.gpus_per_worker,
     }
-    update, close = _progress_bar(True)
+    update, close = progress_bar(True)
     try:
         if args.out_dir:
             run = run_ray(dataset, store=store, out_dir=args.out_dir, progress=update, **kwargs)

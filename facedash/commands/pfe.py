@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from facedash.cli import _progress_bar, add_source_args, emit, load_embeddings
+from facedash.commands.common import add_source_args, emit, load_embeddings, progress_bar
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -17,12 +17,12 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from facedash.detect import Detector
+    from facedash.faces.detect import Detector
     from facedash.models import get_model
     from facedash.pfe import train
 
     result = load_embeddings(args, progress=not args.json)
-    update, close = _progress_bar(not args.json)
+    update, close = progress_bar(not args.json)
     started = time.perf_counter()
     try:
         head = train.train(
@@ -80,7 +80,7 @@ def cmd_train_decoder(args: argparse.Namespace) -> int:
     from facedash.pfe import decoder
 
     result = load_embeddings(args, progress=not args.json)
-    update, close = _progress_bar(not args.json)
+    update, close = progress_bar(not args.json)
     try:
         dec = decoder.train_decoder(
             result,
@@ -116,7 +116,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         )
     detector = None
     if not args.aligned:
-        from facedash.detect import Detector
+        from facedash.faces.detect import Detector
 
         detector = Detector()
     crops, errors = score.crops_from_files(args.images, aligned=args.aligned, detector=detector)

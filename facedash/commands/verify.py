@@ -39,7 +39,7 @@ def _items(args: argparse.Namespace, result: Any) -> list[Any]:
     """The set's items, to give each photo without a face its person (listed again only then)."""
     if not result.no_face:
         return []
-    from facedash.datasets import load_demo, load_path
+    from facedash.data.datasets import load_demo, load_path
 
     return list((load_demo() if args.demo else load_path(args.path)).items)
 
@@ -116,8 +116,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     import facedash.pfe  # noqa: F401  (registers the mls score; loads no model)
     from facedash import verification as V
-    from facedash.cli import emit, load_embeddings
-    from facedash.models.registry import spec
+    from facedash.commands.common import emit, load_embeddings
+    from facedash.models.cards import spec
 
     model_spec = spec(args.model)
     score = args.score or model_spec.metric
@@ -210,7 +210,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``verify`` to the ``facedash`` command."""
-    from facedash.cli import add_source_args
+    from facedash.commands.common import add_source_args
 
     p = sub.add_parser(
         "verify", help="ROC-AUC, EER, best F1 and TAR at FAR over a face set's pairs"

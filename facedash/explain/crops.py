@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from facedash.detect import AlignSettings, Face, align
+from facedash.faces.detect import AlignSettings, Face, align
 
 
 def face_of(row: Any) -> Face:
@@ -19,7 +19,7 @@ def aligned_crop(
     data: bytes, row: Any, settings: AlignSettings | None = None, size: int = 160
 ) -> np.ndarray:
     """The exact aligned uint8 crop the pipeline embedded for ``row`` (photo bytes in)."""
-    from facedash.images import decode
+    from facedash.data.images import decode
 
     s = settings or AlignSettings()
     return align(decode(data), face_of(row), size, margin=s.margin, rotate=s.rotate)
@@ -36,7 +36,7 @@ def aligned_crops(
     decoded: dict[str, np.ndarray] = {}
     out = np.empty((len(rows), size, size, 3), dtype=np.uint8)
     s = settings or AlignSettings()
-    from facedash.images import decode
+    from facedash.data.images import decode
 
     for i, row in enumerate(rows):
         if row.name not in items:
@@ -51,7 +51,7 @@ def face_from_photo(
     data: bytes, detector: Any, settings: AlignSettings | None = None, size: int = 160
 ) -> tuple[np.ndarray, Face, np.ndarray]:
     """The photo, its largest face and that face's aligned crop; ``FacedashError`` if none."""
-    from facedash.photo_face import largest_face
+    from facedash.faces.photo_face import largest_face
 
     s = settings or AlignSettings()
     image, face, _found = largest_face(data, detector)

@@ -15,24 +15,10 @@ so the shares always sum to 1.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 REGIONS = ("eyes", "nose", "mouth", "other")
 EYE_R, NOSE_R, MOUTH_R, NOSE_START = 0.3, 0.25, 0.25, 1 / 3
-
-
-def aligned_landmarks(
-    row: Any, size: int, *, margin: float = 0.1, rotate: bool = True
-) -> np.ndarray:
-    """A face row's five landmarks ``(5, 2)`` moved onto its aligned ``size`` crop."""
-    from facedash.detect import Face, alignment_matrix, transform_points
-
-    face = Face(tuple(row.box), np.asarray(row.landmarks, dtype=np.float64), float(row.confidence))
-    return transform_points(
-        face.landmarks, alignment_matrix(face, size, margin=margin, rotate=rotate)
-    )
 
 
 def _capsule(px: np.ndarray, a: np.ndarray, b: np.ndarray, radius: float) -> np.ndarray:

@@ -1,17 +1,15 @@
 """The one model layer: a registry of embedding models, each loaded once per process."""
 
 from facedash.models.backends import Choice, store_key
+from facedash.models.cards import MODELS, ModelSpec, spec
 from facedash.models.registry import (
-    MODELS,
     Embedder,
-    ModelSpec,
     describe,
     get_embedder,
     get_model,
     load_embedder,
     load_model,
     plan,
-    spec,
 )
 
 __all__ = [

@@ -28,8 +28,11 @@ import importlib.metadata
 import importlib.util
 import os
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from facedash.errors import FacedashError
 
@@ -43,6 +46,10 @@ MODEL_BACKENDS: dict[str, tuple[str, ...]] = {
     "facenet": ("tensorflow", "openvino"),
     "dlib": ("dlib",),
 }
+
+
+ProbeSource = Callable[[int | None], np.ndarray]
+"""Aligned uint8 crops of known faces, ``limit`` of them (``None``: all): a backend's agreement probe."""
 
 
 class BackendError(FacedashError):

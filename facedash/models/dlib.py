@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from facedash.detect import Face
 from facedash.errors import AssetMissing
-from facedash.models.registry import MODELS, ModelSpec
+from facedash.faces.types import Face
+from facedash.models.cards import MODELS, ModelSpec
 
 SHAPE_FILE = "shape_predictor_5_face_landmarks.dat"
 NET_FILE = "dlib_face_recognition_resnet_model_v1.dat"

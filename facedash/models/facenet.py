@@ -18,7 +18,7 @@ import numpy as np
 
 from facedash import assets
 from facedash.errors import WeightLoadError
-from facedash.models.registry import MODELS, ModelSpec
+from facedash.models.cards import MODELS, ModelSpec
 
 BATCH = 32
 
@@ -157,7 +157,7 @@ def load_from(h5: Path) -> FaceNetEmbedder:
     """Build FaceNet from the weights file ``h5``, verify every layer, warm the compiled function."""
     import time
 
-    from facedash.detect import tf_device
+    from facedash.models.tfsetup import tf_device
 
     t0 = time.perf_counter()
     model = build(MODELS["facenet"].input_size, MODELS["facenet"].dim)

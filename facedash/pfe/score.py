@@ -1,8 +1,4 @@
-"""Scoring with a trained head: single images, and the pairs of a set (the ``mls`` score).
-
-One image: file -> aligned crop -> (mu, sigma^2, confidence). Pairs of a set:
-``pair_mls``, the verification score ``mls`` that ``facedash.pfe`` registers.
-"""
+"""Scoring with a trained head: one image file -> aligned crop -> (mu, sigma^2, confidence)."""
 
 from __future__ import annotations
 
@@ -12,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from facedash.errors import FacedashError, ImageError
-from facedash.pfe.mls import confidence, pairwise_mls_scores
+from facedash.pfe.mls import confidence
 
 
 def aligned_crop(image: np.ndarray, size: int = 160) -> np.ndarray:
@@ -26,8 +22,8 @@ def crops_from_files(
     files: list[str | Path], *, aligned: bool, detector: Any = None, size: int = 160
 ) -> tuple[list[np.ndarray | None], list[str | None]]:
     """One crop per file (the largest face, aligned as the pipeline does) or the error for it."""
-    from facedash.detect import AlignSettings, align, select
-    from facedash.images import decode
+    from facedash.data.images import decode
+    from facedash.faces.detect import AlignSettings, align, select
 
     images: list[np.ndarray | None] = []
     errors: list[str | None] = []
@@ -74,22 +70,3 @@ def score_crops(crops: np.ndarray, embedder: Any, head: Any) -> dict[str, np.nda
         "confidence": confidence(sigma2),
         "mean_sigma2": sigma2.mean(axis=1),
     }
-
-
-def pair_mls(es: Any, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Mutual likelihood score of each pair ``(i[k], j[k])`` of a set (higher means same).
-
-    The verification score ``mls`` (registered by ``facedash.pfe``); needs a trained
-    uncertainty head for the set's model (``facedash.pfe.sigma2_for``).
-    """
-    from facedash import pfe
-
-    sigma2 = pfe.sigma2_for(es)
-    if sigma2 is None:
-        raise FacedashError(
-            "the mls score needs a trained uncertainty (PFE) head for this model: run "
-            "`facedash pfe train --demo` or train it on the Uncertainty page"
-        )
-    return np.asarray(
-        pairwise_mls_scores(np.asarray(es.embeddings), sigma2, i, j), dtype=np.float64
-    )

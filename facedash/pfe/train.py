@@ -174,7 +174,7 @@ def train(
 ) -> Any:
     """Train, evaluate on held-out people, and (by default) save the head; returns the ``UncertaintyHead``.
 
-    ``detector`` (a ``facedash.detect.Detector``) scores the held-out crops for the
+    ``detector`` (a ``facedash.faces.detect.Detector``) scores the held-out crops for the
     risk-control comparison; without one the TAR gain is not computed.
 
     ``nonfaces`` non-face crops (``facedash.pfe.nonface``, backgrounds from the training

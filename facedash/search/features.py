@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from facedash import thumbnails
-from facedash.arraycache import read_cached, view_cache_dir, write_cached
+from facedash.data import thumbnails
+from facedash.data.arraycache import read_cached, view_cache_dir, write_cached
 
 FEATURE_VERSION = "1"  # part of every feature-cache key
 CHUNK = 256

@@ -26,8 +26,8 @@ import numpy as np
 import streamlit as st
 
 from facedash import search
-from facedash.conditions import attribute_view
 from facedash.i18n import N_, _
+from facedash.search.conditions import attribute_view
 from facedash.ui import cache, state
 from facedash.ui import data as data_ui
 from facedash.ui.keys import set_key
@@ -209,7 +209,7 @@ def train_head(
     v: Any, method: str, epochs: int, feature: str, progress: Callable[[int, int, float], None]
 ) -> Any:
     """Train the triplet head on ~70% of the photos and score the arithmetic on the rest."""
-    from facedash.triplet import compare_head
+    from facedash.search.triplet import compare_head
 
     feats = features(v, feature)
     cmp = compare_head(

@@ -17,15 +17,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from facedash.detect import AlignSettings
 from facedash.explain import METHODS, parse_target
 from facedash.explain.analysis import Analysis, analyse, heat_of, set_average
 from facedash.explain.crops import aligned_crops
 from facedash.explain.faithfulness import RANDOMIZATION_BOUND, randomized_copy, spearman
 from facedash.explain.methods import make
-from facedash.explain.regions import aligned_landmarks
 from facedash.explain.targets import centroid_of_each
 from facedash.explain.targets import person_centroids as centroids
+from facedash.faces.detect import AlignSettings, aligned_landmarks
 from facedash.i18n import N_, _
 from facedash.ui import cache, state
 from facedash.ui.keys import set_key

@@ -14,10 +14,11 @@ from typing import Any, TypeVar
 import numpy as np
 import streamlit as st
 
-from facedash.detect import Detector, DetectorSettings
+from facedash.data.store import Store
+from facedash.faces.detect import Detector, DetectorSettings
+from facedash.faces.probe import demo_probe
 from facedash.i18n import _
 from facedash.models.registry import Embedder, load_embedder, load_model
-from facedash.store import Store
 
 T = TypeVar("T")
 
@@ -34,7 +35,7 @@ def _embedder(model_id: str, backend: str = "auto", precision: str = "auto") -> 
 
     A refused backend gives the reference, whose ``note`` says why.
     """
-    return load_embedder(model_id, backend=backend, precision=precision)
+    return load_embedder(model_id, backend=backend, precision=precision, probe=demo_probe())
 
 
 def model(model_id: str) -> Embedder:

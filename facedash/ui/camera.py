@@ -1,7 +1,7 @@
 """A photo of one's own, uploaded or taken with the camera: the widget and what pages do with it.
 
 ``photo_input`` draws a "photo source" picker (upload / camera) and the chosen
-widget. A photo's face is found, aligned and embedded by ``facedash.photo_face`` with
+widget. A photo's face is found, aligned and embedded by ``facedash.faces.photo_face`` with
 the set's own detector, alignment and embedder (``cache.embedder_for``), the same for
 an upload and a camera frame.
 
@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from facedash.detect import AlignSettings, DetectorSettings
 from facedash.errors import FacedashError
 from facedash.explain.targets import nearest_centroid
 from facedash.explain.targets import person_centroids as centroids
+from facedash.faces.detect import AlignSettings, DetectorSettings
+from facedash.faces.photo_face import NoFace, PhotoFace, digest, pair_score, photo_face
 from facedash.i18n import N_, _
-from facedash.photo_face import NoFace, PhotoFace, digest, pair_score, photo_face
 from facedash.ui import attention as UAT
 from facedash.ui import cache, state
 

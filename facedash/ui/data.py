@@ -16,9 +16,9 @@ import pandas as pd
 import streamlit as st
 
 from facedash import i18n
-from facedash.gallery import preview_with_box, short_name
+from facedash.data.images import decode_jpeg, encode_jpeg
+from facedash.figures.gallery import preview_with_box, short_name
 from facedash.i18n import N_, _, ngettext
-from facedash.images import encode_jpeg
 
 PAGE_SIZES = (24, 48, 96, 192)
 TABLE_PAGE = 200  # failures shown per page of the table
@@ -27,8 +27,8 @@ EVERYONE = N_("Everyone")  # the person filter's first option (its value: a key)
 
 # The library's reasons, notes and errors (kept in English for the CLI, the JSON and the
 # store), translated where the app shows them (``reason``). Each is the library's English
-# text with its variable parts as named placeholders: facedash.images (``decode``),
-# facedash.datasets (files, zips, manifests), facedash.pipeline and facedash.reading (faces,
+# text with its variable parts as named placeholders: facedash.data.images (``decode``),
+# facedash.data.datasets (files, zips, manifests), facedash.faces.pipeline and facedash.faces.reading (faces,
 # progress, a folder changed while read), facedash.errors.AssetMissing and the backends'
 # notes, and the set names. A text none of them matches is shown as it is.
 REASONS = (
@@ -305,3 +305,8 @@ def gallery(result: Any, people: Sequence[str]) -> None:
                 width="stretch",
             )
             col.caption(short_name(row.name), help=row.name)
+
+
+def face_crop(result: Any, i: int) -> Any:
+    """Face ``i``'s aligned crop (its stored thumbnail), decoded: what pages show beside a figure."""
+    return decode_jpeg(result.thumbs[i])

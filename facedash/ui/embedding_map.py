@@ -19,11 +19,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import streamlit as st
 
-from facedash import exports, thumbnails
 from facedash import projection as P
+from facedash.data import exports, thumbnails
+from facedash.faces.pipeline import EmbeddingSet
 from facedash.figures import embedding_map as F
 from facedash.i18n import N_, _, ngettext
-from facedash.pipeline import EmbeddingSet
 from facedash.ui import cache, jobs, widgets
 from facedash.ui import pfe as pfe_ui
 from facedash.ui.keys import set_key

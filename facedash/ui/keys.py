@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from facedash import thumbnails
+from facedash.data import thumbnails
 
 _SLOT = "fd_set_keys"
 

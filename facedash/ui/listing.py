@@ -17,7 +17,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from facedash.datasets import Dataset, load_path
+from facedash.data.datasets import Dataset, load_path
 
 TTL_S = 30.0
 _SLOT = "fd_listing"

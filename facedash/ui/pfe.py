@@ -208,7 +208,7 @@ def explore(result: Any, i: int, strengths: dict[str, float], extractor: Any, he
 
     Kept per set, face, head and strengths, so a rerun that moves another widget runs no model.
     """
-    from facedash.images import decode_jpeg
+    from facedash.data.images import decode_jpeg
     from facedash.pfe import head_version
 
     crop = decode_jpeg(result.thumbs[i])
@@ -268,7 +268,7 @@ def set_key(result: Any) -> str:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _face_check(set_key: str, version: str, _result: Any, _head: Any, faces: int) -> dict:
-    from facedash.images import decode_jpeg
+    from facedash.data.images import decode_jpeg
     from facedash.pfe import analysis, nonface
 
     rows = [n for n, t in enumerate(_result.thumbs) if t is not None]
@@ -317,7 +317,7 @@ def current_sigma2(result: Any) -> np.ndarray | None:
 
 def train_head(result: Any, progress: Any) -> Any:
     """Train and save the uncertainty head on ``result`` with the server's model and detector."""
-    from facedash.detect import DetectorSettings
+    from facedash.faces.detect import DetectorSettings
     from facedash.pfe import train
 
     return train.train(
@@ -408,7 +408,7 @@ def demo_training(result: Any) -> dict[str, Any] | None:
     Started here once per server when either is missing or stale; returns its
     ``DemoTraining.snapshot``.
     """
-    from facedash.detect import DetectorSettings
+    from facedash.faces.detect import DetectorSettings
     from facedash.pfe import demo
 
     if not is_demo():

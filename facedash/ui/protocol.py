@@ -17,10 +17,10 @@ import pandas as pd
 import streamlit as st
 
 from facedash import verification as V
+from facedash.faces.pipeline import EmbeddingSet
 from facedash.figures import det as D
 from facedash.figures import verification as F
 from facedash.i18n import N_, _
-from facedash.pipeline import EmbeddingSet
 from facedash.ui import cache, state
 from facedash.ui.data import template_pattern
 from facedash.ui.keys import set_key

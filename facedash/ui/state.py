@@ -13,14 +13,14 @@ from typing import Any
 import streamlit as st
 
 from facedash import assets
-from facedash.datasets import Dataset, load_demo, load_uploads
-from facedash.detect import AlignSettings, DetectorSettings
+from facedash.data.datasets import Dataset, load_demo, load_uploads
+from facedash.data.images import EXTENSIONS
+from facedash.data.store import Store
 from facedash.errors import AssetMissing, FacedashError
+from facedash.faces.detect import AlignSettings, DetectorSettings
+from facedash.faces.pipeline import EmbeddingSet, embed_dataset
 from facedash.i18n import N_, _, ngettext
-from facedash.images import EXTENSIONS
-from facedash.models.registry import MODELS
-from facedash.pipeline import EmbeddingSet, embed_dataset
-from facedash.store import Store
+from facedash.models.cards import MODELS
 from facedash.ui import backend as backend_ui
 from facedash.ui import cache, classroom, lang, listing
 from facedash.ui.data import reason as say

@@ -20,10 +20,10 @@ import streamlit as st
 import facedash.pfe  # noqa: F401  (registers the mls score; loads no model)
 from facedash import i18n
 from facedash import verification as V
+from facedash.faces.pipeline import EmbeddingSet
 from facedash.figures import verification as F
 from facedash.i18n import N_, _
-from facedash.models.registry import MODELS, ModelSpec, spec
-from facedash.pipeline import EmbeddingSet
+from facedash.models.cards import MODELS, ModelSpec, spec
 from facedash.ui import cache, state, widgets
 from facedash.ui.keys import set_key
 

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from facedash.datasets import ImageItem
-    from facedash.store import Store
+    from facedash.data.datasets import ImageItem
+    from facedash.data.store import Store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS file_hashes(

@@ -1,4 +1,4 @@
-"""Reaching a Ray cluster, and Ray's failures said in one line (for ``facedash.distributed``).
+"""Reaching a Ray cluster, and Ray's failures said in one line (for ``facedash.scale.distributed``).
 
 Ray is optional: ``import_ray`` names the install command when it is missing. ``connect``
 checks a remote address with one TCP connection first (``ray.init`` waits minutes on a

@@ -37,8 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from facedash.detect import Face
 from facedash.errors import FacedashError
+from facedash.faces.types import Face
 from facedash.paths import ensure_private_dir, home
 
 APP_ID = 0x46414345  # "FACE": PRAGMA application_id of a facedash store

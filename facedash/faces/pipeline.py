@@ -11,7 +11,7 @@ imports TensorFlow.
 
 Every file that cannot be used (unreadable, not an image, no face) ends in
 ``failures`` with its reason; the rest of the batch goes on. Files are read
-through ``facedash.reading``: a stored photo is not even opened, and a folder
+through ``facedash.faces.reading``: a stored photo is not even opened, and a folder
 that changes meanwhile is reported in ``changes``.
 """
 
@@ -26,15 +26,16 @@ from typing import Any
 
 import numpy as np
 
-from facedash.batch import PREVIEW_SIDE, THUMB_QUALITY, detections_of, embed_faces
-from facedash.datasets import Dataset, Failure
-from facedash.detect import AlignSettings, Detector, DetectorSettings, Face, select
+from facedash.data.datasets import Dataset, Failure
+from facedash.data.images import decode
+from facedash.data.store import Store
 from facedash.errors import ImageError
-from facedash.images import decode
+from facedash.faces.batch import PREVIEW_SIDE, THUMB_QUALITY, detections_of, embed_faces
+from facedash.faces.detect import AlignSettings, Detector, DetectorSettings, Face, select
+from facedash.faces.probe import demo_probe
+from facedash.faces.reading import SetReader
 from facedash.models.backends import Choice, store_key
 from facedash.models.registry import Embedder, get_embedder, plan, spec
-from facedash.reading import SetReader
-from facedash.store import Store
 
 Progress = Callable[[int, int, str], None]
 __all__ = ["PREVIEW_SIDE", "THUMB_QUALITY", "EmbeddingSet", "FaceRow", "embed_dataset"]
@@ -146,7 +147,7 @@ class EmbeddingSet:
         ``.npz``, a column in ``.csv`` and ``.parquet`` (and Parquet's file-level
         metadata ``facedash.root``).
         """
-        from facedash import exports
+        from facedash.data import exports
 
         out = Path(out)
         suffix = out.suffix.lower()
@@ -215,7 +216,7 @@ def embed_dataset(
     if get_model is None:
 
         def get_model() -> Embedder:
-            return get_embedder(model_id, backend=backend, precision=precision)
+            return get_embedder(model_id, backend=backend, precision=precision, probe=demo_probe())
 
     run = functools.partial(
         _embed_dataset,

@@ -9,7 +9,7 @@ transformed crop is embedded by the real model. The result is a set of
 
 ``UNSEEN`` are further transforms (brighter, hue-rotated, sepia, noisy) that no
 training here ever uses: tests and benchmarks build held-out JAFFE-named sets with
-them (``facedash.jaffe_format``) to check that what was learnt on ``CONDITIONS``
+them (``facedash.search.jaffe_format``) to check that what was learnt on ``CONDITIONS``
 carries over to attributes never seen.
 
 Cost is linear in the number of faces and memory bounded: the crops are
@@ -36,13 +36,13 @@ from typing import Any, cast, overload
 
 import numpy as np
 
-from facedash import thumbnails
-from facedash.arraycache import read_cached, view_cache_dir, write_cached
+from facedash.data import thumbnails
+from facedash.data.arraycache import read_cached, view_cache_dir, write_cached
+from facedash.data.images import decode_jpeg, encode_jpeg
+from facedash.data.store import Store
 from facedash.errors import FacedashError
-from facedash.images import decode_jpeg, encode_jpeg
+from facedash.faces.pipeline import THUMB_QUALITY, EmbeddingSet
 from facedash.models.registry import Embedder
-from facedash.pipeline import THUMB_QUALITY, EmbeddingSet
-from facedash.store import Store
 
 CONDITIONS = ("original", "grayscale", "mirrored", "darker", "blurred")
 UNSEEN = ("brighter", "hue", "sepia", "noisy")  # held-out transforms: never trained on
@@ -193,6 +193,7 @@ def condition_set(
     if not keep:
         raise ValueError("the set has no aligned face crops to transform")
     if get_model is None:
+        from facedash.faces.probe import demo_probe
         from facedash.models.registry import get_embedder
 
         def get_model() -> Embedder:  # the set's own backend and precision: keys never mix
@@ -200,6 +201,7 @@ def condition_set(
                 result.model_id,
                 backend=getattr(result, "backend", None) or None,
                 precision=getattr(result, "precision", None) or None,
+                probe=demo_probe(),
             )
 
     n, d = len(keep), result.embeddings.shape[1]

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from facedash import assets
+from facedash.data.folders import scan
+from facedash.data.images import EXTENSIONS, MAX_BYTES
 from facedash.errors import FacedashError, ImageError
-from facedash.folders import scan
-from facedash.images import EXTENSIONS, MAX_BYTES
 
 JAFFE_RE = re.compile(
     r"^(?P<person>[A-Z]{2})\.(?P<expression>[A-Z]{2})(?P<take>\d+)\.(?P<number>\d+)\.(?:tiff?|jpe?g|png)$",

@@ -1,6 +1,6 @@
 """Sets written in the JAFFE file-name pattern (``BA.GR1.1.tiff``) from the demo photos.
 
-Each person's first photo(s) under every photographic condition (``facedash.conditions``),
+Each person's first photo(s) under every photographic condition (``facedash.search.conditions``),
 the whole photo transformed, so a face is then found and aligned as usual: a held-out
 attribute set whose expression-like codes are the conditions. Tests and benchmarks use
 it to check that what was learnt on ``CONDITIONS`` carries over to ``UNSEEN`` transforms.
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from facedash.conditions import CONDITIONS, apply_condition
-from facedash.datasets import Dataset
+from facedash.data.datasets import Dataset
+from facedash.search.conditions import CONDITIONS, apply_condition
 
 # Two-letter codes for JAFFE-style file names (``BA.GR1.1.tiff``: person BA, condition grayscale).
 JAFFE_CODES = {
@@ -49,7 +49,7 @@ def write_jaffe_format_set(
     """
     from PIL import Image
 
-    from facedash.images import decode
+    from facedash.data.images import decode
 
     folder = Path(folder)
     seen: dict[str, int] = {}

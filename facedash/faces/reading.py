@@ -1,7 +1,7 @@
 """Reading a set's files for the pipeline: content hashes, the store's rows, and what changed.
 
 A set already in the store should cost a listing and one read of the store. A
-``SetReader`` asks ``facedash.filehashes`` for every file's remembered content
+``SetReader`` asks ``facedash.data.filehashes`` for every file's remembered content
 hash (by path, size and mtime), reads the stored detections and embeddings of
 all those photos at once, and then, chunk by chunk, opens only the files whose
 work is not all stored (hashing them and remembering the hash). At the end,
@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from facedash import filehashes
-from facedash.datasets import Dataset, Failure
-from facedash.detect import Policy, select
+from facedash.data import filehashes
+from facedash.data.datasets import Dataset, Failure
+from facedash.data.images import content_hash
+from facedash.data.store import Detection, Store
 from facedash.errors import ImageError
-from facedash.images import content_hash
-from facedash.store import Detection, Store
+from facedash.faces.detect import Policy, select
 
 
 class SetReader:

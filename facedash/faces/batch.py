@@ -3,7 +3,7 @@
 ``detections_of`` turns a batch of decoded photos into ``Detection`` rows (one
 batched detector call, the stored preview), and ``embed_faces`` aligns a batch of
 faces and embeds them in one batched model call (vector and thumbnail per face).
-``facedash.pipeline`` and ``facedash.distributed`` call exactly these, so a face
+``facedash.faces.pipeline`` and ``facedash.scale.distributed`` call exactly these, so a face
 embedded on a cluster is the face the local pipeline would have embedded.
 """
 
@@ -13,10 +13,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from facedash.detect import AlignSettings, Detector, Face, align
-from facedash.images import encode_jpeg, limit_side
+from facedash.data.images import encode_jpeg, limit_side
+from facedash.data.store import Detection
+from facedash.faces.detect import AlignSettings, Detector, Face, align
 from facedash.models.registry import Embedder, spec
-from facedash.store import Detection
 
 PREVIEW_SIDE = 256
 THUMB_QUALITY = 90

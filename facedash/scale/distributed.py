@@ -1,10 +1,10 @@
 """Embedding a set on a Ray cluster, into the same store under the same keys.
 
-The driver lists the set, asks the store (through ``facedash.reading``) which
+The driver lists the set, asks the store (through ``facedash.faces.reading``) which
 photos are already done and hands only the others to a Ray Data pipeline: a pool
 of actors (``EmbedWorker``), each loading the detector and the model once, reads,
 decodes (the project's safe decoder), detects, aligns and embeds a batch of photos
-with the very functions the local pipeline uses (``facedash.batch``) and returns
+with the very functions the local pipeline uses (``facedash.faces.batch``) and returns
 one row per photo (content hash, detection, or the failure reason) and one per
 face (embedding, thumbnail). The driver commits each batch to the store as it
 arrives, so a killed run keeps what finished and a rerun computes only the rest.
@@ -30,24 +30,25 @@ from typing import Any
 
 import numpy as np
 
-from facedash import filehashes
-from facedash.batch import detections_of, embed_faces
-from facedash.datasets import Dataset, Failure, ImageItem
-from facedash.detect import AlignSettings, Detector, DetectorSettings, select
+from facedash.data import filehashes
+from facedash.data.datasets import Dataset, Failure, ImageItem
+from facedash.data.images import content_hash, decode
+from facedash.data.store import Detection, Store, _faces_from_json, _faces_json
 from facedash.errors import FacedashError, ImageError
-from facedash.images import content_hash, decode
+from facedash.faces.batch import detections_of, embed_faces
+from facedash.faces.detect import AlignSettings, Detector, DetectorSettings, select
+from facedash.faces.probe import demo_probe
+from facedash.faces.reading import SetReader
 from facedash.models.backends import store_key
 from facedash.models.registry import plan, spec
 from facedash.paths import home
-from facedash.raycluster import (
+from facedash.scale.raycluster import (
     MAX_RETRIES,
     RayRunError,
     connect,
     first_line,
     import_ray,
 )
-from facedash.reading import SetReader
-from facedash.store import Detection, Store, _faces_from_json, _faces_json
 
 Progress = Callable[[int, int, str], None]
 COLUMNS = (
@@ -96,7 +97,9 @@ class EmbedWorker:
             ) from None
         self.model_id, self.det, self.al = model_id, det, al
         self.detector = Detector(det)
-        self.model = get_embedder(model_id, backend=backend, precision=precision)
+        self.model = get_embedder(
+            model_id, backend=backend, precision=precision, probe=demo_probe()
+        )
         self.key = store_key(model_id, self.model.precision)
         size = spec(model_id).input_size
         self.align_key = spec(model_id).align_key or al.key(size)
@@ -360,7 +363,7 @@ def embed_with_ray(dataset: Dataset, *, store: Store, **kwargs: Any) -> tuple[An
 
     Returns (EmbeddingSet, RayRun); ``computed`` counts the faces the cluster embedded.
     """
-    from facedash.pipeline import embed_dataset
+    from facedash.faces.pipeline import embed_dataset
 
     run = run_ray(dataset, store=store, **kwargs)
     backend = run.backend or kwargs.get("backend")

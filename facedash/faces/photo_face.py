@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from facedash.detect import AlignSettings, Face, align, select
+from facedash.data.images import decode
 from facedash.errors import FacedashError
-from facedash.images import decode
-from facedash.models.registry import spec
+from facedash.faces.detect import AlignSettings, Face, align, select
+from facedash.models.cards import spec
 
 
 class NoFace(FacedashError):
@@ -69,7 +69,7 @@ def photo_face(
     the set was made with). Raises ``NoFace`` when there is none, ``ImageError``
     (a ``FacedashError``) when the bytes are not a readable image.
     """
-    from facedash.explain.regions import aligned_landmarks
+    from facedash.faces.detect import aligned_landmarks
 
     s = settings or AlignSettings()
     image, face, found = largest_face(data, detector)

@@ -1,7 +1,7 @@
 """Face detection (MTCNN) and alignment.
 
 ``Detector`` runs the ``mtcnn`` package's networks (their weights ship in its
-wheel) through ``facedash.cascade`` on batches of equal-size letterboxed
+wheel) through ``facedash.faces.cascade`` on batches of equal-size letterboxed
 canvases (boxes are scaled back to the photo). Every face comes with its box, five landmarks and the
 detector's confidence.
 
@@ -14,38 +14,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
-LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+from facedash.faces.types import Face
+from facedash.models.tfsetup import tf_device
+
 Policy = Literal["largest", "all"]
-
-
-@dataclass(frozen=True)
-class Face:
-    """One detected face: box ``(x, y, w, h)`` in photo pixels, landmarks (5, 2), confidence."""
-
-    box: tuple[float, float, float, float]
-    landmarks: np.ndarray = field(repr=False)
-    confidence: float
-
-    @property
-    def area(self) -> float:
-        """Box area in pixels."""
-        return self.box[2] * self.box[3]
-
-    def as_dict(self) -> dict[str, object]:
-        """JSON-ready form."""
-        return {
-            "box": [round(v, 2) for v in self.box],
-            "landmarks": {
-                k: [round(float(a), 2) for a in p]
-                for k, p in zip(LANDMARKS, self.landmarks, strict=True)
-            },
-            "confidence": round(self.confidence, 5),
-        }
 
 
 @dataclass(frozen=True)
@@ -138,13 +115,6 @@ def align(
     )
 
 
-def tf_device() -> str:
-    """``GPU:0`` when TensorFlow sees a GPU, else ``CPU:0``."""
-    import tensorflow as tf
-
-    return "GPU:0" if tf.config.list_physical_devices("GPU") else "CPU:0"
-
-
 class Detector:
     """MTCNN over batches of photos; safe to share between threads.
 
@@ -161,7 +131,7 @@ class Detector:
     def __init__(self, settings: DetectorSettings | None = None, *, batch_size: int = 16) -> None:
         import time
 
-        from facedash.cascade import Cascade
+        from facedash.faces.cascade import Cascade
         from facedash.models.tfsetup import configure
 
         t0 = time.perf_counter()
@@ -220,3 +190,13 @@ def _to_face(row: np.ndarray, scale: float) -> Face:
     x1, y1, x2, y2 = (float(v) / scale for v in row[:4])
     points = np.stack([row[5:10], row[10:15]], axis=1).astype(np.float64) / scale
     return Face(box=(x1, y1, x2 - x1, y2 - y1), landmarks=points, confidence=float(row[4]))
+
+
+def aligned_landmarks(
+    row: Any, size: int, *, margin: float = 0.1, rotate: bool = True
+) -> np.ndarray:
+    """A face's (or a stored face row's) five landmarks ``(5, 2)`` moved onto its aligned ``size`` crop."""
+    face = Face(tuple(row.box), np.asarray(row.landmarks, dtype=np.float64), float(row.confidence))
+    return transform_points(
+        face.landmarks, alignment_matrix(face, size, margin=margin, rotate=rotate)
+    )

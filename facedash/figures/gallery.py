@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from facedash.images import decode_jpeg
-from facedash.pipeline import EmbeddingSet, FaceRow
+from facedash.data.images import decode_jpeg
+from facedash.faces.pipeline import EmbeddingSet, FaceRow
 
 BOX_COLOUR = (0, 200, 120)
 
