@@ -45,8 +45,10 @@ MEMORY_NOTE = N_(
 )
 ALLOW_HELP = N_(
     "No picture, or 'access denied'? Allow the camera for this site in your browser (the "
-    "camera icon in the address bar, or the site's settings), then reload the page. No camera "
-    "at all? Use an upload instead."
+    "camera icon in the address bar, or the site's settings), then reload the page. Does the "
+    "address start with http:// (not https://) and name another computer? Browsers give the "
+    "camera to https:// pages only: open the https:// link instead (the teacher serves one "
+    "with facedash serve --https). No camera at all? Use an upload instead."
 )
 NO_FACE = N_(
     "No face found in this photo. Face the camera, come closer, light your face, and take "
