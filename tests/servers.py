@@ -57,3 +57,32 @@ def stop(proc: subprocess.Popen, seconds: float = 10) -> None:
         proc.wait(seconds)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def wait_healthy_https(
+    url: str, seconds: float, cafile: str, proc: subprocess.Popen | None = None
+) -> str | None:
+    """``wait_healthy`` for an ``https://`` URL, the server's certificate checked against ``cafile``.
+
+    ``cafile`` is the server's own (self-signed) certificate, so the handshake also checks
+    that it names the URL's host; it is read once it exists (the server may make it as it
+    starts). None, or why there was no answer.
+    """
+    import ssl
+
+    deadline = time.time() + seconds
+    last = ""
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return f"the server stopped (exit {proc.returncode})"
+        try:
+            context = ssl.create_default_context(cafile=cafile)
+            with urllib.request.urlopen(
+                url + "/_stcore/health", timeout=2, context=context
+            ) as resp:
+                if resp.status == 200:
+                    return None
+        except OSError as exc:
+            last = f" (last: {exc})"
+            time.sleep(0.3)
+    return f"no answer from {url}/_stcore/health within {seconds:.0f} s{last}"
