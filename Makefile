@@ -20,8 +20,11 @@ STAMP := $(VENV)/.installed-$(BUILD)
 # the test targets always add it (CI runs tests/test_ray.py).
 RAY ?= 0
 RAY_STAMP := $(VENV)/.installed-ray
+# The test targets add the converters that make the tests' models from FaceNet
+# (requirements-convert.txt: onnx, tf2onnx; tests/model_zoo.py). `make app` does not.
+CONVERT_STAMP := $(VENV)/.installed-convert
 
-.PHONY: setup ray-deps assets app classroom test test-fast browser-deps lint bench clean i18n i18n-extract
+.PHONY: setup ray-deps convert-deps assets app classroom test test-fast browser-deps lint bench clean i18n i18n-extract
 
 $(STAMP): requirements.txt requirements-gpu.txt requirements-dev.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -39,6 +42,12 @@ $(RAY_STAMP): $(STAMP) requirements-ray.txt
 	touch $(RAY_STAMP)
 
 ray-deps: $(RAY_STAMP)
+
+$(CONVERT_STAMP): $(STAMP) requirements-convert.txt
+	$(BIN)/python -m pip install -q -r requirements-convert.txt
+	touch $(CONVERT_STAMP)
+
+convert-deps: $(CONVERT_STAMP)
 
 setup: $(STAMP) $(if $(filter 1,$(RAY)),$(RAY_STAMP))
 
@@ -60,10 +69,10 @@ browser-deps:
 	  else echo "Install Debian's chromium first: sudo apt-get install chromium" >&2; exit 1; fi; }
 
 # Run the whole test suite (real model, real demo faces, headless Chromium).
-test: assets ray-deps browser-deps
+test: assets ray-deps convert-deps browser-deps
 	$(BIN)/python -m pytest
 
-test-fast: assets ray-deps
+test-fast: assets ray-deps convert-deps
 	$(BIN)/python -m pytest -m "not browser"
 
 lint: setup
