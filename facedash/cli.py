@@ -30,6 +30,7 @@ COMMAND_MODULES: list[str] = [
     "facedash.commands.doctor",
     "facedash.commands.serve",
     "facedash.commands.ingest",
+    "facedash.commands.models",
 ]
 
 

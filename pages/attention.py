@@ -247,6 +247,10 @@ def main() -> None:
     )
     if result is None:
         return
+    why_not = UA.unexplainable(result.model_id)
+    if why_not:
+        st.info(why_not)
+        return
     for key, value in DEFAULTS.items():
         st.session_state.setdefault(key, value)
     faces_idx, target, spec, upload = _pickers(result, len(result.rows))

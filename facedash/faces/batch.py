@@ -15,7 +15,7 @@ import numpy as np
 
 from facedash.data.images import encode_jpeg, limit_side
 from facedash.data.store import Detection
-from facedash.faces.detect import AlignSettings, Detector, Face, align
+from facedash.faces.detect import AlignSettings, Detector, Face, crop_for
 from facedash.models.registry import Embedder, spec
 
 PREVIEW_SIDE = 256
@@ -41,15 +41,6 @@ def embed_faces(
 ) -> list[tuple[np.ndarray, bytes]]:
     """Align ``(photo, face)`` pairs and embed them in one batched call: (vector, thumbnail) each."""
     model_spec = spec(model_id)
-    size = model_spec.input_size
-    own_align = getattr(model, "align", None) if model_spec.align_key else None
-    crops = np.stack(
-        [
-            own_align(image, face)
-            if own_align is not None
-            else align(image, face, size, margin=al.margin, rotate=al.rotate)
-            for image, face in faces
-        ]
-    )
+    crops = np.stack([crop_for(model_spec, model, image, face, al) for image, face in faces])
     vectors = model.embed(crops)
     return [(v, encode_jpeg(c, THUMB_QUALITY)) for v, c in zip(vectors, crops, strict=True)]

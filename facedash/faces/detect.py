@@ -200,3 +200,70 @@ def aligned_landmarks(
     return transform_points(
         face.landmarks, alignment_matrix(face, size, margin=margin, rotate=rotate)
     )
+
+
+# insightface's five-point template for a 112 px ArcFace crop: eyes, nose tip, mouth corners.
+ARCFACE_TEMPLATE = np.array(
+    [
+        [38.2946, 51.6963],
+        [73.5318, 51.5014],
+        [56.0252, 71.7366],
+        [41.5493, 92.3655],
+        [70.7299, 92.2041],
+    ]
+)
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The 2x3 similarity (rotation, uniform scale, shift) taking ``src`` points closest to ``dst``.
+
+    Umeyama's least-squares estimate (1991), as ArcFace-style alignment uses it.
+    """
+    src = np.asarray(src, dtype=np.float64)
+    dst = np.asarray(dst, dtype=np.float64)
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s, d = src - mu_s, dst - mu_d
+    cov = d.T @ s / len(src)
+    u, sigma, vt = np.linalg.svd(cov)
+    sign = np.diag([1.0, -1.0 if np.linalg.det(u) * np.linalg.det(vt) < 0 else 1.0])
+    rotation = u @ sign @ vt
+    scale = float(np.trace(np.diag(sigma) @ sign) / s.var(0).sum())
+    shift = mu_d - scale * rotation @ mu_s
+    return np.hstack([scale * rotation, shift[:, None]])
+
+
+def align_arcface(image: np.ndarray, face: Face, size: int) -> np.ndarray:
+    """The face mapped by its five landmarks onto the ArcFace template scaled to ``size`` (uint8 RGB)."""
+    import cv2
+
+    matrix = similarity_transform(face.landmarks, ARCFACE_TEMPLATE * (size / 112.0))
+    return cv2.warpAffine(
+        np.ascontiguousarray(image), matrix, (size, size), flags=cv2.INTER_LINEAR, borderValue=0
+    )
+
+
+def align_key_for(card: Any, settings: AlignSettings) -> str:
+    """The store's alignment key for a model card: its own alignment's name, else the settings'."""
+    if card.align_key:
+        return str(card.align_key)
+    if card.align == "arcface":
+        return f"arcface-5pt:{card.input_size}px"
+    if card.align == "dlib":
+        return f"dlib-5pt:pad0.25:{card.input_size}px"
+    return settings.key(card.input_size)
+
+
+def crop_for(
+    card: Any, embedder: Any, image: np.ndarray, face: Face, settings: AlignSettings
+) -> np.ndarray:
+    """A face aligned as ``card`` says: the model's own alignment (dlib), ArcFace's, dlib's chip, or ours."""
+    own = getattr(embedder, "align", None) if card.align_key else None
+    if own is not None:
+        return np.asarray(own(image, face))
+    if card.align == "arcface":
+        return align_arcface(image, face, card.input_size)
+    if card.align == "dlib":
+        from facedash.models.registry import get_model
+
+        return get_model("dlib").chip(image, face, card.input_size)  # type: ignore[attr-defined]
+    return align(image, face, card.input_size, margin=settings.margin, rotate=settings.rotate)

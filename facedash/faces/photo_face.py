@@ -17,7 +17,7 @@ import numpy as np
 
 from facedash.data.images import decode
 from facedash.errors import FacedashError
-from facedash.faces.detect import AlignSettings, Face, align, select
+from facedash.faces.detect import AlignSettings, Face, aligned_landmarks, crop_for, select
 from facedash.models.cards import spec
 
 
@@ -69,17 +69,9 @@ def photo_face(
     the set was made with). Raises ``NoFace`` when there is none, ``ImageError``
     (a ``FacedashError``) when the bytes are not a readable image.
     """
-    from facedash.faces.detect import aligned_landmarks
-
     s = settings or AlignSettings()
     image, face, found = largest_face(data, detector)
-    model_spec = spec(model_id)
-    size = model_spec.input_size
-    own_align = getattr(embedder, "align", None) if model_spec.align_key else None
-    if own_align is not None:
-        crop = own_align(image, face)
-    else:
-        crop = align(image, face, size, margin=s.margin, rotate=s.rotate)
+    crop = crop_for(spec(model_id), embedder, image, face, s)
     lms = aligned_landmarks(face, crop.shape[0], margin=s.margin, rotate=s.rotate)
     vector = np.asarray(embedder.embed(crop[None])[0], dtype=np.float32)
     return PhotoFace(crop, lms, vector, found, face, digest(data))

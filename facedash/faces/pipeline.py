@@ -31,7 +31,14 @@ from facedash.data.images import decode
 from facedash.data.store import Store
 from facedash.errors import ImageError
 from facedash.faces.batch import PREVIEW_SIDE, THUMB_QUALITY, detections_of, embed_faces
-from facedash.faces.detect import AlignSettings, Detector, DetectorSettings, Face, select
+from facedash.faces.detect import (
+    AlignSettings,
+    Detector,
+    DetectorSettings,
+    Face,
+    align_key_for,
+    select,
+)
 from facedash.faces.probe import demo_probe
 from facedash.faces.reading import SetReader
 from facedash.models.backends import Choice, store_key
@@ -255,10 +262,9 @@ def _embed_dataset(
     det_settings = detector_settings or DetectorSettings()
     al = align_settings or AlignSettings()
     model_spec = spec(model_id)
-    size = model_spec.input_size
     det_key = det_settings.key()
     # A model that aligns faces its own way (dlib) names its alignment in the key.
-    align_key = model_spec.align_key or al.key(size)
+    align_key = align_key_for(model_spec, al)
     detector_factory = get_detector or _default_detector(det_settings)
     detector: Detector | None = None
     model: Embedder | None = None
@@ -332,7 +338,7 @@ def _embed_dataset(
             report(start, total, f"Embedding {len(jobs)} faces")
             if model is None:
                 model = get_model()
-                if store_key(model_id, model.precision) != key:
+                if store_key(model_spec.store_id, model.precision) != key:
                     raise _Replan(model)
             done = embed_faces(
                 model, model_id, al, [(images[i], detections[h].faces[f]) for h, f, i in jobs]

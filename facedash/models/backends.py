@@ -64,11 +64,12 @@ class Choice:
     backend: str
     precision: str
     note: str = ""
+    store_id: str = ""  # the card's key in the store when it is not the id (a user's card)
 
     @property
     def key(self) -> str:
-        """The model's key in the store: the id for fp32, ``id@precision`` otherwise."""
-        return store_key(self.model_id, self.precision)
+        """The model's key in the store: the card's id for fp32, ``id@precision`` otherwise."""
+        return store_key(self.store_id or self.model_id, self.precision)
 
 
 def store_key(model_id: str, precision: str) -> str:

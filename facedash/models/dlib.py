@@ -86,14 +86,16 @@ class DlibEmbedder:
 
     def align(self, image: np.ndarray, face: Face) -> np.ndarray:
         """The dlib 150x150 face chip of ``face`` (uint8 RGB)."""
+        return self.chip(image, face, self.spec.input_size)
+
+    def chip(self, image: np.ndarray, face: Face, size: int) -> np.ndarray:
+        """Dlib's ``size`` x ``size`` face chip of ``face`` (uint8 RGB): also a user card's ``align = "dlib"``."""
         image = np.ascontiguousarray(image)
         x, y, w, h = face.box
         rect = self._dlib.rectangle(round(x), round(y), round(x + w), round(y + h))
         with self._lock:
             shape = self._shape(image, rect)
-            chip = self._dlib.get_face_chip(
-                image, shape, size=self.spec.input_size, padding=PADDING
-            )
+            chip = self._dlib.get_face_chip(image, shape, size=size, padding=PADDING)
         return np.asarray(chip, dtype=np.uint8)
 
     def embed(self, faces: np.ndarray, batch_size: int = BATCH) -> np.ndarray:

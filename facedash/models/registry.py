@@ -46,15 +46,28 @@ class Embedder(Protocol):
 RUNTIMES: dict[str, str] = {
     "keras-facenet": "facedash.models.facenet:load",
     "dlib": "facedash.models.dlib:load",
+    "onnx": "facedash.models.user:load",
+    "keras": "facedash.models.user:load",
+    "savedmodel": "facedash.models.user:load",
+    "openvino": "facedash.models.user:load",
 }
-"""A card's ``runtime`` -> the ``module:function`` that builds its ``Embedder`` (imported on first use)."""
+"""A card's ``runtime`` -> the ``module:function`` that builds its ``Embedder`` (imported on first use).
+
+The built-in loaders take the asset folder; a user's card's loader takes the card too."""
+RUNTIME_BACKENDS = {
+    "onnx": "onnxruntime",
+    "keras": "keras",
+    "savedmodel": "tensorflow",
+    "openvino": "openvino",
+}
 
 
 def load_model(model_id: str, root: Path | None = None) -> Embedder:
     """Build a new ``Embedder`` (not cached: the caller owns caching)."""
-    module_name, func = RUNTIMES[spec(model_id).runtime].split(":")
+    card = spec(model_id, root)
+    module_name, func = RUNTIMES[card.runtime].split(":")
     loader = getattr(importlib.import_module(module_name), func)
-    return loader(root)
+    return loader(root) if card.builtin else loader(card, root)
 
 
 _cache: dict[tuple[str, str], Embedder] = {}
@@ -63,7 +76,7 @@ _cache_lock = threading.RLock()
 
 def get_model(model_id: str, root: Path | None = None) -> Embedder:
     """The process-wide reference ``Embedder`` for ``model_id``, loaded on first use."""
-    key = (model_id, str(root))
+    key = (spec(model_id, root).store_id, str(root))  # a changed card is a new model
     with _cache_lock:
         if key not in _cache:
             _cache[key] = load_model(model_id, root)
@@ -71,8 +84,13 @@ def get_model(model_id: str, root: Path | None = None) -> Embedder:
 
 
 def plan(model_id: str, backend: str | None = None, precision: str | None = None) -> Choice:
-    """What ``model_id`` will run on (cheap: loads nothing); ``plan(...).key`` is its store key."""
-    spec(model_id)
+    """What ``model_id`` will run on (cheap: loads nothing); ``plan(...).key`` is its store key.
+
+    A user's card runs on its own runtime at fp32, whatever backend is asked for.
+    """
+    card = spec(model_id)
+    if not card.builtin:
+        return Choice(model_id, RUNTIME_BACKENDS[card.runtime], "fp32", store_id=card.store_id)
     return resolve(model_id, backend, precision)
 
 
@@ -122,6 +140,8 @@ def _load_choice(choice: Choice, root: Path | None, probe: ProbeSource | None) -
     import time
 
     t0 = time.perf_counter()
+    if choice.store_id:  # a user's card: its own runtime, nothing converted
+        return get_model(choice.model_id, root)
     if choice.backend == "openvino":
         from facedash.models import openvino_facenet
 

@@ -36,7 +36,7 @@ from facedash.data.images import content_hash, decode
 from facedash.data.store import Detection, Store, _faces_from_json, _faces_json
 from facedash.errors import FacedashError, ImageError
 from facedash.faces.batch import detections_of, embed_faces
-from facedash.faces.detect import AlignSettings, Detector, DetectorSettings, select
+from facedash.faces.detect import AlignSettings, Detector, DetectorSettings, align_key_for, select
 from facedash.faces.probe import demo_probe
 from facedash.faces.reading import SetReader
 from facedash.models.backends import store_key
@@ -100,9 +100,8 @@ class EmbedWorker:
         self.model = get_embedder(
             model_id, backend=backend, precision=precision, probe=demo_probe()
         )
-        self.key = store_key(model_id, self.model.precision)
-        size = spec(model_id).input_size
-        self.align_key = spec(model_id).align_key or al.key(size)
+        self.key = store_key(spec(model_id).store_id, self.model.precision)
+        self.align_key = align_key_for(spec(model_id), al)
 
     def __call__(self, batch: Any) -> Any:
         import pandas as pd
@@ -258,7 +257,7 @@ def run_ray(
     al = align_settings or AlignSettings()
     model_spec = spec(model_id)
     key = plan(model_id, backend, precision).key
-    align_key = model_spec.align_key or al.key(model_spec.input_size)
+    align_key = align_key_for(model_spec, al)
     reader = SetReader(
         store, dataset, det_key=det.key(), align_key=align_key, model_id=key, policy=al.policy
     )

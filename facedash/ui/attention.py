@@ -26,6 +26,7 @@ from facedash.explain.targets import centroid_of_each
 from facedash.explain.targets import person_centroids as centroids
 from facedash.faces.detect import AlignSettings, aligned_landmarks
 from facedash.i18n import N_, _
+from facedash.models.cards import spec
 from facedash.ui import cache, state
 from facedash.ui.keys import set_key
 
@@ -63,6 +64,26 @@ _SELF_WHAT = {
     "the reference face": N_("the reference face"),
     "the person's centroid": N_("the person's centroid"),
 }
+
+
+def unexplainable(model_id: str) -> str | None:
+    """Why the page's methods cannot explain ``model_id`` (None when they can), in the session's language.
+
+    The methods differentiate a Keras model fed prewhitened RGB faces (FaceNet's input), and
+    read its inner layers: FaceNet, and a user's Keras model with that card.
+    """
+    card = spec(model_id)
+    keras_like = card.runtime == "keras-facenet" or (
+        card.runtime == "keras"
+        and (card.normalize, card.channels, card.layout) == ("prewhiten", "rgb", "nhwc")
+    )
+    if keras_like:
+        return None
+    return _(
+        "The attention methods here need a model's gradients and inner layers: FaceNet, or a "
+        "Keras model whose card says prewhiten, RGB, NHWC. {model} runs on {runtime} ({prep}), "
+        "which gives them neither. Choose such a model in the sidebar to see where a model looks."
+    ).format(model=card.name, runtime=card.runtime, prep=card.preprocessing)
 
 
 def gradient_model(model_id: str) -> Any:

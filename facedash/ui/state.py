@@ -20,7 +20,7 @@ from facedash.errors import AssetMissing, FacedashError
 from facedash.faces.detect import AlignSettings, DetectorSettings
 from facedash.faces.pipeline import EmbeddingSet, embed_dataset
 from facedash.i18n import N_, _, ngettext
-from facedash.models.cards import MODELS
+from facedash.models.cards import all_cards
 from facedash.ui import backend as backend_ui
 from facedash.ui import cache, classroom, lang, listing
 from facedash.ui.data import reason as say
@@ -152,7 +152,14 @@ def sidebar() -> None:
                 key="fd_folder",
                 placeholder="/data/faces",
             )
-        st.selectbox(_("Model"), list(MODELS), format_func=lambda m: MODELS[m].name, key="fd_model")
+        cards = _model_from_address()
+        st.selectbox(
+            _("Model"),
+            list(cards),
+            format_func=lambda m: cards[m].name,
+            key="fd_model",
+            on_change=_model_chosen,
+        )
         backend_ui.model_box(st.session_state["fd_model"], st.session_state["fd_backend"])
         with st.expander(_("Face settings")):
             st.slider(_("Crop margin around the box"), 0.0, 0.4, step=0.05, key="fd_margin")
@@ -174,6 +181,37 @@ def sidebar() -> None:
                     "apart and never mixed; explanations always use TensorFlow."
                 ),
             )
+
+
+def _model_from_address() -> dict[str, Any]:
+    """Every registered model card; ``?model=NAME`` in the address selects one (a copied link keeps it).
+
+    A name no card has is said once and the current model stays; a card removed since it was
+    chosen falls back to FaceNet.
+    """
+    cards: dict[str, Any] = all_cards()
+    ss = st.session_state
+    param = st.query_params.get("model")
+    if param is not None and param != ss.get("_fd_model_param"):
+        ss["_fd_model_param"] = param
+        if param in cards:
+            ss["fd_model"] = param
+        else:
+            st.warning(
+                _("No model named {name} is registered; using {model}.").format(
+                    name=param, model=ss["fd_model"]
+                )
+            )
+    if ss.get("fd_model") not in cards:
+        ss["fd_model"] = "facenet"
+    return cards
+
+
+def _model_chosen() -> None:
+    """The Model box's callback: the choice goes into the address too."""
+    model = st.session_state["fd_model"]
+    st.query_params["model"] = model
+    st.session_state["_fd_model_param"] = model
 
 
 def run_page(main: Callable[[], None]) -> None:

@@ -23,7 +23,7 @@ from facedash import verification as V
 from facedash.faces.pipeline import EmbeddingSet
 from facedash.figures import verification as F
 from facedash.i18n import N_, _
-from facedash.models.cards import MODELS, ModelSpec, spec
+from facedash.models.cards import ModelSpec, all_cards, spec
 from facedash.ui import cache, state, widgets
 from facedash.ui.keys import set_key
 
@@ -310,7 +310,7 @@ def second_model_panel(
 ) -> None:
     """The same set embedded by a second model: ROC and F1 overlays, a table at both thresholds."""
     st.subheader(_("Compare with a second model"))
-    others = [mid for mid in MODELS if mid != result.model_id]
+    others = [mid for mid in all_cards() if mid != result.model_id]
     second = st.selectbox(
         _("Second model"),
         [NONE, *others],

@@ -1,0 +1,108 @@
+"""Every page on a user's model chosen by ``?model=NAME`` (#25): an ONNX model, and a 64-d Keras one.
+
+The ONNX model is FaceNet converted by tf2onnx (tests/model_zoo.py); the Keras one is FaceNet's
+layers with a seeded 64-d projection, so Grad-CAM reaches its own inner layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from facedash.models import cards, user
+from tests import model_zoo as Z
+from tests.conftest import PAGES, ROOT
+
+
+def _register(name: str, kind: str) -> str:
+    if (cards.cards_dir() / name).exists():
+        cards.remove_card(name)
+    card = Z.CARDS[kind]
+    made, session = user.inspect(
+        getattr(Z, kind)(),
+        name=name,
+        input_size=card["input_size"],
+        layout=card["layout"],
+        channels=card["channels"],
+        normalize=card["normalize"],
+        output=card["output"] or None,
+    )
+    from facedash.faces.probe import demo_crops
+
+    cards.write_card(replace(made, dim=user.sanity(made, session, demo_crops(None, 8))))
+    return name
+
+
+@pytest.fixture(scope="module")
+def onnx_model(demo):
+    name = _register("test-pages-onnx", "facenet_onnx")
+    yield name
+    cards.remove_card(name)
+
+
+@pytest.fixture(scope="module")
+def keras64(demo):
+    name = _register("test-pages-small64", "small64_keras")
+    yield name
+    cards.remove_card(name)
+
+
+def _open(page: str, model: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.query_params["model"] = model
+    at.run()
+    if page != PAGES[0]:
+        at.switch_page(page)
+        at.run()
+    return at
+
+
+def _texts(at: AppTest) -> str:
+    parts = [
+        e.value for kind in ("markdown", "caption", "info", "warning") for e in getattr(at, kind)
+    ]
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_on_a_registered_onnx_model(page, onnx_model):
+    at = _open(page, onnx_model)
+    assert not at.exception, [e.value for e in at.exception]
+    if page == "pages/data.py":
+        assert at.sidebar.selectbox(key="fd_model").value == onnx_model  # ?model= chose it
+        assert "onnxruntime" in _texts(at.sidebar)  # where it runs
+        assert at.query_params["model"] == [onnx_model] or at.query_params["model"] == onnx_model
+    if page == "pages/attention.py":  # no gradients on ONNX Runtime: the page says why
+        assert any("onnx" in i.value and "gradients" in i.value for i in at.info)
+    if page == "pages/verification.py":
+        assert any(m.label == "ROC-AUC" for m in at.metric)
+
+
+def test_an_unknown_model_in_the_address_is_said_and_facenet_stays(demo):
+    at = _open(PAGES[0], "no-such-model")
+    assert not at.exception
+    assert any("no-such-model" in w.value for w in at.warning)
+    assert at.sidebar.selectbox(key="fd_model").value == "facenet"
+
+
+def test_a_64_d_keras_model_gets_grad_cam_on_its_own_layers(keras64):
+    at = _open("pages/attention.py", keras64)
+    assert not at.exception, [e.value for e in at.exception]
+    layers = at.selectbox(key="attention_layer").options
+    assert any("Block17" in str(o) for o in layers), layers
+    assert at.image, "no attention map drawn"
+
+
+def test_the_64_d_model_separates_the_demo_people(keras64, demo):
+    from facedash.data.datasets import load_demo
+    from facedash.data.store import Store
+    from facedash.faces.pipeline import embed_dataset
+    from facedash.verification.cardcheck import loo_and_auc
+
+    result = embed_dataset(load_demo(), model_id=keras64, store=Store())
+    assert result.embeddings.shape[1] == 64
+    loo, auc = loo_and_auc(result.embeddings, np.asarray(result.people), "cosine")
+    assert loo == 1.0 and auc > 0.99
