@@ -54,7 +54,7 @@ def test_lang_ja_gives_a_japanese_data_page(app_py, demo):
     assert _sidebar_label(at) == "顔セット"
     source = at.sidebar.radio(key="fd_source")
     assert source.value == "Demo: 5 celebrities"  # the value stays a key; only its label is shown
-    assert "デモ: 有名人 5 人" in source.options
+    assert "デモ：有名人 5 人" in source.options
     assert at.selectbox(key="fd_lang").value == "ja"
 
 

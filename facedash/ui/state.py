@@ -30,6 +30,7 @@ DEMO = N_("Demo: 5 celebrities")
 UPLOAD = N_("Upload photos or a zip")
 FOLDER = N_("Folder on this server")
 SOURCES = (DEMO, UPLOAD, FOLDER)
+NONE = N_("(none)")  # "Compare with": no second model (its value: a key)
 POLICIES = {"largest": N_("largest"), "all": N_("all")}  # faces per photo (values: keys)
 UPLOAD_TYPES = sorted({e.lstrip(".") for e in EXTENSIONS} | {"zip"})
 _DEFAULTS: dict[str, Any] = {
@@ -159,6 +160,16 @@ def sidebar() -> None:
             format_func=lambda m: cards[m].name,
             key="fd_model",
             on_change=_model_chosen,
+        )
+        others = [m for m in cards if m != st.session_state["fd_model"]]
+        if st.session_state.get("fd_compare") not in others:
+            st.session_state["fd_compare"] = NONE
+        st.selectbox(
+            _("Compare with"),
+            [NONE, *others],
+            format_func=lambda m: _(NONE) if m == NONE else cards[m].name,
+            key="fd_compare",
+            help=_("A second model beside the first: Verification shows both on the same pairs."),
         )
         backend_ui.model_box(st.session_state["fd_model"], st.session_state["fd_backend"])
         with st.expander(_("Face settings")):

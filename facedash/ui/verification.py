@@ -24,7 +24,7 @@ from facedash.faces.pipeline import EmbeddingSet
 from facedash.figures import verification as F
 from facedash.i18n import N_, _
 from facedash.models.cards import ModelSpec, all_cards, spec
-from facedash.ui import cache, state, widgets
+from facedash.ui import cache, compare, state, widgets
 from facedash.ui.keys import set_key
 
 # Option values (session keys, English; shown through ``_()``).
@@ -311,6 +311,7 @@ def second_model_panel(
     """The same set embedded by a second model: ROC and F1 overlays, a table at both thresholds."""
     st.subheader(_("Compare with a second model"))
     others = [mid for mid in all_cards() if mid != result.model_id]
+    compare.follow_sidebar(others, "verification_second")
     second = st.selectbox(
         _("Second model"),
         [NONE, *others],
@@ -347,6 +348,7 @@ def second_model_panel(
         hide_index=True,
         key="verification_compare_table",
     )
+    compare.panel(result, other, (curve, curves[1]), max_pairs, seed)
     st.caption(
         _(
             "{model}: {genuine} genuine / {impostor} impostor pairs; FAR (FMR) {far} at its threshold."

@@ -1,0 +1,76 @@
+"""Two models on the same pairs (#25 item 4, Verification): the library against plain loops, and the page."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from facedash.verification import compare as C
+from tests.conftest import ROOT
+
+
+def test_shared_rows_match_faces_by_photo_and_index():
+    a = [("h1", 0), ("h2", 0), ("h3", 0), ("h3", 1)]
+    b = [("h3", 1), ("h1", 0), ("h4", 0)]
+    ia, ib = C.shared_rows(a, b)
+    assert ia.tolist() == [0, 3] and ib.tolist() == [1, 0]
+
+
+def test_paired_scores_and_disagreements_against_a_plain_loop():
+    rng = np.random.default_rng(3)
+    people = np.repeat(["a", "b", "c", "d"], 5)
+    centres = rng.normal(size=(4, 8))
+    emb_a = np.repeat(centres, 5, axis=0) + 0.6 * rng.normal(size=(20, 8))
+    emb_b = np.repeat(centres, 5, axis=0) + 0.9 * rng.normal(size=(20, 8))
+    rows = (np.arange(20), np.arange(20)[::-1][::-1])
+    p = C.paired(emb_a, emb_b, list(people), rows, ("cosine", "euclidean"))
+    unit = emb_a / np.linalg.norm(emb_a, axis=1, keepdims=True)
+    for k in range(len(p.pairs)):
+        i, j = p.pairs.i[k], p.pairs.j[k]
+        assert p.pairs.same[k] == (people[i] == people[j])
+        assert p.scores[0][k] == pytest.approx(float(unit[i] @ unit[j]), abs=1e-9)
+        assert p.scores[1][k] == pytest.approx(float(np.linalg.norm(emb_b[i] - emb_b[j])), rel=1e-6)
+    ta, tb = 0.5, 3.5
+    a_only, b_only = C.disagreements(p, (ta, tb), limit=10_000)
+    plain_a, plain_b = [], []
+    for k in range(len(p.pairs)):
+        right_a = (p.scores[0][k] >= ta) == p.pairs.same[k]
+        right_b = (p.scores[1][k] <= tb) == p.pairs.same[k]
+        if right_a and not right_b:
+            plain_a.append(k)
+        if right_b and not right_a:
+            plain_b.append(k)
+    assert sorted(a_only.tolist()) == plain_a and sorted(b_only.tolist()) == plain_b
+    assert plain_a or plain_b  # the case is not empty
+    margins = np.abs(p.scores[1][a_only] - tb)
+    assert np.all(np.diff(margins) <= 0)  # the wrong model's worst first
+
+
+def test_operating_table_gives_each_models_threshold_at_one_fmr():
+    rng = np.random.default_rng(0)
+    same = np.r_[np.ones(200, bool), np.zeros(2000, bool)]
+    s1 = np.where(same, rng.normal(0.7, 0.1, same.size), rng.normal(0.2, 0.1, same.size))
+    s2 = 10 * s1 + 3  # the same model on another scale
+    from facedash.verification.sweep import sweep
+
+    rows = C.operating_table(["a", "b"], [sweep(s1, same), sweep(s2, same)], 0.01)
+    assert rows[0]["tar_at_fmr"] == pytest.approx(rows[1]["tar_at_fmr"])
+    assert rows[1]["threshold_at_fmr"] == pytest.approx(10 * rows[0]["threshold_at_fmr"] + 3)
+    assert rows[0]["auc"] == pytest.approx(rows[1]["auc"])
+
+
+def test_compare_with_in_the_sidebar_puts_dlib_beside_facenet(demo):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=400)
+    at.session_state["fd_compare"] = "dlib"
+    at.run()
+    at.switch_page("pages/verification.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="verification_second").value == "dlib"
+    table = next(d.value for d in at.dataframe if "threshold at this FMR" in d.value.columns)
+    assert list(table["model"]) == ["facenet", "dlib"]
+    assert (table["TAR at this FMR"] > 0.5).all() and (table["AUC"] > 0.95).all()
+    assert table["threshold at this FMR"].notna().all()
+    tabs = [t.label for t in at.tabs]
+    assert "facenet right, dlib wrong" in tabs and "dlib right, facenet wrong" in tabs
