@@ -15,6 +15,7 @@ lang.start()
 PAGES = [
     st.Page("pages/data.py", title=_("Data"), icon=":material/photo_library:", default=True),
     st.Page("pages/attention.py", title=_("Attention"), icon=":material/visibility:"),
+    st.Page("pages/live.py", title=_("Live"), icon=":material/videocam:"),
     st.Page("pages/embedding_map.py", title=_("Embedding map"), icon=":material/scatter_plot:"),
     st.Page("pages/verification.py", title=_("Verification"), icon=":material/verified_user:"),
     st.Page("pages/uncertainty.py", title=_("Uncertainty"), icon=":material/blur_on:"),

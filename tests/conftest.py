@@ -25,6 +25,7 @@ ARTIFACTS = ROOT / "artifacts"
 PAGES = [
     "pages/data.py",
     "pages/attention.py",
+    "pages/live.py",
     "pages/embedding_map.py",
     "pages/verification.py",
     "pages/uncertainty.py",
