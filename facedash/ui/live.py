@@ -289,7 +289,7 @@ def rates_note(measured: dict[str, float], method: str) -> str:
         )
     )
     return _("Measured on this server, one face alone, without the stream: {parts}.").format(
-        parts="; ".join(parts)
+        parts=_("; ").join(parts)
     )
 
 
@@ -379,19 +379,19 @@ def readings(proc: LiveProcessor, person: str, threshold: float, playing: bool) 
         m[1].metric(_("Delay"), _("{ms} ms").format(ms=f"{s.delay_ms:.0f}"))
         last = s.last
         if last is not None and last.explained:
-            r = st.columns(2)
-            r[0].metric(
+            st.metric(
                 _("Nearest person"),
                 last.nearest,
                 help=_("cosine similarity to their mean embedding: {cos}").format(
                     cos=f"{last.nearest_cos:.3f}"
                 ),
             )
+            r = st.columns(2)
+            r[0].metric(_("Score against {person}").format(person=person), f"{last.score:.3f}")
             r[1].metric(
                 _("Decision at {t}").format(t=f"{threshold:.4f}"),
                 _("ACCEPT") if last.accepted else _("REJECT"),
             )
-            st.metric(_("Score against {person}").format(person=person), f"{last.score:.3f}")
         elif last is not None:
             st.warning(_("No face in the latest frame: it does not count as processed."))
         elif playing:
