@@ -12,6 +12,7 @@ from facedash.figures import embedding_map as F
 from facedash.i18n import N_, _, ngettext
 from facedash.ui import embedding_map as UM
 from facedash.ui import howto, state
+from facedash.ui import map_compare as MC
 from facedash.ui import pfe as pfe_ui
 
 # The pickers' values (English, language-free keys), shown through _().
@@ -241,6 +242,8 @@ def main() -> None:
                 )
             ).format(k=cmap.clustering.k)
         )
+
+    MC.section(result, cmap.projection, opts, params)
 
     with st.expander(_("Export embeddings")):
         d1, d2, d3 = st.columns(3)

@@ -221,7 +221,7 @@ def test_a_paged_failures_table_in_both_languages(lang):
             "空のファイルです（0 バイト）",
         }
         assert at.number_input(key="data_failures_page").label == "ページ（全 2 ページ）"
-        assert any(c.value.startswith("250 件、1 ページに 200 件。多い理由: ") for c in at.caption)
+        assert any(c.value.startswith("250 件、1 ページに 200 件。多い理由：") for c in at.caption)
         assert at.get("download_button")[0].proto.label == "すべて CSV で保存"
     else:
         assert list(frame.columns) == ["File", "Reason"]

@@ -74,3 +74,31 @@ def test_compare_with_in_the_sidebar_puts_dlib_beside_facenet(demo):
     assert table["threshold at this FMR"].notna().all()
     tabs = [t.label for t in at.tabs]
     assert "facenet right, dlib wrong" in tabs and "dlib right, facenet wrong" in tabs
+
+
+def test_procrustes_undoes_a_turn_a_mirror_a_scale_and_a_shift():
+    from facedash.projection import procrustes
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(30, 2))
+    angle = 1.1
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    y = 3.0 * (x @ turn) @ np.diag([1.0, -1.0]) + np.array([5.0, -2.0])
+    aligned = procrustes(x, y)
+    assert np.allclose(aligned.coords, x, atol=1e-9) and aligned.disparity < 1e-9
+    noisy = procrustes(x, y + rng.normal(scale=0.3, size=y.shape))
+    assert 0 < noisy.disparity < 0.2
+
+
+def test_the_embedding_map_puts_dlib_beside_facenet_turned_onto_it(demo):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=400)
+    at.session_state["fd_compare"] = "dlib"
+    at.run()
+    at.switch_page("pages/embedding_map.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("facenet beside dlib" in h.value for h in at.subheader)
+    note = next(c.value for c in at.caption if "orthogonal Procrustes" in c.value)
+    assert "faces both models embedded" in note
+    left = [c for c in at.get("plotly_chart") if "embedding_map_cmp" in str(c.proto.id)]
+    assert len(left) == 2

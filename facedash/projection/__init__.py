@@ -17,6 +17,7 @@ loads neither scikit-learn nor umap. Every name is re-exported here, so
 
 from __future__ import annotations
 
+from facedash.projection.align import Alignment, procrustes
 from facedash.projection.clusters import (
     SINGLE_THREAD_MAX,
     SPACES,
@@ -50,6 +51,8 @@ from facedash.projection.reduce import (
 )
 
 __all__ = [
+    "Alignment",
+    "procrustes",
     "METHODS",
     "METHOD_NAMES",
     "SINGLE_THREAD_MAX",

@@ -72,9 +72,11 @@ def panel(
         format_func=lambda f: f"{f:.1%}",
         key="verification_compare_fmr",
     )
-    table = C.operating_table([c.label for c in same], p.sweeps, fmr)
+    table = pd.DataFrame(C.operating_table([c.label for c in same], p.sweeps, fmr))
     right.dataframe(
-        pd.DataFrame(table).rename(
+        table.drop(columns=["score", "fmr"])
+        .round(4)
+        .rename(
             columns={
                 "model": _("model"),
                 "score": _("score"),

@@ -70,6 +70,7 @@ def page_shell(page_file: str) -> None:
     lang.start()
     if st.session_state.get("fd_shell_ran"):
         return
+    read_address(all_cards())  # the switch below drops the address's parameters
     st.session_state["fd_wanted_page"] = page_file
     st.switch_page("app.py")
 
@@ -162,13 +163,15 @@ def sidebar() -> None:
             on_change=_model_chosen,
         )
         others = [m for m in cards if m != st.session_state["fd_model"]]
-        if st.session_state.get("fd_compare") not in others:
-            st.session_state["fd_compare"] = NONE
+        chosen = ss_get("_fd_compare_chosen", st.session_state.get("fd_compare", NONE))
+        st.session_state["fd_compare"] = chosen if chosen in others else NONE
+        _keep_in_address("compare", st.session_state["fd_compare"], NONE)
         st.selectbox(
             _("Compare with"),
             [NONE, *others],
             format_func=lambda m: _(NONE) if m == NONE else cards[m].name,
             key="fd_compare",
+            on_change=_compare_chosen,
             help=_("A second model beside the first: Verification shows both on the same pairs."),
         )
         backend_ui.model_box(st.session_state["fd_model"], st.session_state["fd_backend"])
@@ -195,34 +198,77 @@ def sidebar() -> None:
 
 
 def _model_from_address() -> dict[str, Any]:
-    """Every registered model card; ``?model=NAME`` in the address selects one (a copied link keeps it).
+    """Every registered model card; ``?model=NAME`` selects one, ``?compare=NAME`` a second (a copied link keeps them).
 
     A name no card has is said once and the current model stays; a card removed since it was
     chosen falls back to FaceNet.
     """
     cards: dict[str, Any] = all_cards()
     ss = st.session_state
-    param = st.query_params.get("model")
-    if param is not None and param != ss.get("_fd_model_param"):
-        ss["_fd_model_param"] = param
-        if param in cards:
-            ss["fd_model"] = param
-        else:
-            st.warning(
-                _("No model named {name} is registered; using {model}.").format(
-                    name=param, model=ss["fd_model"]
-                )
+    read_address(cards)
+    unknown = ss.pop("_fd_model_unknown", None)
+    if unknown is not None:
+        st.warning(
+            _("No model named {name} is registered; using {model}.").format(
+                name=unknown, model=ss.get("_fd_model_chosen", ss["fd_model"])
             )
-    if ss.get("fd_model") not in cards:
-        ss["fd_model"] = "facenet"
+        )
+    model = ss.get("_fd_model_chosen", ss.get("fd_model"))
+    ss["fd_model"] = model if model in cards else "facenet"
+    _keep_in_address("model", ss["fd_model"], "facenet")
     return cards
 
 
+def _keep_in_address(param: str, value: str, default: str) -> None:
+    """Keep ``?param=value`` in the address (a page switch drops it), none for the default."""
+    if value != default and st.query_params.get(param) != value:
+        st.query_params[param] = value
+        st.session_state[f"_fd_{param}_param"] = value
+
+
+def read_address(cards: Any) -> None:
+    """Take ``?model=`` and ``?compare=`` into the session (each new value once; an unknown model kept to be said)."""
+    ss = st.session_state
+    for param, chosen, seen in (
+        ("model", "_fd_model_chosen", "_fd_model_param"),
+        ("compare", "_fd_compare_chosen", "_fd_compare_param"),
+    ):
+        value = st.query_params.get(param)
+        if value is None or value == ss.get(seen):
+            continue
+        ss[seen] = value
+        if value in cards:
+            ss[chosen] = value
+        elif param == "model":
+            ss["_fd_model_unknown"] = value
+
+
+def ss_get(key: str, default: Any) -> Any:
+    """A session value, or ``default``."""
+    return st.session_state.get(key, default)
+
+
+# The boxes' choices are kept apart from their widget keys (as the language is, ui/lang.py):
+# Streamlit resets a widget's value when its identity changes between runs (the first run of
+# a session goes through the legacy pages runner), so each box is set from its choice before
+# it is drawn, and its callback writes the person's choice back, into the address too.
 def _model_chosen() -> None:
-    """The Model box's callback: the choice goes into the address too."""
+    """The Model box's callback: the choice, in the session and the address."""
     model = st.session_state["fd_model"]
+    st.session_state["_fd_model_chosen"] = model
     st.query_params["model"] = model
     st.session_state["_fd_model_param"] = model
+
+
+def _compare_chosen() -> None:
+    """The Compare-with box's callback: the choice, in the session and the address."""
+    compare = st.session_state["fd_compare"]
+    st.session_state["_fd_compare_chosen"] = compare
+    st.session_state["_fd_compare_param"] = compare
+    if compare == NONE:
+        st.query_params.pop("compare", None)
+    else:
+        st.query_params["compare"] = compare
 
 
 def run_page(main: Callable[[], None]) -> None:
