@@ -31,6 +31,7 @@ COMMAND_MODULES: list[str] = [
     "facedash.commands.serve",
     "facedash.commands.ingest",
     "facedash.commands.models",
+    "facedash.commands.report",
 ]
 
 

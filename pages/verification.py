@@ -10,6 +10,7 @@ from facedash.figures import det as D
 from facedash.figures import verification as F
 from facedash.i18n import _
 from facedash.ui import camera as CAM
+from facedash.ui import compare as UC
 from facedash.ui import howto, state, widgets
 from facedash.ui import protocol as UP
 from facedash.ui import verification as UV
@@ -244,6 +245,7 @@ def main() -> None:
     boot = UV.intervals_panel(key, score, pairs_key, threshold, sw, pairs, result)
     UV.errors_panel(result, pairs, scores, threshold, score, conf)
     UV.second_model_panel(result, curve, score, max_pairs, seed, log_far)
+    UC.report_button(result, max_pairs)
     UV.subgroups_panel(result, key, score, pairs_key, scores, pairs, threshold, log_far)
 
     # 9. Operating points and downloads.

@@ -16,7 +16,7 @@ import streamlit as st
 from facedash.figures import det as D
 from facedash.figures import verification as F
 from facedash.i18n import N_, _
-from facedash.ui import widgets
+from facedash.ui import state, widgets
 from facedash.verification import compare as C
 
 NONE = N_("(none)")
@@ -110,3 +110,43 @@ def panel(
                 _("At each model's own threshold; the wrong model's score shown, its worst first.")
             )
             widgets.pair_gallery(result, p.pairs.i, p.pairs.j, scores, idx)
+
+
+def report_button(result: Any, max_pairs: int) -> None:
+    """The "Download report (HTML)" button: this model (and the "Compare with" one), built when clicked."""
+    import datetime as dt
+    from importlib.metadata import version
+
+    from facedash.figures.report import html_report
+    from facedash.verification.model_report import model_report
+
+    second = st.session_state.get("fd_compare", NONE)
+
+    def build() -> bytes:
+        sets = [result]
+        if second != NONE:
+            other = state.embedding_set(second, slot="verification_other")
+            if other is not None and len(other.rows) >= 2:
+                sets.append(other)
+        sections = [(model_report(s, max_pairs=max_pairs), s) for s in sets]
+        summary = {
+            "set": result.dataset,
+            "photos": len({r.image_hash for r in result.rows}),
+            "faces": len(result.rows),
+            "people": len(set(result.people.tolist())),
+            "version": version("facedash"),
+            "made": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        }
+        return html_report(summary, sections).encode("utf-8")
+
+    st.download_button(
+        _("Download report (HTML)"),
+        build,
+        file_name=f"facedash-report-{result.model_id}{'' if second == NONE else '-vs-' + second}.html",
+        mime="text/html",
+        key="verification_report",
+        help=_(
+            "One file that opens offline: the set, each model's card, ROC and DET, the thresholds, "
+            "development → evaluation, the worst pairs. With 'Compare with', both models."
+        ),
+    )
