@@ -87,7 +87,7 @@ def glossary_rows(path: Path = GLOSSARY) -> list[dict[str, str]]:
         if header is None:
             header = cells
         elif not set("".join(cells)) <= set("-: "):
-            rows.append(dict(zip(header, cells)))
+            rows.append(dict(zip(header, cells, strict=False)))
     return rows
 
 
