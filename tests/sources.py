@@ -32,6 +32,16 @@ def _package_of(path: Path) -> str:
     return name if path.name == "__init__.py" else name.rpartition(".")[0]
 
 
+def _absolute(node: ast.ImportFrom, path: Path) -> str:
+    """The module a from-import names, relative ones (``from . import x``) made absolute."""
+    module = node.module or ""
+    if not node.level:
+        return module
+    base = _package_of(path).split(".")
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join([*base, module] if module else base)
+
+
 def imported_modules(path: Path) -> set[str]:
     """Every module ``path`` imports, anywhere in it (also inside functions), and ``module.name`` for from-imports.
 
@@ -42,11 +52,7 @@ def imported_modules(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             names.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            if node.level:
-                base = _package_of(path).split(".")
-                base = base[: len(base) - (node.level - 1)]
-                module = ".".join([*base, module] if module else base)
+            module = _absolute(node, path)
             names.add(module)
             names.update(f"{module}.{a.name}" for a in node.names)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -83,11 +89,7 @@ def imported_files(path: Path, modules: dict[str, Path]) -> set[str]:
         if isinstance(node, ast.Import):
             found.update(resolve(a.name, modules) for a in node.names)
         elif isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            if node.level:
-                base = _package_of(path).split(".")
-                base = base[: len(base) - (node.level - 1)]
-                module = ".".join([*base, module] if module else base)
+            module = _absolute(node, path)
             for a in node.names:
                 sub = f"{module}.{a.name}"
                 found.add(sub if sub in modules else resolve(module, modules))

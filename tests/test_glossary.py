@@ -41,9 +41,7 @@ PROTECTED = re.compile(
 
 #: A half-width ( or ) with Japanese right before or after it; a half-width : with Japanese
 #: right before it, or right after it (one space allowed: "ラベル: 値").
-HALF_WIDTH = re.compile(
-    rf"(?<=[{JAPANESE}])[():]|[()](?=[{JAPANESE}])|:(?= ?[{JAPANESE}])"
-)
+HALF_WIDTH = re.compile(rf"(?<=[{JAPANESE}])[():]|[()](?=[{JAPANESE}])|:(?= ?[{JAPANESE}])")
 
 #: Faces, crops and photos counted with 個 or つ instead of 枚.
 NUMBER = r"(?:\d+|\{[^{}]*\}|%\{[^{}]*\})"
@@ -145,9 +143,7 @@ def half_width_uses(po: Path = PO) -> list[str]:
 
 def counter_uses(po: Path = PO) -> list[str]:
     return [
-        f"{msgid[:60]!r}: {m.group(0)!r}"
-        for msgid, s in messages(po)
-        for m in COUNTER.finditer(s)
+        f"{msgid[:60]!r}: {m.group(0)!r}" for msgid, s in messages(po) for m in COUNTER.finditer(s)
     ]
 
 

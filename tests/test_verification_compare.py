@@ -60,12 +60,17 @@ def test_operating_table_gives_each_models_threshold_at_one_fmr():
     assert rows[0]["auc"] == pytest.approx(rows[1]["auc"])
 
 
-def test_compare_with_in_the_sidebar_puts_dlib_beside_facenet(demo):
+def _with_dlib(page: str) -> AppTest:
+    """The app with "Compare with" set to dlib, on ``page``."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=400)
     at.session_state["fd_compare"] = "dlib"
     at.run()
-    at.switch_page("pages/verification.py")
-    at.run()
+    at.switch_page(page)
+    return at.run()
+
+
+def test_compare_with_in_the_sidebar_puts_dlib_beside_facenet(demo):
+    at = _with_dlib("pages/verification.py")
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="verification_second").value == "dlib"
     table = next(d.value for d in at.dataframe if "threshold at this FMR" in d.value.columns)
@@ -91,11 +96,7 @@ def test_procrustes_undoes_a_turn_a_mirror_a_scale_and_a_shift():
 
 
 def test_the_embedding_map_puts_dlib_beside_facenet_turned_onto_it(demo):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=400)
-    at.session_state["fd_compare"] = "dlib"
-    at.run()
-    at.switch_page("pages/embedding_map.py")
-    at.run()
+    at = _with_dlib("pages/embedding_map.py")
     assert not at.exception, [e.value for e in at.exception]
     assert any("facenet beside dlib" in h.value for h in at.subheader)
     note = next(c.value for c in at.caption if "orthogonal Procrustes" in c.value)

@@ -75,22 +75,28 @@ def add_source_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def align_settings(args: argparse.Namespace) -> Any:
+    """The alignment the face-set flags ask for (``--margin``, ``--no-rotate``, ``--faces``)."""
+    from facedash.faces.detect import AlignSettings
+
+    defaults = AlignSettings()
+    return AlignSettings(
+        margin=defaults.margin if args.margin is None else args.margin,
+        rotate=not args.no_rotate,
+        policy=args.faces,
+    )
+
+
 def load_embeddings(args: argparse.Namespace, *, progress: bool = False) -> Any:
     """Load the face set named by ``args`` and embed it through the store."""
     from facedash.data.datasets import load_demo, load_path
     from facedash.data.store import Store
-    from facedash.faces.detect import AlignSettings
     from facedash.faces.pipeline import embed_dataset
     from facedash.models.cards import spec
 
     spec(args.model)  # fail fast on an unknown model
     dataset = load_demo() if args.demo else load_path(args.path)
-    defaults = AlignSettings()
-    align = AlignSettings(
-        margin=defaults.margin if args.margin is None else args.margin,
-        rotate=not args.no_rotate,
-        policy=args.faces,
-    )
+    align = align_settings(args)
     store = Store(args.store) if args.store else Store()
     if store.recovered:
         print(f"facedash: note: {store.recovered}", file=sys.stderr)

@@ -97,21 +97,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_embed_ray(args: argparse.Namespace) -> dict[str, Any]:
     """The ``embed --engine ray`` summary (the local keys plus ``engine`` and ``workers``)."""
-    from facedash.commands.common import progress_bar
+    from facedash.commands.common import align_settings, progress_bar
     from facedash.data.datasets import load_demo, load_path
     from facedash.data.store import Store
-    from facedash.faces.detect import AlignSettings
     from facedash.scale.distributed import embed_with_ray, import_ray, run_ray
 
     import_ray()  # one line naming the install command, before any work
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar and summary, not its log
     dataset = load_demo() if args.demo else load_path(args.path)
-    defaults = AlignSettings()
-    align = AlignSettings(
-        margin=defaults.margin if args.margin is None else args.margin,
-        rotate=not args.no_rotate,
-        policy=args.faces,
-    )
+    align = align_settings(args)
     store = Store(args.store) if args.store else Store()
     kwargs: dict[str, Any] = {
         "model_id": args.model,
