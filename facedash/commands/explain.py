@@ -16,6 +16,7 @@ import numpy as np
 
 from facedash.errors import FacedashError
 
+DEFAULT_GRADIENT = "hirescam"
 TARGET_HELP = "top-channel, channel:N, reference (needs --reference) or centroid (nearest person)"
 
 
@@ -27,7 +28,15 @@ def register(sub: Any) -> None:
     p.add_argument("image", help="a photo; its largest face is explained")
     p.add_argument("--reference", help="a second photo: explain the similarity to its face")
     p.add_argument("--target", default=None, help=f"what to explain: {TARGET_HELP}")
-    p.add_argument("--method", default=None, choices=list(METHODS), help="saliency method")
+    p.add_argument(
+        "--method",
+        default=None,
+        choices=[*METHODS, "corrrise"],
+        help="saliency method (corrrise: a pair's similar and dissimilar maps, any model)",
+    )
+    p.add_argument("--model", default="facenet", help="the model (corrrise: any registered one)")
+    p.add_argument("--masks", type=int, default=300, help="corrrise: random masks (default: 300)")
+    p.add_argument("--seed", type=int, default=0, help="corrrise: the masks' seed")
     p.add_argument("--layer", default=None, help="layer for CAM methods (see the Attention page)")
     p.add_argument(
         "--out", dest="explain_out", required=True, help="FILE.png (overlay) or FILE.npy"
@@ -93,6 +102,17 @@ def cmd_explain(args: argparse.Namespace) -> int:
     target_spec = args.target or ("reference" if args.reference else "top-channel")
     if target_spec == "reference" and not args.reference:
         raise FacedashError("--target reference needs --reference IMAGE")
+    if args.method == "corrrise":
+        from facedash.commands.common import align_settings
+        from facedash.commands.pairmaps import cmd_corrrise
+
+        args.faces = "largest"
+        return cmd_corrrise(args, align_settings(args))
+    if args.model != "facenet":
+        raise FacedashError(
+            f"--method {args.method or DEFAULT_GRADIENT} needs FaceNet's gradients; for {args.model} "
+            "use --method corrrise with --reference"
+        )
     from facedash.explain import DEFAULT_LAYER, DEFAULT_METHOD, REFERENCE_LAYER, parse_target
     from facedash.explain.analysis import analyse
     from facedash.explain.methods import METHODS
