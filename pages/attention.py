@@ -17,6 +17,7 @@ from facedash.i18n import _
 from facedash.ui import attention as UA
 from facedash.ui import camera as CAM
 from facedash.ui import howto, state
+from facedash.ui import pairmaps as UPM
 
 TARGETS = UA.TARGETS
 DEFAULTS = {
@@ -250,6 +251,7 @@ def main() -> None:
     why_not = UA.unexplainable(result.model_id)
     if why_not:
         st.info(why_not)
+        UPM.panel(result, UA.label)
         return
     for key, value in DEFAULTS.items():
         st.session_state.setdefault(key, value)
@@ -280,6 +282,7 @@ def main() -> None:
     _downloads(a, x.titles)
     _sanity_check(result.model_id, method, layer, spec, reference, x, a, opacity)
     _whole_set(result, method, layer, target, spec)
+    UPM.panel(result, UA.label)
 
 
 if __name__ == "__main__":

@@ -106,3 +106,14 @@ def test_the_64_d_model_separates_the_demo_people(keras64, demo):
     assert result.embeddings.shape[1] == 64
     loo, auc = loo_and_auc(result.embeddings, np.asarray(result.people), "cosine")
     assert loo == 1.0 and auc > 0.99
+
+
+def test_attention_on_an_onnx_model_draws_the_pair_maps(onnx_model):
+    at = _open("pages/attention.py", onnx_model)
+    assert any("gradients" in i.value for i in at.info)  # the gradient methods are not offered
+    at.toggle(key="pairmaps_on").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.image) == 4  # the four maps, nothing else on the page
+    text = "\n".join(c.value for c in at.caption)
+    assert "Deletion check" in text and "in random orders" in text
+    assert any("masks" in m.value and "cosine" in m.value for m in at.markdown)

@@ -25,7 +25,7 @@ FMRS = (0.1, 0.01, 0.001)
 
 def follow_sidebar(others: list[str], key: str) -> None:
     """Set the page's second-model picker ``key`` from the sidebar's "Compare with" when that changes."""
-    wanted = st.session_state.get("fd_compare", NONE)
+    wanted = state.compare_model()
     if st.session_state.get("_fd_compare_seen") != wanted:
         st.session_state["_fd_compare_seen"] = wanted
         if wanted == NONE or wanted in others:
@@ -120,7 +120,7 @@ def report_button(result: Any, max_pairs: int) -> None:
     from facedash.figures.report import html_report
     from facedash.verification.model_report import model_report
 
-    second = st.session_state.get("fd_compare", NONE)
+    second = state.compare_model()
 
     def build() -> bytes:
         sets = [result]

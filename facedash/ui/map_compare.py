@@ -29,7 +29,7 @@ def _keys(result: Any) -> list[tuple[str, int]]:
 
 def section(result: Any, first: P.Projection, opts: dict[str, Any], params: list[Any]) -> None:
     """The two maps, when the sidebar names a second model (nothing otherwise)."""
-    second = st.session_state.get("fd_compare", NONE)
+    second = state.compare_model()
     if second == NONE or second == result.model_id:
         return
     st.subheader(_("{a} beside {b}").format(a=result.model_id, b=second))

@@ -323,11 +323,23 @@ def current_dataset() -> Dataset | None:
     return None
 
 
+def current_model() -> str:
+    """The chosen model: the Model box's choice (kept apart from its widget key), else the box."""
+    ss = st.session_state
+    return str(ss.get("_fd_model_chosen", ss.get("fd_model", "facenet")))
+
+
+def compare_model() -> str:
+    """The "Compare with" model, or ``NONE``."""
+    ss = st.session_state
+    return str(ss.get("_fd_compare_chosen", ss.get("fd_compare", NONE)))
+
+
 def settings() -> tuple[str, AlignSettings]:
     """The chosen model id and alignment settings."""
     init()
     ss = st.session_state
-    return ss["fd_model"], AlignSettings(
+    return current_model(), AlignSettings(
         margin=float(ss["fd_margin"]), rotate=bool(ss["fd_rotate"]), policy=ss["fd_policy"]
     )
 
