@@ -151,3 +151,14 @@ def test_the_report_names_both_models_and_opens_offline_in_chromium(demo, tmp_pa
         browser.close()
     assert any("ROC" in t for t in titles) and any("DET" in t for t in titles), titles
     assert all(u.startswith(("file:", "data:")) for u in requests), requests
+
+
+def test_attention_pair_maps_of_both_models_with_compare_with(demo):
+    at = _with_dlib("pages/attention.py")
+    at.selectbox(key="pairmaps_masks").set_value(200)
+    at.toggle(key="pairmaps_on").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    heads = [m.value for m in at.markdown if "masks" in m.value and "cosine" in m.value]
+    assert len(heads) == 2 and "**facenet**" in heads[0] and "**dlib**" in heads[1]
+    checks = [c.value for c in at.caption if c.value.startswith("Deletion check")]
+    assert len(checks) == 2

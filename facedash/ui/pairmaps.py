@@ -4,7 +4,8 @@ Two faces of the set; CorrRISE (``facedash.explain.corrrise``) covers both with 
 and correlates each pixel's being kept with the pair's cosine. Four maps: what makes the pair
 similar and what makes it dissimilar, on each face. For an impostor pair, the similar maps
 show which regions still argue "same person". Computed once per pair, model and mask count
-(cached for the server), with its deletion check beside it.
+(cached for the server), with its deletion check beside it; with "Compare with", the second
+model's four maps of the same two faces below.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from facedash.data.images import decode_jpeg
 from facedash.explain.corrrise import corrrise, deletion_aucs
 from facedash.explain.overlay import overlay
 from facedash.i18n import _
-from facedash.ui import cache
+from facedash.ui import cache, state
+from facedash.ui.compare import NONE
 from facedash.ui.keys import set_key
 
 MASKS = (200, 300, 500)
@@ -68,13 +70,32 @@ def panel(result: Any, label: Any) -> None:
         help=_("Runs the model on every masked copy: a few seconds to a minute."),
     ):
         return
+    _one_model(result, int(i), int(j), int(masks))
+    second = state.compare_model()
+    if second in (NONE, result.model_id):
+        return
+    other = state.embedding_set(second, slot="pairmaps_other")
+    if other is None:
+        return
+    where = {(r.image_hash, r.face_index): n for n, r in enumerate(other.rows)}
+    oi = where.get((result.rows[i].image_hash, result.rows[i].face_index))
+    oj = where.get((result.rows[j].image_hash, result.rows[j].face_index))
+    if oi is None or oj is None:
+        st.info(_("{model} has not embedded both of these faces.").format(model=second))
+        return
+    _one_model(other, oi, oj, int(masks))
+
+
+def _one_model(result: Any, i: int, j: int, masks: int) -> None:
+    """The four maps of the pair (``i``, ``j``) under the set's model, and its deletion check."""
     a, b = decode_jpeg(result.thumbs[i]), decode_jpeg(result.thumbs[j])
     with st.spinner(_("CorrRISE: {n} masked pairs ...").format(n=masks)):
-        out = _maps(set_key(result), result.model_id, int(i), int(j), int(masks), a, b)
+        out = _maps(set_key(result), result.model_id, i, j, masks, a, b)
     maps = out["maps"]
     same = result.people[i] == result.people[j]
     st.markdown(
-        _("**{kind} pair**, cosine {score:.3f}, {n} masks, {s:.1f} s.").format(
+        _("**{model}** · **{kind}**, cosine {score:.3f}, {n} masks, {s:.1f} s.").format(
+            model=result.model_id,
             kind=_("Genuine") if same else _("Impostor"),
             score=maps.score,
             n=maps.masks,
