@@ -102,3 +102,57 @@ def test_a_damaged_page_is_found_on_open_below_the_full_check_size(tmp_path, mon
     rebuilt = Store(path)
     assert rebuilt.recovered and "moved to" in rebuilt.recovered
     assert list(tmp_path.glob("s.sqlite3.corrupt-*"))
+
+
+def _one_row(path):
+    store = Store(path)
+    store.put_embeddings(
+        [("h" * 64, 0, np.ones(4, np.float32), None)], det_key="d", align_key="a", model_id="m"
+    )
+    store.close()
+
+
+def _rows(path):
+    return Store(path).get_embeddings([("h" * 64, 0)], det_key="d", align_key="a", model_id="m")
+
+
+def test_a_store_opens_while_another_process_writes_to_it(tmp_path):
+    """Opening reads only: another connection's write transaction neither blocks nor breaks it."""
+    path = tmp_path / "s.sqlite3"
+    _one_row(path)
+    writer = sqlite3.connect(path, timeout=0.1)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO meta VALUES('busy', 'yes')")
+    try:
+        store = Store(path)
+        assert store.recovered is None
+        assert (
+            len(store.get_embeddings([("h" * 64, 0)], det_key="d", align_key="a", model_id="m"))
+            == 1
+        )
+    finally:
+        writer.rollback()
+        writer.close()
+    assert not list(tmp_path.glob("*.corrupt-*"))
+
+
+def test_a_locked_store_is_an_error_and_never_set_aside(tmp_path, monkeypatch):
+    """'database is locked' is not damage: the file and its rows stay (they were moved aside before)."""
+    import facedash.data.store as S
+
+    path = tmp_path / "s.sqlite3"
+    _one_row(path)
+    monkeypatch.setattr(S, "BUSY_TIMEOUT_S", 0.2)
+    with sqlite3.connect(path) as db:  # a table to make: this open must write
+        db.execute("DROP TABLE detections")
+    writer = sqlite3.connect(path, timeout=0.1)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO meta VALUES('busy', 'yes')")
+    try:
+        with pytest.raises(FacedashError, match="could not be opened .*locked.*left as it is"):
+            Store(path)
+    finally:
+        writer.rollback()
+        writer.close()
+    assert not list(tmp_path.glob("*.corrupt-*"))
+    assert len(_rows(path)) == 1  # opened once the lock is gone: the rows are all there

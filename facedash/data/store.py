@@ -115,6 +115,21 @@ def _faces_from_json(text: str) -> tuple[Face, ...]:
 
 
 FULL_CHECK_BYTES = 256 * 2**20
+BUSY_TIMEOUT_S = 30.0
+"""How long an open waits for another process's write lock before it gives up (the file untouched)."""
+_TABLES = {"meta", "detections", "embeddings"}
+
+
+class _Unusable(sqlite3.DatabaseError):
+    """A file that is no facedash store, or fails its integrity check: it is set aside."""
+
+
+def _damaged(exc: sqlite3.DatabaseError) -> bool:
+    """Whether an error on open means the file itself is bad (set it aside), not busy or locked."""
+    return isinstance(exc, _Unusable) or getattr(exc, "sqlite_errorname", "") in (
+        "SQLITE_CORRUPT",
+        "SQLITE_NOTADB",
+    )
 """Stores up to this size get SQLite's ``quick_check`` (which reads every page) on open."""
 
 
@@ -152,7 +167,7 @@ class Store:
             ensure_private_dir(self.path.parent)
             if not self.path.exists():
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
+        conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=BUSY_TIMEOUT_S)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
@@ -169,11 +184,12 @@ class Store:
             conn.commit()
             return
         if app_id != APP_ID:
-            raise sqlite3.DatabaseError("not a facedash store (foreign SQLite file)")
+            raise _Unusable("not a facedash store (foreign SQLite file)")
         if self._size() <= FULL_CHECK_BYTES:
             if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                raise sqlite3.DatabaseError("integrity check failed")
-        conn.executescript(_SCHEMA)
+                raise _Unusable("integrity check failed")
+        if not _TABLES <= tables:  # no write on open when the tables are there (another may hold the lock)
+            conn.executescript(_SCHEMA)
 
     def _size(self) -> int:
         """Bytes of the file and its write-ahead log (0 for a store in memory)."""
@@ -194,6 +210,11 @@ class Store:
                 conn.close()
             except Exception:  # noqa: BLE001 - the connection may never have opened
                 pass
+            if not _damaged(exc):  # busy or locked: another process is writing; never set aside
+                raise FacedashError(
+                    f"the embedding store {self.path} could not be opened ({exc}); it is left as "
+                    "it is. Another facedash process may be writing to it: try again"
+                ) from exc
             aside = self.path.with_name(
                 f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}"
             )
