@@ -50,16 +50,21 @@ def camera_browser(browser, demo_dataset, tmp_path_factory):
 
     Launched through the session's Playwright (``browser``'s): one sync Playwright a thread.
     """
-    clip = write_y4m(demo_frame(demo_dataset), tmp_path_factory.mktemp("camera") / "face.y4m")
+    chromium = with_fake_camera(browser, demo_dataset, tmp_path_factory.mktemp("camera"))
+    yield chromium
+    chromium.close()
+
+
+def with_fake_camera(browser, demo_dataset, folder: Path):
+    """A Chromium of the session's Playwright whose camera plays a demo face (a Y4M clip in ``folder``)."""
+    clip = write_y4m(demo_frame(demo_dataset), folder / "face.y4m")
     args = [
         *CHROMIUM_ARGS,
         "--use-fake-device-for-media-stream",
         "--use-fake-ui-for-media-stream",
         f"--use-file-for-fake-video-capture={clip}",
     ]
-    chromium = browser.browser_type.launch(executable_path=CHROMIUM, headless=True, args=args)
-    yield chromium
-    chromium.close()
+    return browser.browser_type.launch(executable_path=CHROMIUM, headless=True, args=args)
 
 
 def test_y4m_clip_is_the_demo_frame(demo_dataset, tmp_path):

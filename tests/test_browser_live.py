@@ -15,7 +15,7 @@ import time
 import pytest
 
 import tests.test_browser_camera as camera
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot, wait_for_app
+from tests.conftest import screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -37,16 +37,7 @@ TOP_LUMA = """(v) => {
 @pytest.fixture(scope="module")
 def live_browser(browser, demo_dataset, tmp_path_factory):
     """Headless Chromium whose camera plays the demo face (see tests/test_browser_camera.py)."""
-    clip = camera.write_y4m(
-        camera.demo_frame(demo_dataset), tmp_path_factory.mktemp("live") / "face.y4m"
-    )
-    args = [
-        *CHROMIUM_ARGS,
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={clip}",
-    ]
-    chromium = browser.browser_type.launch(executable_path=CHROMIUM, headless=True, args=args)
+    chromium = camera.with_fake_camera(browser, demo_dataset, tmp_path_factory.mktemp("live"))
     yield chromium
     chromium.close()
 

@@ -106,49 +106,28 @@ def test_the_embedding_map_puts_dlib_beside_facenet_turned_onto_it(demo):
 
 
 @pytest.mark.browser
-def test_the_report_names_both_models_and_opens_offline_in_chromium(demo, tmp_path):
+def test_the_report_names_both_models_and_opens_offline_in_chromium(browser, demo, tmp_path):
     """``facedash report --demo --model facenet --compare dlib``: one file, opened from disk."""
     from facedash.cli import main
-    from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
     out = tmp_path / "r.html"
-    assert (
-        main(
-            [
-                "report",
-                "--demo",
-                "--model",
-                "facenet",
-                "--compare",
-                "dlib",
-                "--subgroups",
-                "split",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    argv = ["report", "--demo", "--model", "facenet", "--compare", "dlib", "--subgroups", "split"]
+    assert main([*argv, "--out", str(out)]) == 0
     text = out.read_text(encoding="utf-8")
     assert "<h2>facenet</h2>" in text and "<h2>dlib</h2>" in text
-    assert "http://" not in text.split("<body>")[1].replace(
-        "http://www.w3.org", ""
-    )  # nothing fetched
+    body = text.split("<body>")[1].replace("http://www.w3.org", "")
+    assert "http://" not in body and "https://" not in body  # nothing to fetch
     assert "Development → evaluation" in text and "False accepts" in text
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        requests: list[str] = []
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto(out.as_uri())
-        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
-        titles = page.locator(".gtitle").all_text_contents()
-        page.screenshot(
-            path=str(ROOT / "artifacts" / "screenshots" / "report.png"), full_page=False
-        )
-        browser.close()
+    context = browser.new_context()  # the session's Chromium (one sync Playwright a thread)
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(out.as_uri())
+    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+    titles = page.locator(".gtitle").all_text_contents()
+    (ROOT / "artifacts" / "screenshots").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ROOT / "artifacts" / "screenshots" / "report.png"))
+    context.close()
     assert any("ROC" in t for t in titles) and any("DET" in t for t in titles), titles
     assert all(u.startswith(("file:", "data:")) for u in requests), requests
 
