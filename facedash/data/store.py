@@ -115,6 +115,7 @@ def _faces_from_json(text: str) -> tuple[Face, ...]:
 
 
 FULL_CHECK_BYTES = 256 * 2**20
+"""Stores up to this size get SQLite's ``quick_check`` (which reads every page) on open."""
 BUSY_TIMEOUT_S = 30.0
 """How long an open waits for another process's write lock before it gives up (the file untouched)."""
 _TABLES = {"meta", "detections", "embeddings"}
@@ -130,7 +131,6 @@ def _damaged(exc: sqlite3.DatabaseError) -> bool:
         "SQLITE_CORRUPT",
         "SQLITE_NOTADB",
     )
-"""Stores up to this size get SQLite's ``quick_check`` (which reads every page) on open."""
 
 
 def _guarded(method):
@@ -188,7 +188,8 @@ class Store:
         if self._size() <= FULL_CHECK_BYTES:
             if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
                 raise _Unusable("integrity check failed")
-        if not _TABLES <= tables:  # no write on open when the tables are there (another may hold the lock)
+        # No write on open when the tables are there: another process may hold the write lock.
+        if not _TABLES <= tables:
             conn.executescript(_SCHEMA)
 
     def _size(self) -> int:
