@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from facedash.errors import FacedashError, UnknownModel
 from facedash.paths import ensure_private_dir, home
 
@@ -96,6 +98,14 @@ class ModelSpec:
         """A short hash of everything on the card that changes the model's output."""
         recipe = {k: getattr(self, k) for k in RECIPE}
         return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+
+    def batch(self, faces: Any) -> np.ndarray:
+        """``faces`` as an array of aligned crops ``(N, S, S, 3)`` at this card's size, else ``ValueError``."""
+        faces = np.asarray(faces)
+        size = self.input_size
+        if faces.ndim != 4 or faces.shape[1:] != (size, size, 3):
+            raise ValueError(f"faces must have shape (N, {size}, {size}, 3), got {faces.shape}")
+        return faces
 
     def normalization(self) -> tuple[str, float, float]:
         """``("prewhiten"|"unit"|"affine"|"dlib", mean, std)`` of the card's ``normalize``."""

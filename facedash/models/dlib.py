@@ -100,10 +100,7 @@ class DlibEmbedder:
 
     def embed(self, faces: np.ndarray, batch_size: int = BATCH) -> np.ndarray:
         """Descriptors ``(N, 128)`` of face chips ``(N, 150, 150, 3)`` uint8."""
-        faces = np.asarray(faces)
-        size = self.spec.input_size
-        if faces.ndim != 4 or faces.shape[1:] != (size, size, 3):
-            raise ValueError(f"faces must have shape (N, {size}, {size}, 3), got {faces.shape}")
+        faces = self.spec.batch(faces)
         out = np.empty((len(faces), self.spec.dim), dtype=np.float32)
         for start in range(0, len(faces), batch_size):
             chunk = [

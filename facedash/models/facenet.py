@@ -131,10 +131,7 @@ class FaceNetEmbedder:
         """L2-normalised embeddings ``(N, 128)`` of aligned uint8 faces ``(N, 160, 160, 3)``."""
         import tensorflow as tf
 
-        faces = np.asarray(faces)
-        size = self.spec.input_size
-        if faces.ndim != 4 or faces.shape[1:] != (size, size, 3):
-            raise ValueError(f"faces must have shape (N, {size}, {size}, 3), got {faces.shape}")
+        faces = self.spec.batch(faces)
         out = np.empty((len(faces), self.spec.dim), dtype=np.float32)
         with self._lock:
             for start in range(0, len(faces), batch_size):

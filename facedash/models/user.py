@@ -201,10 +201,7 @@ class CardEmbedder:
 
     def embed(self, faces: np.ndarray, batch_size: int = BATCH) -> np.ndarray:
         """Embeddings ``(N, dim)`` of aligned faces ``(N, S, S, 3)`` uint8 (L2-normalised unless the card says not)."""
-        faces = np.asarray(faces)
-        size = self.spec.input_size
-        if faces.ndim != 4 or faces.shape[1:] != (size, size, 3):
-            raise ValueError(f"faces must have shape (N, {size}, {size}, 3), got {faces.shape}")
+        faces = self.spec.batch(faces)
         parts = []
         with self._lock:
             for start in range(0, len(faces), batch_size):
