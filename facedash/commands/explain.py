@@ -16,7 +16,6 @@ import numpy as np
 
 from facedash.errors import FacedashError
 
-DEFAULT_GRADIENT = "hirescam"
 TARGET_HELP = "top-channel, channel:N, reference (needs --reference) or centroid (nearest person)"
 
 
@@ -108,12 +107,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
         args.faces = "largest"
         return cmd_corrrise(args, align_settings(args))
+    from facedash.explain import DEFAULT_LAYER, DEFAULT_METHOD, REFERENCE_LAYER, parse_target
+
     if args.model != "facenet":
         raise FacedashError(
-            f"--method {args.method or DEFAULT_GRADIENT} needs FaceNet's gradients; for {args.model} "
+            f"--method {args.method or DEFAULT_METHOD} needs FaceNet's gradients; for {args.model} "
             "use --method corrrise with --reference"
         )
-    from facedash.explain import DEFAULT_LAYER, DEFAULT_METHOD, REFERENCE_LAYER, parse_target
     from facedash.explain.analysis import analyse
     from facedash.explain.methods import METHODS
     from facedash.explain.overlay import overlay, png_bytes

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import datetime as dt
 from pathlib import Path
 
 from facedash.commands.common import add_source_args, emit, load_embeddings
@@ -41,10 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def build(args: argparse.Namespace) -> tuple[str, dict]:
     """The HTML and a JSON summary for ``args`` (the CLI's and the app's path)."""
-    from importlib.metadata import version
-
     from facedash.figures.report import html_report
-    from facedash.verification.model_report import model_report
+    from facedash.verification.model_report import model_report, set_summary
 
     models = [args.model] + ([args.compare] if args.compare else [])
     if len(set(models)) != len(models):
@@ -59,15 +56,7 @@ def build(args: argparse.Namespace) -> tuple[str, dict]:
         rep = model_report(result, max_pairs=args.max_pairs, subgroup_attribute=args.subgroups)
         sections.append((rep, result))
     first = sections[0][1]
-    summary = {
-        "set": first.dataset,
-        "photos": len({r.image_hash for r in first.rows})
-        + len(getattr(first, "no_face", []) or []),
-        "faces": len(first.rows),
-        "people": len(set(first.people.tolist())),
-        "version": version("facedash"),
-        "made": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    }
+    summary = set_summary(first)
     html = html_report(summary, sections)
     record = {
         "models": models,

@@ -32,15 +32,11 @@ def follow_sidebar(others: list[str], key: str) -> None:
             st.session_state[key] = wanted
 
 
-def _keys(result: Any) -> list[tuple[str, int]]:
-    return [(r.image_hash, r.face_index) for r in result.rows]
-
-
 def panel(
     result: Any, other: Any, curves: tuple[F.Curve, F.Curve], max_pairs: int, seed: int
 ) -> None:
     """Both models on the same pairs of the faces both embedded (see the module docstring)."""
-    ia, ib = C.shared_rows(_keys(result), _keys(other))
+    ia, ib = C.shared_rows(C.face_keys(result), C.face_keys(other))
     if len(ia) < 2:
         st.info(_("The two models share fewer than two faces of this set: nothing to compare."))
         return
@@ -114,11 +110,8 @@ def panel(
 
 def report_button(result: Any, max_pairs: int) -> None:
     """The "Download report (HTML)" button: this model (and the "Compare with" one), built when clicked."""
-    import datetime as dt
-    from importlib.metadata import version
-
     from facedash.figures.report import html_report
-    from facedash.verification.model_report import model_report
+    from facedash.verification.model_report import model_report, set_summary
 
     second = state.compare_model()
 
@@ -129,15 +122,7 @@ def report_button(result: Any, max_pairs: int) -> None:
             if other is not None and len(other.rows) >= 2:
                 sets.append(other)
         sections = [(model_report(s, max_pairs=max_pairs), s) for s in sets]
-        summary = {
-            "set": result.dataset,
-            "photos": len({r.image_hash for r in result.rows}),
-            "faces": len(result.rows),
-            "people": len(set(result.people.tolist())),
-            "version": version("facedash"),
-            "made": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        }
-        return html_report(summary, sections).encode("utf-8")
+        return html_report(set_summary(result), sections).encode("utf-8")
 
     st.download_button(
         _("Download report (HTML)"),

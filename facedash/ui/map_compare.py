@@ -20,11 +20,7 @@ from facedash.i18n import _
 from facedash.ui import embedding_map as UM
 from facedash.ui import state
 from facedash.ui.compare import NONE
-from facedash.verification.compare import shared_rows
-
-
-def _keys(result: Any) -> list[tuple[str, int]]:
-    return [(r.image_hash, r.face_index) for r in result.rows]
+from facedash.verification.compare import face_keys, shared_rows
 
 
 def section(result: Any, first: P.Projection, opts: dict[str, Any], params: list[Any]) -> None:
@@ -36,7 +32,7 @@ def section(result: Any, first: P.Projection, opts: dict[str, Any], params: list
     other = state.embedding_set(second, slot="map_other")
     if other is None:
         return
-    ia, ib = shared_rows(_keys(result), _keys(other))
+    ia, ib = shared_rows(face_keys(result), face_keys(other))
     if len(ia) < 5:
         st.info(_("The two models share fewer than five faces of this set: no second map."))
         return

@@ -22,6 +22,7 @@ from facedash.i18n import _
 from facedash.ui import cache, state
 from facedash.ui.compare import NONE
 from facedash.ui.keys import set_key
+from facedash.verification.compare import face_keys, shared_rows
 
 MASKS = (200, 300, 500)
 
@@ -77,9 +78,9 @@ def panel(result: Any, label: Any) -> None:
     other = state.embedding_set(second, slot="pairmaps_other")
     if other is None:
         return
-    where = {(r.image_hash, r.face_index): n for n, r in enumerate(other.rows)}
-    oi = where.get((result.rows[i].image_hash, result.rows[i].face_index))
-    oj = where.get((result.rows[j].image_hash, result.rows[j].face_index))
+    ia, ib = shared_rows(face_keys(result), face_keys(other))
+    where = dict(zip(ia.tolist(), ib.tolist(), strict=True))
+    oi, oj = where.get(int(i)), where.get(int(j))
     if oi is None or oj is None:
         st.info(_("{model} has not embedded both of these faces.").format(model=second))
         return

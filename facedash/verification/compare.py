@@ -21,6 +21,11 @@ from facedash.verification.scores import pair_scores, score_kind
 from facedash.verification.sweep import Sweep, sweep
 
 
+def face_keys(result: Any) -> list[tuple[str, int]]:
+    """Each face of a set by photo and face index: how two models' sets of one photo set line up."""
+    return [(r.image_hash, r.face_index) for r in result.rows]
+
+
 def shared_rows(keys_a: Sequence[Any], keys_b: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     """Row indices ``(ia, ib)`` of the faces both sets hold, in set A's order."""
     where_b = {k: n for n, k in enumerate(keys_b)}

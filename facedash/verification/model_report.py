@@ -136,3 +136,19 @@ def model_report(
         subgroup_attribute=subgroup_attribute if subs else None,
         worst=worst,
     )
+
+
+def set_summary(result: Any) -> dict[str, Any]:
+    """The report's first line: the set, its photos (with the faceless ones), faces, people, who made it when."""
+    import datetime as dt
+    from importlib.metadata import version
+
+    return {
+        "set": result.dataset,
+        "photos": len({r.image_hash for r in result.rows})
+        + len(getattr(result, "no_face", []) or []),
+        "faces": len(result.rows),
+        "people": len(set(result.people.tolist())),
+        "version": version("facedash"),
+        "made": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
