@@ -32,6 +32,7 @@ COMMAND_MODULES: list[str] = [
     "facedash.commands.ingest",
     "facedash.commands.models",
     "facedash.commands.report",
+    "facedash.commands.quality",
 ]
 
 

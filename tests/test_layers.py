@@ -4,7 +4,7 @@ The library is laid out along the way data flows, and each layer imports only th
 layers before it (and itself):
 
     base (errors, paths, i18n, assets, faces.types) -> data -> models -> faces
-    -> analyses (explain, projection, verification, pfe, search) -> scale -> figures
+    -> analyses (explain, projection, verification, pfe, search, quality) -> scale -> figures
     -> app (classroom, ui, commands, cli)
 
 No import circle between files, counting imports inside functions and strings that
@@ -44,6 +44,7 @@ PACKAGES = {
     "verification": ANALYSES,
     "pfe": ANALYSES,
     "search": ANALYSES,
+    "quality": ANALYSES,
     "scale": SCALE,
     "figures": FIGURES,
     "ui": APP,
