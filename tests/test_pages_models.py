@@ -50,9 +50,11 @@ def keras64(demo):
     cards.remove_card(name)
 
 
-def _open(page: str, model: str) -> AppTest:
+def _open(page: str, model: str, compare: str | None = None) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     at.query_params["model"] = model
+    if compare:
+        at.query_params["compare"] = compare
     at.run()
     if page != PAGES[0]:
         at.switch_page(page)
@@ -117,3 +119,30 @@ def test_attention_on_an_onnx_model_draws_the_pair_maps(onnx_model):
     text = "\n".join(c.value for c in at.caption)
     assert "Deletion check" in text and "in random orders" in text
     assert any("masks" in m.value and "cosine" in m.value for m in at.markdown)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_on_the_64_d_keras_model(page, keras64):
+    at = _open(page, keras64)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["_fd_model_chosen"] == keras64
+    if page == "pages/verification.py":
+        assert next(m for m in at.metric if m.label == "ROC-AUC").value > "0.9"
+
+
+def test_attention_shows_two_keras_models_side_by_side_with_one_method(keras64):
+    at = _open("pages/attention.py", "facenet", compare=keras64)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(f"facenet and {keras64}" in h.value for h in at.subheader)
+    captions = [c for img in at.image for c in img.captions] + [c.value for c in at.caption]
+    mine = [c for c in captions if c.startswith("facenet · score")]
+    theirs = [c for c in captions if c.startswith(f"{keras64} · score")]
+    assert mine and theirs and "deletion AUC" in theirs[0]
+    assert any("Block35_5_Activation for facenet" in c for c in captions)
+    assert mine[0] != theirs[0].replace(keras64, "facenet")  # two models, two scores
+
+
+def test_attention_says_a_compared_model_without_gradients_gets_the_pair_maps(onnx_model):
+    at = _open("pages/attention.py", "facenet", compare=onnx_model)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(onnx_model in i.value and "CorrRISE" in i.value for i in at.info)

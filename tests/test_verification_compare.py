@@ -141,3 +141,15 @@ def test_attention_pair_maps_of_both_models_with_compare_with(demo):
     assert len(heads) == 2 and "**facenet**" in heads[0] and "**dlib**" in heads[1]
     checks = [c.value for c in at.caption if c.value.startswith("Deletion check")]
     assert len(checks) == 2
+
+
+@pytest.mark.parametrize("page", ["pages/data.py", "pages/live.py", "pages/arithmetic.py"])
+def test_the_pages_without_a_second_view_keep_working_with_compare_with(page, demo):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=400)
+    at.query_params["compare"] = "dlib"  # a copied link's second model
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["_fd_compare_chosen"] == "dlib"
+    assert "_fd_model_chosen" not in at.session_state  # the first model stays the default

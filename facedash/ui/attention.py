@@ -21,7 +21,7 @@ from facedash.explain import METHODS, parse_target
 from facedash.explain.analysis import Analysis, analyse, heat_of, set_average
 from facedash.explain.crops import aligned_crops
 from facedash.explain.faithfulness import RANDOMIZATION_BOUND, randomized_copy, spearman
-from facedash.explain.methods import make
+from facedash.explain.methods import blocks, default_layer, make
 from facedash.explain.targets import centroid_of_each
 from facedash.explain.targets import person_centroids as centroids
 from facedash.faces.detect import AlignSettings, aligned_landmarks
@@ -29,6 +29,7 @@ from facedash.i18n import N_, _
 from facedash.models.cards import spec
 from facedash.ui import cache, state
 from facedash.ui.keys import set_key
+from facedash.verification.compare import face_keys, shared_rows
 
 TOP_BLOCKS = 4  # blocks shuffled by the randomization check
 WHOLE_SET_MAX = 300  # faces explained by the whole-set view at most (a seeded sample past it)
@@ -198,6 +199,51 @@ def references(result: Any, target: str, x: Inputs) -> np.ndarray | None:
         names, cents = centroids(result.embeddings, result.people)
         return cents[[names.index(p) for p in x.persons]]
     return None
+
+
+def layer_names(model_id: str) -> tuple[list[Any], str | None]:
+    """The model's explainable layers (``blocks``) and the one the page starts on."""
+    model = gradient_model(model_id)
+    return blocks(model), default_layer(model)
+
+
+def compare_layer(model_id: str, layer: str | None) -> str | None:
+    """The second model's layer for the first's ``layer``: the same name where it has one.
+
+    Otherwise its own default layer (``default_layer``); None for methods without a layer.
+    """
+    if layer is None:
+        return None
+    listed, default = layer_names(model_id)
+    return layer if any(b.name == layer for b in listed) else default
+
+
+def matched(result: Any, other: Any, faces_idx: Sequence[int]) -> list[int] | None:
+    """The rows of ``other`` (the same photos under another model) that hold ``faces_idx``.
+
+    None when the other model did not embed every one of those faces.
+    """
+    ia, ib = shared_rows(face_keys(result), face_keys(other))
+    where = dict(zip(ia.tolist(), ib.tolist(), strict=True))
+    rows = [where.get(int(i)) for i in faces_idx]
+    return None if any(r is None for r in rows) else [int(r) for r in rows]  # type: ignore[arg-type]
+
+
+def compare_spec(spec: str, dim: int) -> str | None:
+    """The first model's target for the second: a channel it lacks gives None."""
+    if spec.startswith("channel:") and int(spec.split(":", 1)[1]) >= dim:
+        return None
+    return spec
+
+
+def compare_caption(model_id: str, a: Analysis, j: int) -> str:
+    """``facenet · score 0.812 · deletion AUC 0.31 (random 0.52)`` for one face's map."""
+    text = _("{model} · score {score:.3f}").format(model=model_id, score=a.explanation.scores[j])
+    if a.curves is not None:
+        text += " · " + _("deletion AUC {auc:.2f} (random {random:.2f})").format(
+            auc=a.curves.auc[j], random=a.curves.random_auc[j]
+        )
+    return text
 
 
 def randomization(
