@@ -283,3 +283,49 @@ def test_a_cluster_that_cannot_be_reached_is_one_line(ray_cluster, demo_dataset,
         .splitlines()[-1]
         .startswith(f"facedash: error: cannot reach the Ray cluster at 127.0.0.1:{port}")
     ), proc.stderr
+
+
+def test_a_users_onnx_card_on_ray_is_the_local_set(ray_cluster, demo_dataset, tmp_path, capsys):
+    """``--engine ray --model NAME``: a registered ONNX model embeds on the workers as it does here."""
+    from tests import model_zoo as Z
+
+    name = "test-ray-onnx"
+    args = ["models", "add", str(Z.facenet_onnx()), "--name", name, *Z.card_args("facenet_onnx")]
+    main(["models", "remove", name])  # a card left by an interrupted session
+    assert main([*args, "--json"]) == 0
+    capsys.readouterr()
+    try:
+        folder = _subset(demo_dataset, tmp_path / "set", per_person=2)
+        local = embed_dataset(load_path(folder), model_id=name, store=Store(tmp_path / "l.sqlite3"))
+        store = tmp_path / "ray.sqlite3"
+        argv = ["embed", str(folder), "--engine", "ray", "--model", name, "--json"]
+        assert main([*argv, "--store", str(store)]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["engine"] == "ray" and summary["model"] == name
+        assert summary["backend"] == local.backend == "onnxruntime"
+        ray_set = embed_dataset(load_path(folder), model_id=name, store=Store(store))
+        assert ray_set.computed == 0 and _keys(ray_set) == _keys(local)  # the same store keys
+        assert _cosines(ray_set.embeddings, local.embeddings).min() >= 0.9999
+    finally:
+        main(["models", "remove", name])
+
+
+def test_a_node_without_the_card_says_so(tmp_path, monkeypatch):
+    """A worker whose FACEDASH_HOME lacks the user's card says which card and node, in one line."""
+    from facedash.errors import AssetMissing
+    from facedash.faces.detect import AlignSettings, DetectorSettings
+    from facedash.scale.distributed import EmbedWorker
+
+    empty = tmp_path / "node-home"
+    empty.mkdir()
+    # the worker points FACEDASH_HOME at its node's home: put this session's back afterwards
+    monkeypatch.setenv("FACEDASH_HOME", os.environ.get("FACEDASH_HOME", str(empty)))
+    with pytest.raises(AssetMissing, match=r"model card 'someone-elses' on node .* not found"):
+        EmbedWorker(
+            model_id="someone-elses",
+            backend=None,
+            precision=None,
+            det=DetectorSettings(),
+            al=AlignSettings(),
+            facedash_home=str(empty),
+        )

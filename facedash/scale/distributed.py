@@ -83,15 +83,26 @@ class EmbedWorker:
         facedash_home: str,
     ) -> None:
         from facedash import assets
-        from facedash.errors import AssetMissing
+        from facedash.errors import AssetMissing, UnknownModel
         from facedash.models.registry import get_embedder
 
         os.environ["FACEDASH_HOME"] = facedash_home
+        node = socket.gethostname()
         try:
-            assets.require_weights(Path(facedash_home))
+            card = spec(model_id)
+        except UnknownModel:
+            raise AssetMissing(
+                f"model card {model_id!r} on node {node}",
+                Path(facedash_home) / "cards" / model_id,
+                fix=f"facedash models add ... --name {model_id} into a FACEDASH_HOME every node "
+                "can read",
+            ) from None
+        try:
+            if card.runtime == "keras-facenet":  # a user's card carries its own file
+                assets.require_weights(Path(facedash_home))
         except AssetMissing as exc:
             raise AssetMissing(
-                f"FaceNet weights on node {socket.gethostname()}",
+                f"FaceNet weights on node {node}",
                 exc.path,
                 fix="facedash assets fetch into a FACEDASH_HOME every node can read",
             ) from None
@@ -100,8 +111,8 @@ class EmbedWorker:
         self.model = get_embedder(
             model_id, backend=backend, precision=precision, probe=demo_probe()
         )
-        self.key = store_key(spec(model_id).store_id, self.model.precision)
-        self.align_key = align_key_for(spec(model_id), al)
+        self.key = store_key(card.store_id, self.model.precision)
+        self.align_key = align_key_for(card, al)
 
     def __call__(self, batch: Any) -> Any:
         import pandas as pd
