@@ -10,6 +10,7 @@ from facedash.pfe import decoder as dec
 from facedash.ui import classroom, howto, state, widgets
 from facedash.ui import data as UD
 from facedash.ui import pfe as pfe_ui
+from facedash.ui import quality as quality_ui
 
 KNOBS = ("blur", "downscale", "jpeg", "noise", "occlusion", "darkness")
 
@@ -280,6 +281,7 @@ def main() -> None:
     if tabs[4].open:
         with tabs[4]:
             _decoder(result, sigma2, extractor, head, training)
+    quality_ui.section(result)
 
 
 if __name__ == "__main__":

@@ -108,9 +108,10 @@ class Scorer:
         self.device = getattr(embedder, "device", "CPU:0")
         if not str(self.device).upper().startswith(("CPU", "GPU")):
             self.device = "CPU:0"
-        model = getattr(embedder, "model", None)
+        model: Any = getattr(embedder, "model", None)
         found = _chain_after_dropout(model) if hasattr(model, "layers") else None
-        self._backbone = self._chain = None
+        self._backbone: Any = None
+        self._chain: Any = None
         self.rate = 0.0
         if found is not None and self.passes >= 2:
             import keras
@@ -202,7 +203,7 @@ class Scorer:
         import tensorflow as tf
 
         crops = np.asarray(crops, dtype=np.uint8)
-        out: dict[str, np.ndarray] = {}
+        out: dict[str, np.ndarray | None] = {}
         with self._lock, tf.device(self.device):
             probs = self.onet_probs(crops).astype(np.float64)
             p0 = np.maximum(probs[:, 0], np.finfo(np.float64).tiny)
@@ -223,8 +224,9 @@ class Scorer:
                 raw = getattr(self.embedder, "last_norms", None)
                 raw = np.linalg.norm(embeddings, axis=1) if raw is None else np.asarray(raw)
                 out["norm"] = raw.astype(np.float64)
-        if "norm" in out and (out["norm"] is None or _unit(out["norm"])):
-            del out["norm"]
+        norm = out.pop("norm", None)
+        if norm is not None and not _unit(norm):
+            out["norm"] = norm
         out["detector"] = detector
         return {"measures": out, "embeddings": np.asarray(embeddings, dtype=np.float32)}
 
