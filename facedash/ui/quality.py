@@ -126,6 +126,7 @@ def _panel(record: dict[str, Any] | str, name: str) -> None:
         st.info(record)
         return
     measures = record["measures"]
+    form_name = FORM_NAMES[record["form"]]
     st.caption(
         _(
             "{genuine} genuine and {impostor} impostor pairs; threshold {threshold} "
@@ -137,7 +138,7 @@ def _panel(record: dict[str, Any] | str, name: str) -> None:
             score=record["score"],
             fnmr=f"{record['start_fnmr']:.4f}",
             fmr=f"{record['start_fmr']:.4f}",
-            form=_(FORM_NAMES[record["form"]]),
+            form=_(form_name),
         )
     )
     st.plotly_chart(
@@ -175,10 +176,10 @@ def section(result: Any) -> None:
     }
     left, right = st.columns(2)
     with left:
-        st.markdown(f"**{_('The set as it is')}**")
+        st.markdown("**" + _("The set as it is") + "**")
         _panel(evaluation(result, {}, form), "clean")
     with right:
-        st.markdown(f"**{_('The set beside a degraded copy of every face')}**")
+        st.markdown("**" + _("The set beside a degraded copy of every face") + "**")
         if not any(v > 0 for v in strengths.values()):
             st.info(_("Set a strength above 0 to add a degraded copy of every face."))
         else:
