@@ -19,6 +19,8 @@ function                   what it writes                                       
 ``facenet_openvino``       ``facenet.xml`` + ``facenet.bin`` (fp32 IR)                  FACENET
 ``facenet_savedmodel``     ``facenet_savedmodel/``: signature ``serving_default``,      FACENET
                            input ``input``, output ``embedding``
+``facenet_keras_bgr``      ``facenet_bgr.keras``: BGR in [-1,1]; built-in layers undo   BGR127
+                           that and prewhiten, then FaceNet's layers (safe mode)
 ``small64_keras``          ``small64.keras``: FaceNet's layers + a fixed seeded         SMALL64
                            orthonormal Dense(64) projection, L2-normalised (safe mode)
 ``not_a_model``            ``not_a_model.onnx``: a text file                            (error)
@@ -59,6 +61,7 @@ import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -90,6 +93,9 @@ NCHW_BGR: dict[str, Any] = dict(
 CARDS: dict[str, dict[str, Any]] = {
     "facenet_keras": dict(FACENET, runtime="keras", output="", trust_code=True),
     "facenet_keras_safe": dict(FACENET, runtime="keras", output=""),
+    "facenet_keras_bgr": dict(
+        FACENET, runtime="keras", output="", layout="nhwc", channels="bgr", normalize="127.5,127.5"
+    ),
     "facenet_onnx": dict(FACENET, runtime="onnx"),
     "facenet_onnx_nchw_bgr": dict(NCHW_BGR, runtime="onnx"),
     "facenet_openvino": dict(FACENET, runtime="openvino"),
@@ -104,6 +110,7 @@ CARDS: dict[str, dict[str, Any]] = {
 REPRODUCE_FACENET = (
     "facenet_keras",
     "facenet_keras_safe",
+    "facenet_keras_bgr",
     "facenet_onnx",
     "facenet_onnx_nchw_bgr",
     "facenet_openvino",
@@ -251,14 +258,20 @@ def _nchw_bgr_function(model: Any) -> Any:
     return wrapped
 
 
-def _rebuilt(model: Any, replace: Callable[[str, dict[str, Any], Any], Any]) -> Any:
+def _rebuilt(
+    model: Any,
+    replace: Callable[[str, dict[str, Any], Any], Any],
+    front: Callable[[Any], Any] | None = None,
+) -> Any:
     """keras-facenet's FaceNet with each ``Lambda`` swapped for ``replace(kind, arguments, name)``.
 
     ``kind`` is ``"scaling"`` (the residual scale, ``x * scale``) or ``"normalize"`` (the
     final L2 normalisation). The architecture is rebuilt by keras-facenet itself with the
     swap in place (``keras.models.clone_model`` cannot do it: it hands Lambda's ``mask``
     argument on to the new layer), every weight is copied from ``model`` by layer name, then
-    checked against the ``.h5`` file (``facedash.models.facenet.verify_weights``).
+    checked against the ``.h5`` file (``facedash.models.facenet.verify_weights``). ``front``
+    (the new input -> the tensor FaceNet's first layer reads) puts layers before FaceNet's in
+    the same flat graph, so every inner layer stays reachable by name.
     """
     from keras_facenet import inception_resnet_v1 as irv1
 
@@ -275,21 +288,28 @@ def _rebuilt(model: Any, replace: Callable[[str, dict[str, Any], Any], Any]) -> 
             return replace("normalize", args, name)
         raise ValueError(f"unexpected Lambda {function} {args}")
 
-    saved = irv1.Lambda
+    saved = irv1.Lambda, irv1.Input, irv1.Model
     irv1.Lambda = layer
+    if front is not None:
+        import keras
+
+        given = keras.Input((SIZE, SIZE, 3), name="input")
+        irv1.Input = lambda shape: front(given)
+        irv1.Model = lambda inputs, x, name: keras.Model(given, x, name=name)
     try:
         rebuilt = irv1.InceptionResNetV1(input_shape=(SIZE, SIZE, 3), classes=DIM)
     finally:
-        irv1.Lambda = saved
+        irv1.Lambda, irv1.Input, irv1.Model = saved
     by_name = {each.name: each for each in model.layers}
     for each in rebuilt.layers:
-        if each.weights:
+        if each.weights and each.name in by_name:
             each.set_weights(by_name[each.name].get_weights())
-    verify_weights(rebuilt, require_weights())
+    facenet_part = SimpleNamespace(layers=[e for e in rebuilt.layers if e.name in by_name])
+    verify_weights(facenet_part, require_weights())  # ``front``'s layers are not FaceNet's
     return rebuilt
 
 
-def _safe_model(model: Any) -> Any:
+def _safe_model(model: Any, front: Callable[[Any], Any] | None = None) -> Any:
     """FaceNet with its Lambda layers rebuilt as built-in ones (a ``.keras`` that loads in safe mode).
 
     ``Lambda(scaling, arguments={"scale": s})`` becomes ``Rescaling(s)``, and
@@ -303,7 +323,7 @@ def _safe_model(model: Any) -> Any:
             return keras.layers.Rescaling(float(args["scale"]), name=name)
         return keras.layers.UnitNormalization(axis=1, name=name)
 
-    return _rebuilt(model, builtin)
+    return _rebuilt(model, builtin, front)
 
 
 def _lambda_model(model: Any) -> Any:
@@ -343,6 +363,29 @@ def _small64_model() -> Any:
     return model
 
 
+def _bgr_front(x: Any) -> Any:
+    """BGR in [-1, 1] -> RGB 0..255 -> per-image standardisation, in Keras' built-in layers.
+
+    ``LayerNormalization`` over (H, W, C) without centre or scale is FaceNet's prewhitening
+    (its small epsilon stands in for prewhitening's floor on the standard deviation).
+    """
+    import keras
+
+    x = keras.layers.Rescaling(NCHW_STD, offset=NCHW_MEAN, name="from_unit_range")(x)
+    swap = np.zeros((1, 1, 3, 3), np.float32)
+    swap[0, 0, [2, 1, 0], [0, 1, 2]] = 1.0
+    x = keras.layers.Conv2D(
+        3,
+        1,
+        use_bias=False,
+        kernel_initializer=keras.initializers.Constant(swap),
+        name="bgr_to_rgb",
+    )(x)
+    return keras.layers.LayerNormalization(
+        axis=[1, 2, 3], center=False, scale=False, epsilon=1e-3, name="prewhiten"
+    )(x)
+
+
 def facenet_keras(dest: str | os.PathLike[str] | None = None) -> Path:
     """``facenet.keras``: FaceNet as keras-facenet builds it (Lambda layers: ``safe_mode=False``).
 
@@ -378,6 +421,19 @@ def small64_keras(dest: str | os.PathLike[str] | None = None) -> Path:
         _small64_model().save(tmp / "small64.keras")
 
     return _deliver(_cached("small64_keras", "small64.keras", build), dest)
+
+
+def facenet_keras_bgr(dest: str | os.PathLike[str] | None = None) -> Path:
+    """``facenet_bgr.keras``: FaceNet taking BGR in [-1, 1], its preparation in built-in layers.
+
+    Card: ``CARDS["facenet_keras_bgr"]`` (nhwc, bgr, 127.5,127.5, 160): a Keras model whose
+    card is not FaceNet's, with FaceNet's inner layers by name (for the gradient methods).
+    """
+
+    def build(tmp: Path) -> None:
+        _safe_model(_facenet(), front=_bgr_front).save(tmp / "facenet_bgr.keras")
+
+    return _deliver(_cached("facenet_keras_bgr", "facenet_bgr.keras", build), dest)
 
 
 def facenet_savedmodel(dest: str | os.PathLike[str] | None = None) -> Path:
@@ -600,6 +656,7 @@ def constant_model_onnx(dest: str | os.PathLike[str] | None = None) -> Path:
 BUILDERS: dict[str, Callable[..., Path]] = {
     "facenet_keras": facenet_keras,
     "facenet_keras_safe": facenet_keras_safe,
+    "facenet_keras_bgr": facenet_keras_bgr,
     "facenet_onnx": facenet_onnx,
     "facenet_onnx_nchw_bgr": facenet_onnx_nchw_bgr,
     "facenet_openvino": facenet_openvino,

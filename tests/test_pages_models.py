@@ -146,3 +146,56 @@ def test_attention_says_a_compared_model_without_gradients_gets_the_pair_maps(on
     at = _open("pages/attention.py", "facenet", compare=onnx_model)
     assert not at.exception, [e.value for e in at.exception]
     assert any(onnx_model in i.value and "CorrRISE" in i.value for i in at.info)
+
+
+@pytest.fixture(scope="module")
+def keras_bgr(demo):
+    name = _register("test-pages-bgr", "facenet_keras_bgr")
+    yield name
+    cards.remove_card(name)
+
+
+def test_a_keras_model_with_its_own_preparation_gets_facenets_maps(keras_bgr):
+    """FaceNet taking BGR in [-1, 1] (its card says so): the same network, so the same maps.
+
+    The card's preparation reaches the gradient methods: fed FaceNet's prewhitened RGB instead,
+    the map changes; the randomization check shuffles this model's own top blocks.
+    """
+    from facedash.explain import DEFAULT_LAYER, parse_target
+    from facedash.explain.base import PREPARE
+    from facedash.explain.faithfulness import randomized_copy, spearman
+    from facedash.explain.methods import make
+    from facedash.faces.probe import demo_crops
+    from facedash.models import get_model
+
+    faces = demo_crops(None, 4)
+    target = parse_target("channel:5")
+    facenet = make("gradcam", get_model("facenet").model, layer=DEFAULT_LAYER).explain(
+        faces, target
+    )
+    model = get_model(keras_bgr).model
+    mine = make("gradcam", model, layer=DEFAULT_LAYER).explain(faces, target)
+    assert spearman(mine.maps, facenet.maps).min() > 0.99
+    np.testing.assert_allclose(mine.scores, facenet.scores, atol=0.01)
+    prepared = getattr(model, PREPARE)
+    try:
+        delattr(model, PREPARE)  # FaceNet's prewhitened RGB into a BGR [-1, 1] model
+        wrong = make("gradcam", model, layer=DEFAULT_LAYER).explain(faces, target)
+    finally:
+        setattr(model, PREPARE, prepared)
+    assert spearman(wrong.maps, facenet.maps).min() < 0.95
+    shuffled = randomized_copy(model, top_blocks=4)  # a Keras clone (no Lambda layers in it)
+    assert getattr(shuffled, PREPARE) is prepared
+    rand = make("gradcam", shuffled, layer=DEFAULT_LAYER).explain(faces, target)
+    facenet_shuffled = randomized_copy(get_model("facenet").model, top_blocks=4)  # rebuilt
+    rand_facenet = make("gradcam", facenet_shuffled, layer=DEFAULT_LAYER).explain(faces, target)
+    assert spearman(rand.maps, rand_facenet.maps).min() > 0.99  # the same blocks shuffled alike
+    assert not np.allclose(rand.scores, mine.scores, atol=0.01)
+
+
+def test_the_attention_page_explains_the_bgr_keras_model_with_gradients(keras_bgr):
+    at = _open("pages/attention.py", keras_bgr)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not any("gradients" in i.value for i in at.info)  # the methods are offered
+    assert at.selectbox(key="attention_layer").value == "Block35_5_Activation"
+    assert len(at.image) >= 2  # the face and its map

@@ -13,13 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from facedash.explain.base import Explanation
+from facedash.explain.base import Explanation, prepare_of
 from facedash.explain.faithfulness import DeletionCurves, deletion_curves
 from facedash.explain.methods import make
 from facedash.explain.overlay import normalize
 from facedash.explain.regions import REGIONS, area_shares, region_labels, region_shares
 from facedash.explain.targets import Target
-from facedash.models.facenet import prewhiten
 
 
 @dataclass
@@ -81,7 +80,9 @@ def analyse(
     lms = np.asarray(landmarks, dtype=np.float64).reshape(len(heat), 5, 2)
     labels = np.stack([region_labels(lm, size) for lm in lms])
     curves = (
-        deletion_curves(model, prewhiten(faces), heat, e.weights, steps=steps) if deletion else None
+        deletion_curves(model, prepare_of(model)(faces), heat, e.weights, steps=steps)
+        if deletion
+        else None
     )
     return Analysis(e, heat, labels, region_shares(heat, labels), area_shares(labels), curves)
 

@@ -1,7 +1,8 @@
 """The explainer base class, the explanation record and the shared model plumbing.
 
 ``Explainer.explain(faces, target)`` is a template method: it checks and
-prewhitens the aligned uint8 faces, calls the strategy's ``attribute`` (maps at
+prepares the aligned uint8 faces (``prepare_of``: prewhitening, FaceNet's, unless the
+model carries its card's own preparation), calls the strategy's ``attribute`` (maps at
 the method's own resolution, the faces' embeddings and the bound target
 weights), checks the target, and resizes every map to the input size. A new
 method overrides ``attribute`` only.
@@ -25,6 +26,9 @@ from facedash.explain.targets import Target
 from facedash.models.facenet import prewhiten
 
 BATCH = 16
+#: the attribute a Keras model carries when its input is not FaceNet's prewhitened RGB: a
+#: function from aligned uint8 RGB faces to that input (set by the model layer from the card)
+PREPARE = "facedash_prepare"
 #: what ``Explainer.attribute`` returns: raw maps, embeddings, bound target weights
 Attribution = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -96,6 +100,11 @@ class _FnCache:
 FUNCTIONS = _FnCache()
 
 
+def prepare_of(model: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """How aligned uint8 RGB faces become ``model``'s input: its card's preparation, else prewhitening."""
+    return getattr(model, PREPARE, None) or prewhiten
+
+
 def forward_fn(model: Any) -> Callable:
     """The compiled batched forward pass of ``model`` (prewhitened input)."""
 
@@ -150,7 +159,7 @@ class Explainer(ABC):
     def explain(self, faces: np.ndarray, target: Target) -> Explanation:
         """Maps ``(N, S, S)`` for aligned uint8 faces, explaining ``target``."""
         faces = check_faces(faces, self.size)
-        x = prewhiten(faces)
+        x = prepare_of(self.model)(faces)
         raw, emb, weights = self.attribute(x, target)
         target.check(emb)
         scores = np.sum(emb * weights, axis=1)

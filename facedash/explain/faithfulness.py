@@ -118,21 +118,50 @@ def deletion_curves(
 
 
 def randomized_copy(model: Any, *, top_blocks: int = 4, seed: int = 0) -> Any:
-    """A copy of FaceNet with its top ``top_blocks`` blocks re-initialised (weights shuffled)."""
-    from facedash.models.facenet import build
+    """A copy of the model with its top ``top_blocks`` blocks re-initialised (weights shuffled).
+
+    FaceNet's blocks by name (``TOP_BLOCKS``); a Keras model without them has its last
+    ``top_blocks`` weighted layers below the embedding shuffled instead. The copy keeps the
+    model's input preparation (``base.PREPARE``).
+    """
+    from facedash.explain.base import PREPARE
 
     if not 1 <= top_blocks <= len(TOP_BLOCKS):
         raise ValueError(f"top_blocks must be in 1..{len(TOP_BLOCKS)}, got {top_blocks}")
-    copy = build(int(model.input_shape[1]), int(model.output_shape[-1]))
+    copy = _architecture_copy(model)
     copy.set_weights(model.get_weights())
     prefixes = TOP_BLOCKS[:top_blocks]
+    chosen = [
+        layer
+        for layer in copy.layers
+        if any(layer.name == p or layer.name.startswith(p + "_") for p in prefixes)
+    ]
+    if not chosen:
+        chosen = [layer for layer in copy.layers if layer.get_weights()][-top_blocks:]
     rng = np.random.default_rng(seed)
-    for layer in copy.layers:
-        if any(layer.name == p or layer.name.startswith(p + "_") for p in prefixes):
-            weights = layer.get_weights()
-            if weights:
-                layer.set_weights([rng.permutation(w.ravel()).reshape(w.shape) for w in weights])
+    for layer in chosen:
+        weights = layer.get_weights()
+        if weights:
+            layer.set_weights([rng.permutation(w.ravel()).reshape(w.shape) for w in weights])
+    if getattr(model, PREPARE, None) is not None:
+        setattr(copy, PREPARE, getattr(model, PREPARE))
     return copy
+
+
+def _architecture_copy(model: Any) -> Any:
+    """The same architecture with fresh weights: FaceNet rebuilt by keras-facenet, else a Keras clone.
+
+    FaceNet's Lambda layers cannot be cloned by Keras; a user's model loads in safe mode or
+    was trusted, and ``clone_model`` copies its layers from their configs.
+    """
+    from facedash.models.facenet import build
+
+    size, dim = int(model.input_shape[1]), int(model.output_shape[-1])
+    if any(type(layer).__name__ == "Lambda" for layer in model.layers):
+        return build(size, dim)
+    import keras
+
+    return keras.models.clone_model(model)
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ says ``l2 = false``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import threading
 from pathlib import Path
@@ -194,6 +195,9 @@ class CardEmbedder:
         self.backend = session.backend
         self.device = session.device
         self.model = getattr(session, "model", None)  # the Keras model, where there is one
+        if self.model is not None and card.layout == "nhwc":
+            # how the gradient methods feed it (facedash.explain.base.PREPARE)
+            self.model.facedash_prepare = functools.partial(prepare, card)
         self.note = ""
         self.load_seconds = 0.0
         self.last_norms: np.ndarray | None = None  # norms before L2 of the last call

@@ -70,20 +70,17 @@ _SELF_WHAT = {
 def unexplainable(model_id: str) -> str | None:
     """Why the page's methods cannot explain ``model_id`` (None when they can), in the session's language.
 
-    The methods differentiate a Keras model fed prewhitened RGB faces (FaceNet's input), and
-    read its inner layers: FaceNet, and a user's Keras model with that card.
+    The methods differentiate a Keras model and read its inner layers: FaceNet, and a
+    user's Keras model taking NHWC input (its card's channels and normalisation are applied
+    to the faces first, ``facedash.explain.base.prepare_of``).
     """
     card = spec(model_id)
-    keras_like = card.runtime == "keras-facenet" or (
-        card.runtime == "keras"
-        and (card.normalize, card.channels, card.layout) == ("prewhiten", "rgb", "nhwc")
-    )
-    if keras_like:
+    if card.runtime == "keras-facenet" or (card.runtime == "keras" and card.layout == "nhwc"):
         return None
     return _(
-        "The attention methods here need a model's gradients and inner layers: FaceNet, or a "
-        "Keras model whose card says prewhiten, RGB, NHWC. {model} runs on {runtime} ({prep}), "
-        "which gives them neither. Choose such a model in the sidebar to see where a model looks."
+        "The gradient methods need a model's gradients and inner layers: FaceNet, or a Keras "
+        "model taking NHWC input. {model} runs on {runtime} ({prep}), which gives them neither; "
+        "the pair maps below explain it with forward passes only."
     ).format(model=card.name, runtime=card.runtime, prep=card.preprocessing)
 
 
