@@ -130,7 +130,7 @@ def test_the_command_shows_what_the_issue_asks(blurred_run):
     payload, out = blurred_run
     assert {"measures", "edc", "threshold", "start_fnmr", "form"} <= set(payload)
     assert payload["form"] == "fixed"
-    assert set(payload["measures"]) == {"pfe", "norm", "serfiq", "detector", "face_size", "sharpness"}
+    assert payload["measures"] == ["pfe", "norm", "serfiq", "detector", "face_size", "sharpness"]
     edc_ = payload["edc"]
     assert {*payload["measures"], "oracle", "random"} <= set(edc_)
     for curve in edc_.values():
@@ -191,3 +191,19 @@ def test_the_uncertainty_page_shows_the_edc_section(demo, saved_head, app_py):
     measures = list(tables[1]["measure"])
     assert measures[-2:] == ["oracle", "random order"] and "SER-FIQ" in measures
     assert any("could not score" in c.value or "scored every face" in c.value for c in at.caption)
+
+
+def test_degrade_values_are_in_each_kinds_own_unit(capsys):
+    from facedash import cli
+    from facedash.quality import degraded
+
+    assert degraded.parse("blur:3, jpeg:20") == {"blur": 3.0, "jpeg": 20.0}
+    assert degraded.strength("blur", 3) == pytest.approx(0.5)  # sigma = 6 s px
+    # JPEG quality 5 + 90 (1 - s)^2 of facedash.pfe.degrade gives back the quality asked for
+    s = degraded.strength("jpeg", 20)
+    assert 5 + 90 * (1 - s) ** 2 == pytest.approx(20)
+    for bad in ("blur", "blur:x", "blur:9", "fog:1", "blur:1,blur:2", ""):
+        with pytest.raises(ValueError):
+            degraded.parse(bad)
+    assert cli.main(["quality", "--demo", "--degrade", "blur:9", "--json"]) == 2
+    assert "blur takes sigma px from 0 to 6" in capsys.readouterr().err
