@@ -2,9 +2,11 @@
 
 ``mls`` (scores, loss, fusion), ``degrade`` (graded degradations), ``nonface`` (crops
 that are not faces), ``head`` (the uncertainty head, its face check and FaceNet feature
-extractor), ``train`` (training, evaluation, saving), ``decoder`` (embedding -> face
-image), ``score`` (scoring with a trained head). ``sigma2_of_set`` gives every face's
-sigma^2 under a head, kept on disk per set and head.
+extractor), ``features`` (what the head reads for any model), ``train`` (training,
+evaluation, saving), ``saved`` (one head per model on disk), ``decoder`` (embedding ->
+face image), ``score`` (scoring with a trained head), ``compare`` (two models' confidences
+on the same faces). ``sigma2_of_set`` gives every face's sigma^2 under a head, kept on
+disk per set and head; ``sigma2_for`` finds the head of the set's model.
 
 Importing this package registers the verification score ``mls`` (``MLS``) with
 ``facedash.verification`` and loads nothing else: no model, no TensorFlow.
@@ -69,18 +71,19 @@ def sigma2_cache_dir(result: Any) -> Path | None:
 def sigma2_for(
     result: Any, *, embedder: Any = None, head: Any = None, root: Any = None
 ) -> np.ndarray | None:
-    """``sigma^2`` ``(N, 128)`` of every face of an ``EmbeddingSet``; None when no head is trained.
+    """``sigma^2`` ``(N, dim)`` of every face of an ``EmbeddingSet``; None when its model has no head.
 
-    Rows without a stored thumbnail get NaN. ``head`` defaults to the saved head
-    (``$FACEDASH_HOME/pfe``); ``embedder`` to ``get_model(result.model_id)``. The result
-    is kept per set and head (``sigma2_of_set``), for sets in a folder on disk.
+    Rows without a stored thumbnail get NaN. ``head`` defaults to the head saved for
+    ``result.model_id`` (``facedash.pfe.saved.head_dir``: FaceNet's in ``$FACEDASH_HOME/pfe``);
+    ``embedder`` to ``get_model(result.model_id)``. The result is kept per set and head
+    (``sigma2_of_set``), for sets in a folder on disk.
     """
     from facedash.pfe import train
 
     if head is None:
-        if train.read_record(root) is None:
+        if train.read_record(root, model=result.model_id) is None:
             return None
-        head = train.load_head(root)
+        head = train.load_head(root, model=result.model_id)
     if head.record.get("model_id", "facenet") != result.model_id:
         return None
     return sigma2_of_set(result, embedder, head, cache_dir=sigma2_cache_dir(result))
@@ -114,9 +117,9 @@ def sigma2_of_set(
     chunk: int = 256,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> np.ndarray:
-    """``sigma^2`` of every face of ``result`` with this head, computed ``chunk`` faces at a time.
+    """``sigma^2`` ``(N, dim)`` of every face of ``result`` with this head, ``chunk`` faces at a time.
 
-    With ``cache_dir`` the result is kept there, keyed by the set's faces (content hashes,
+    ``dim`` is the head's (its model's embedding size). With ``cache_dir`` the result is kept there, keyed by the set's faces (content hashes,
     model, detector and alignment settings) and the head's weights, so a later session
     or a restarted server computes nothing. The feature extractor (``extractor``, else
     ``get_extractor()``, else one over ``embedder``) is needed only on a miss.
@@ -124,7 +127,7 @@ def sigma2_of_set(
     from facedash.data.arraycache import read_cached, write_cached
     from facedash.data.images import decode_jpeg
 
-    out = np.full((len(result.rows), 128), np.nan)
+    out = np.full((len(result.rows), int(head.model.output.shape[1])), np.nan)
     if not len(result.rows):
         return out
     key = sigma2_key(result, head)
@@ -135,13 +138,13 @@ def sigma2_of_set(
     if extractor is None and get_extractor is not None:
         extractor = get_extractor()
     if extractor is None:
-        from facedash.pfe.head import FeatureExtractor
+        from facedash.pfe.features import extractor_for
 
         if embedder is None:
             from facedash.models import get_model
 
             embedder = get_model(result.model_id)
-        extractor = FeatureExtractor(embedder)
+        extractor = extractor_for(embedder)
     for start in range(0, len(rows), chunk):
         part = rows[start : start + chunk]
         feats, _ = extractor(np.stack([decode_jpeg(result.thumbs[n]) for n in part]))

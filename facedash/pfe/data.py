@@ -1,12 +1,14 @@
 """What the PFE trainers train on: clean crops, the people split, degraded variants, cached features.
 
-The set's stored aligned thumbnails (160 x 160 JPEG) are the clean faces. The people
+The set's stored aligned thumbnails (JPEG, at the model's input size: 160 x 160 for
+FaceNet) are the clean faces. The people
 are split: a held-out part (at least two people) is never trained on and gives the
 validity figures. Training faces get synthetic degradations (blur, down-scaling, JPEG,
 noise, occlusion, darkness at random strengths) so that low-quality inputs exist;
-held-out faces get every kind at every graded strength. The face model's pooled
-features and embeddings of every variant are computed once and cached on disk
-(``cache_dir``), keyed by the crops' bytes and the degradations.
+held-out faces get every kind at every graded strength. The face model's features
+(``facedash.pfe.features``) and embeddings of every variant are computed once and cached
+on disk (``cache_dir``), keyed by the crops' bytes, the degradations and which model's
+features they are (the extractor's ``tag``).
 """
 
 from __future__ import annotations
@@ -30,12 +32,12 @@ Progress = Callable[[int, int, str], None]
 
 
 def cache_dir() -> Path:
-    """Feature cache (pooled features and embeddings of every crop the head has seen)."""
+    """Feature cache (features and embeddings of every crop a head has seen, every model's)."""
     return paths.home() / "pfe" / "cache"
 
 
 def clean_crops(result: Any) -> tuple[np.ndarray, np.ndarray]:
-    """The decoded thumbnails ``(N, 160, 160, 3)`` and their row indices (rows with one)."""
+    """The decoded thumbnails ``(N, S, S, 3)`` and their row indices (rows with one)."""
     from facedash.data.images import decode_jpeg
 
     idx = np.array([n for n, t in enumerate(result.thumbs) if t is not None], dtype=np.int64)
@@ -54,8 +56,8 @@ class TrainingFaces:
 
 
 def training_faces(result: Any, embedder: Any = None) -> TrainingFaces:
-    """The set's clean crops with their people, and a feature extractor over ``embedder`` (the registry's when None)."""
-    from facedash.pfe.head import FeatureExtractor
+    """The set's clean crops with their people, and the feature extractor of ``embedder`` (the registry's when None)."""
+    from facedash.pfe.features import extractor_for
 
     if embedder is None:
         from facedash.models import get_model
@@ -63,7 +65,7 @@ def training_faces(result: Any, embedder: Any = None) -> TrainingFaces:
         embedder = get_model(result.model_id)
     crops, rows = clean_crops(result)
     people = np.asarray(result.people)[rows]
-    return TrainingFaces(crops, people, FeatureExtractor(embedder))
+    return TrainingFaces(crops, people, extractor_for(embedder))
 
 
 def split_people(
@@ -159,7 +161,7 @@ def cached(
 def variant_features(
     extractor: Any, crops: np.ndarray, variants: Variants, progress: Progress | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pooled features and embeddings of every variant (from the cache when seen before)."""
+    """Features and embeddings of every variant (from the cache when seen before)."""
 
     def compute() -> dict[str, np.ndarray]:
         rendered = variants.render(crops)
@@ -172,7 +174,8 @@ def variant_features(
         feats, embs = extractor(rendered, progress=report)
         return {"features": feats, "embeddings": embs}
 
-    what = "facenet-avgpool" + ("+onet" if getattr(extractor, "face_score", False) else "")
+    what = getattr(extractor, "tag", "facenet-avgpool")  # FaceNet's keys stay as they were
+    what += "+onet" if getattr(extractor, "face_score", False) else ""
     out = cached("features", _key(crops, variants, what), compute)
     return out["features"], out["embeddings"]
 

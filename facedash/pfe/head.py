@@ -72,11 +72,30 @@ def onet_model(device: str = "CPU:0") -> Any:
     return MTCNN(device=device).stages[2]._model
 
 
+def onet_logit(size: int, device: str = "CPU:0") -> Any:
+    """A compiled ``faces (N, size, size, 3) uint8 -> ONet's face logit (N,)`` (the crop at 48 x 48)."""
+    import tensorflow as tf
+
+    onet = onet_model(device)
+
+    def face_logit(x: Any) -> Any:
+        small = tf.image.resize(tf.cast(x, tf.float32), (ONET_SIZE, ONET_SIZE), "area")
+        p = onet((small - 127.5) / 128.0, training=False)[2][:, 1]
+        p = tf.clip_by_value(p, 1e-7, 1.0 - 1e-7)
+        return tf.math.log(p) - tf.math.log(1.0 - p)
+
+    return tf.function(face_logit, input_signature=[tf.TensorSpec([None, size, size, 3], tf.uint8)])
+
+
 class FeatureExtractor:
     """Batched, thread-safe features (``layer``, pooled) and embeddings of aligned uint8 faces.
 
     With ``face_score`` (the default for the PFE's pooled layer) the features get one more
     column: ONet's face logit of the whole crop (``PFE_FEATURE_DIM`` columns in all).
+
+    This is FaceNet's extractor; ``facedash.pfe.features.extractor_for`` picks the one for
+    any model (this one for FaceNet). ``tag`` names the features in the feature cache's keys,
+    ``features`` describes them for the head's record.
     """
 
     def __init__(
@@ -96,30 +115,30 @@ class FeatureExtractor:
         model = feature_model(embedder.model, layer)
         self.face_score = layer == POOL_LAYER if face_score is None else bool(face_score)
         self.dim = int(model.outputs[0].shape[-1]) + int(self.face_score)
+        self.embedding_dim = int(model.outputs[1].shape[-1])
+        self.tag = "facenet-avgpool" if layer == POOL_LAYER else f"facenet-{layer}"
+        self.features = {
+            "kind": "pooled",
+            "layer": layer,
+            "dim": self.dim - int(self.face_score),
+            "face_score": self.face_score,
+            "text": (
+                "AvgPool (1792-d, before the Bottleneck embedding layer)"
+                if layer == POOL_LAYER
+                else f"{layer} ({self.dim - int(self.face_score)}-d, pooled)"
+            ),
+        }
         self._forward = tf.function(
             lambda x: model(x, training=False),
             input_signature=[tf.TensorSpec([None, self.size, self.size, 3], tf.float32)],
         )
-        self._onet = None
-        if self.face_score:
-            onet = onet_model(self.device)
-
-            def face_logit(x: Any) -> Any:
-                small = tf.image.resize(tf.cast(x, tf.float32), (ONET_SIZE, ONET_SIZE), "area")
-                p = onet((small - 127.5) / 128.0, training=False)[2][:, 1]
-                p = tf.clip_by_value(p, 1e-7, 1.0 - 1e-7)
-                return tf.math.log(p) - tf.math.log(1.0 - p)
-
-            self._onet = tf.function(
-                face_logit,
-                input_signature=[tf.TensorSpec([None, self.size, self.size, 3], tf.uint8)],
-            )
+        self._onet = onet_logit(self.size, self.device) if self.face_score else None
         self._lock = threading.Lock()
 
     def __call__(
         self, faces: np.ndarray, batch_size: int = 32, progress: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``(features (N, dim), embeddings (N, 128))`` of faces ``(N, size, size, 3)`` uint8."""
+        """``(features (N, dim), embeddings (N, embedding_dim))`` of faces ``(N, size, size, 3)`` uint8."""
         import tensorflow as tf
 
         from facedash.models.facenet import prewhiten
@@ -130,7 +149,7 @@ class FeatureExtractor:
                 f"faces must have shape (N, {self.size}, {self.size}, 3), got {faces.shape}"
             )
         feats = np.empty((len(faces), self.dim), dtype=np.float32)
-        embs = np.empty((len(faces), 128), dtype=np.float32)
+        embs = np.empty((len(faces), self.embedding_dim), dtype=np.float32)
         with self._lock, tf.device(self.device):
             for start in range(0, len(faces), batch_size):
                 raw = faces[start : start + batch_size]
@@ -249,7 +268,10 @@ class UncertaintyHead:
         self._lock = threading.Lock()
 
     def log_sigma2(self, features: np.ndarray) -> np.ndarray:
-        """``log sigma^2`` ``(N, 128)`` of extractor features (pooled, and the face logit)."""
+        """``log sigma^2`` ``(N, dim)`` of extractor features (pooled, and the face logit).
+
+        ``dim`` is the model's embedding size; the head reads the first ``in_dim`` columns.
+        """
         import tensorflow as tf
 
         features = np.asarray(features, dtype=np.float32)
@@ -261,14 +283,14 @@ class UncertaintyHead:
                 f"this head reads {in_dim} feature columns (pooled features and ONet's face "
                 f"logit), got {features.shape[1]}: use FeatureExtractor(..., face_score=True)"
             )
-        features = features[:, :in_dim] if has_gate(self.model) else features[:, :FEATURE_DIM]
+        features = features[:, :in_dim]
         if len(features) == 0:
             return np.zeros((0, int(self.model.output.shape[1])), dtype=np.float32)
         with self._lock:
             return self._forward(tf.constant(features)).numpy()
 
     def sigma2(self, features: np.ndarray) -> np.ndarray:
-        """``sigma^2`` ``(N, 128)`` of pooled features ``(N, 1792)``."""
+        """``sigma^2`` ``(N, dim)`` of extractor features (FaceNet's: ``(N, 1793)`` -> ``(N, 128)``)."""
         return np.exp(self.log_sigma2(features).astype(np.float64))
 
     def face_score(self, features: np.ndarray) -> np.ndarray | None:
@@ -276,9 +298,11 @@ class UncertaintyHead:
         if not has_gate(self.model):
             return None
         x = np.asarray(features, dtype=np.float64)
+        pooled = int(self.model.input.shape[1]) - 1  # the last column read is ONet's logit
         kernel, bias = self.model.get_layer("face_logit").get_weights()
-        return (
-            x[:, :FEATURE_DIM] @ kernel[:, 0].astype(np.float64)
-            + float(bias[0])
-            + x[:, FEATURE_DIM]
-        )
+        return x[:, :pooled] @ kernel[:, 0].astype(np.float64) + float(bias[0]) + x[:, pooled]
+
+    @property
+    def dim(self) -> int:
+        """How many log sigma^2 the head gives per face: its model's embedding size."""
+        return int(self.model.output.shape[1])

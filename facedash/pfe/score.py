@@ -19,11 +19,24 @@ def aligned_crop(image: np.ndarray, size: int = 160) -> np.ndarray:
 
 
 def crops_from_files(
-    files: list[str | Path], *, aligned: bool, detector: Any = None, size: int = 160
+    files: list[str | Path],
+    *,
+    aligned: bool,
+    detector: Any = None,
+    size: int = 160,
+    card: Any = None,
+    embedder: Any = None,
 ) -> tuple[list[np.ndarray | None], list[str | None]]:
-    """One crop per file (the largest face, aligned as the pipeline does) or the error for it."""
+    """One crop per file (the largest face, aligned as the pipeline does) or the error for it.
+
+    With ``card`` (and its ``embedder``) the face is aligned as that model's card says, at its
+    input size; else FaceNet's way at ``size``.
+    """
     from facedash.data.images import decode
-    from facedash.faces.detect import AlignSettings, align, select
+    from facedash.faces.detect import AlignSettings, align, crop_for, select
+
+    if card is not None:
+        size = int(card.input_size)
 
     images: list[np.ndarray | None] = []
     errors: list[str | None] = []
@@ -48,21 +61,26 @@ def crops_from_files(
         if not keep:
             errors[n] = "no face found (use --aligned for a face crop)"
             continue
-        crops[n] = align(
-            image, faces[keep[0]], size, margin=settings.margin, rotate=settings.rotate
+        crops[n] = (
+            crop_for(card, embedder, image, faces[keep[0]], settings)
+            if card is not None
+            else align(image, faces[keep[0]], size, margin=settings.margin, rotate=settings.rotate)
         )
     return crops, errors
 
 
 def score_crops(crops: np.ndarray, embedder: Any, head: Any) -> dict[str, np.ndarray]:
-    """``mu``, ``sigma2``, ``confidence`` and ``mean_sigma2`` of aligned uint8 crops ``(N, 160, 160, 3)``."""
-    from facedash.pfe.head import FeatureExtractor
+    """``mu``, ``sigma2``, ``confidence`` and ``mean_sigma2`` of aligned uint8 crops ``(N, S, S, 3)``.
+
+    ``S`` is the model's input size; the features are those its head reads (``extractor_for``).
+    """
+    from facedash.pfe.features import extractor_for
 
     if head is None:
         raise FacedashError(
             "no uncertainty head is trained yet. Fix: run `facedash pfe train --demo`"
         )
-    feats, mu = FeatureExtractor(embedder)(np.asarray(crops))
+    feats, mu = extractor_for(embedder)(np.asarray(crops))
     sigma2 = head.sigma2(feats)
     return {
         "mu": mu,

@@ -45,6 +45,8 @@ from facedash.pfe.fit import Cancel, TrainingCancelled, batches, fit_gate, fit_h
 from facedash.pfe.saved import (
     HEAD_RECORD,
     HEAD_WEIGHTS,
+    head_dir,
+    heads,
     load_head,
     pfe_dir,
     read_record,
@@ -68,6 +70,8 @@ __all__ = [
     "detector_scores",
     "evaluation_variants",
     "fit_head",
+    "head_dir",
+    "heads",
     "heldout_figures",
     "load_head",
     "pfe_dir",
@@ -84,6 +88,10 @@ INPUTS_NOTE = N_(
     "the stored aligned face thumbnails (160 x 160 JPEG, quality 90, MTCNN 5-point alignment) "
     "as clean faces, plus synthetic degradations of them"
 )
+INPUTS_NOTE_SIZED = N_(
+    "the stored aligned face thumbnails ({size} x {size} JPEG, quality 90, aligned as the "
+    "model's card says) as clean faces, plus synthetic degradations of them"
+)  # another model's head: ``record["input_size"]`` fills it in
 
 
 @dataclass
@@ -166,6 +174,7 @@ def train(
     per_person: int = 8,
     seed: int = 0,
     nonfaces: int = 400,
+    heldout_nonfaces: int = 200,
     refit_all: bool = True,
     root: Path | str | None = None,
     save: bool = True,
@@ -179,9 +188,15 @@ def train(
 
     ``nonfaces`` non-face crops (``facedash.pfe.nonface``, backgrounds from the training
     people's photos) fit the learned half of the head's face check against the training
-    crops (0: no face check); another 200, with backgrounds from the held-out people's
-    photos, are checked against the held-out faces and their blurred copies
-    (``record["heldout"]["nonface"]``).
+    crops (0: no face check); another ``heldout_nonfaces`` (200), with backgrounds from the
+    held-out people's photos, are checked against the held-out faces and their blurred
+    copies (``record["heldout"]["nonface"]``).
+
+    The head is ``result.model_id``'s: it reads that model's features
+    (``facedash.pfe.features.extractor_for``: FaceNet's pooled ``AvgPool``, a Keras model's
+    pooled input of its embedding layers, else the model's embedding before L2), predicts one
+    log sigma^2 per dimension of that model's embedding, and is saved in that model's folder
+    (``facedash.pfe.saved.head_dir``): FaceNet's head is never replaced by another model's.
 
     With ``refit_all`` (the default) the head that is returned and saved is trained again,
     with the same settings, on every person once the held-out figures are measured: a head
@@ -189,12 +204,16 @@ def train(
     bias the page's ranking of the set. The record keeps the held-out figures (measured by
     the split model) and says which head was saved.
     """
-    from facedash.pfe.head import FACE_SCORE, FEATURE_DIM, GATE_SLOPE, UncertaintyHead, with_gate
+    from facedash.pfe.head import FACE_SCORE, GATE_SLOPE, UncertaintyHead, with_gate
 
     started = time.perf_counter()
     report = progress or (lambda done, total, msg: None)
     faces = training_faces(result, embedder)
     crops, people, extractor = faces.crops, faces.people, faces.extractor
+
+    def pooled(x: np.ndarray) -> np.ndarray:  # the columns the PFE layers read (not ONet's)
+        return x[:, :-1] if getattr(extractor, "face_score", False) else x
+
     train_people, held_people = split_people(people, heldout_fraction, seed)
 
     train_faces = np.flatnonzero(np.isin(people, train_people))
@@ -247,13 +266,21 @@ def train(
             ).format(n=nonfaces),
         )
         neg = nonface_features(extractor, result, train_people, nonfaces, seed, progress)
-    report(0, 1, _("Embedding 200 held-out non-face crops"))
+    report(
+        0,
+        1,
+        ngettext(
+            "Embedding {n} held-out non-face crop",
+            "Embedding {n} held-out non-face crops",
+            heldout_nonfaces,
+        ).format(n=heldout_nonfaces),
+    )
     h_neg, h_neg_kinds = nonface_features(
-        extractor, result, held_people, 200, seed + 7919, progress, kinds=True
+        extractor, result, held_people, heldout_nonfaces, seed + 7919, progress, kinds=True
     )
     fit_start = time.perf_counter()
     model, losses = fit_head(
-        feats[:, :FEATURE_DIM],
+        pooled(feats),
         mu,
         labels,
         epochs=epochs,
@@ -264,7 +291,7 @@ def train(
         cancel=cancel,
     )
     if neg is not None:
-        gate = fit_gate(feats[:, :FEATURE_DIM], neg[:, :FEATURE_DIM], seed=seed)
+        gate = fit_gate(pooled(feats), pooled(neg), seed=seed)
         model = with_gate(model, *gate)
     fit_seconds = time.perf_counter() - fit_start
     split_model = model
@@ -287,7 +314,7 @@ def train(
             np.concatenate([people[tv.face], people[hv_train.face]]), return_inverse=True
         )[1]
         model, refit_losses = fit_head(
-            np.concatenate([feats, f2])[:, :FEATURE_DIM],
+            pooled(np.concatenate([feats, f2])),
             np.concatenate([mu, m2]),
             all_labels,
             epochs=epochs,
@@ -300,28 +327,36 @@ def train(
         if neg is not None:
             held_neg = nonface_features(extractor, result, held_people, nonfaces, seed + 1)
             gate = fit_gate(
-                np.concatenate([feats, f2])[:, :FEATURE_DIM],
-                np.concatenate([neg, held_neg])[:, :FEATURE_DIM],
+                pooled(np.concatenate([feats, f2])),
+                pooled(np.concatenate([neg, held_neg])),
                 seed=seed,
             )
             model = with_gate(model, *gate)
+    features = dict(getattr(extractor, "features", {"text": "AvgPool"}))
+    size = int(crops.shape[1])
     record: dict[str, Any] = {
         "kind": "pfe-uncertainty-head",
         "model_id": result.model_id,
         "dataset": result.dataset,
         "align": result.align_key,
-        "inputs": INPUTS_NOTE,
-        "feature_layer": "AvgPool (1792-d, before the Bottleneck embedding layer)",
+        "inputs": INPUTS_NOTE
+        if features.get("layer") == "AvgPool" and size == 160
+        else INPUTS_NOTE_SIZED,
+        "input_size": size,
+        "feature_layer": features["text"],
+        "features": features,
+        "embedding_dim": int(mu.shape[1]),
         "faces": int(len(crops)),
         "train_people": train_people,
         "heldout_people": held_people,
         "train_crops": int(len(tv)),
         "train_degradations": {k: int(np.sum(tv.kind == k)) for k in ("clean", *degrade.KINDS)},
         "heldout_crops": int(len(hv)),
+        "heldout_nonface_crops": int(heldout_nonfaces),
         "levels": list(degrade.LEVELS),
         "nonface_crops": int(nonfaces),
         "face_check": (
-            f"score = logistic face logit on the pooled features ({len(tv)} face crops against "
+            f"score = logistic face logit on the head's features ({len(tv)} face crops against "
             f"{nonfaces} non-face crops, nonface v{nonface.VERSION}) + MTCNN ONet's face logit; "
             f"below {FACE_SCORE:g}, sigma^2 grows by e^{GATE_SLOPE:g} per unit of score"
             if nonfaces
@@ -369,7 +404,7 @@ def train(
         }
     record["seconds"] = round(time.perf_counter() - started, 2)
     if save:
-        save_head(head, root)
+        save_head(head, root)  # into result.model_id's own folder
     return head
 
 
@@ -383,13 +418,16 @@ def nonface_features(
     *,
     kinds: bool = False,
 ) -> Any:
-    """Pooled features of ``n`` non-face crops (backgrounds from ``people``'s photos), cached.
+    """Features of ``n`` non-face crops (backgrounds from ``people``'s photos), cached.
 
-    With ``kinds`` returns ``(features, kinds)``.
+    The crops are made at the extractor's input size. With ``kinds`` returns ``(features, kinds)``.
     """
     import hashlib
 
-    crops, made = nonface.make(n, seed=seed, backgrounds=nonface.backgrounds_of(result, people))
+    size = int(getattr(extractor, "size", nonface.SIZE))
+    crops, made = nonface.make(
+        n, seed=seed, backgrounds=nonface.backgrounds_of(result, people), size=size
+    )
 
     def compute() -> dict[str, np.ndarray]:
         report = None
@@ -400,7 +438,9 @@ def nonface_features(
 
         return {"features": extractor(crops, progress=report)[0]}
 
-    tag = f"nonface-v{nonface.VERSION}:{extractor.dim}:".encode()
+    what = getattr(extractor, "tag", "facenet-avgpool")  # FaceNet's keys stay as they were
+    tag = f"nonface-v{nonface.VERSION}:{extractor.dim}:"
+    tag = (tag if what == "facenet-avgpool" else f"{tag}{what}:").encode()
     key = hashlib.sha256(tag + crops.tobytes()).hexdigest()
     feats = cached("nonface", key[:24], compute)["features"]
     return (feats, made) if kinds else feats
