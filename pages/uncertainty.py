@@ -5,9 +5,9 @@ import streamlit as st
 
 from facedash.figures import uncertainty as fig
 from facedash.i18n import _
-from facedash.pfe import analysis, train
+from facedash.pfe import analysis
 from facedash.pfe import decoder as dec
-from facedash.ui import classroom, howto, state, widgets
+from facedash.ui import classroom, howto, pfe_models, state, widgets
 from facedash.ui import data as UD
 from facedash.ui import pfe as pfe_ui
 from facedash.ui import quality as quality_ui
@@ -197,6 +197,8 @@ def _fusion(result, sigma2, trained_at: str) -> None:
 
 def _decoder(result, sigma2, extractor, head, training) -> None:
     record = dec.read_decoder_record()
+    if pfe_models.decoder_elsewhere(result, record):  # the decoder is FaceNet's only
+        return
     if record is None:
         if training:  # the demo's, in the background: the note above says how far
             return
@@ -242,14 +244,15 @@ def main() -> None:
     training = job is not None and not job["finished"]
     if job is not None:
         pfe_ui.demo_note(result, job)
-    record = train.read_record()
+    record = pfe_ui.head_record_for(result)  # this model's own head
     allowed = classroom.saving_allowed()
     with st.expander(_("Training"), expanded=record is None):
         if record is not None:
             st.caption(pfe_ui.head_caption(record))
+            st.caption(pfe_models.features_line(record))
             st.plotly_chart(fig.loss_curve(record["losses"]), key="uncertainty_loss_fig")
-        elif not training:
-            st.info(_("No uncertainty head is trained yet: train one here (about a minute)."))
+        else:
+            pfe_models.no_head_note(result, training)
         if not allowed:
             st.caption(_(pfe_ui.NO_SAVING))
         label = _("Train the uncertainty head on this set")
@@ -258,12 +261,12 @@ def main() -> None:
             st.rerun()
     if record is None:
         return
-    if record.get("model_id") != result.model_id:
-        st.warning(_("The saved head belongs to another model; train one for this model."))
-        return
-    head = pfe_ui.head(record["trained_at"])
+    head = pfe_ui.head(record["trained_at"], result.model_id)
     extractor = pfe_ui.extractor(result.model_id)
     sigma2 = pfe_ui.set_sigma2(pfe_ui.set_key(result), record["trained_at"], result)
+    pfe_models.compare_section(
+        result, sigma2, training=training, allowed=allowed, train=_train_head
+    )
     tabs = widgets.lazy_tabs(pfe_ui.TABS, key="uncertainty_tab")
     if tabs[0].open:
         with tabs[0]:

@@ -1,15 +1,16 @@
 """Cached PFE objects for the Uncertainty page (and any page that wants MLS scores).
 
-The head and decoder are loaded once per saved version (their ``trained_at`` is the
-cache key, so training a new one takes effect at once); the feature extractor once per
-model. All three are thread-safe.
+Each model has its own head (``facedash.pfe.saved``; ``head_record_for(result)``). Heads and
+the decoder are loaded once per saved version (model and ``trained_at`` are the cache key, so
+training a new one takes effect at once); the feature extractor once per model. All are
+thread-safe.
 
 σ² of every face of a set (``current_sigma2``) is computed once per set and head, with a
 progress bar, and kept in ``$FACEDASH_HOME/pfe/sigma2`` keyed by the set's content and
 the head's weights, so a later session or a restarted server computes nothing (this
 session's private uploads are held in memory only); each session holds its current
-set's σ². The face-check panel (clean / blurred / non-face confidences of a few faces)
-is computed once per set and head for every session.
+set's σ² (the "Compare with" model's in a slot of its own). The face-check panel (clean /
+blurred / non-face confidences of a few faces) is computed once per set and head.
 
 The demo's head and decoder come with the assets (``facedash.pfe.demo``); where a demo
 session finds either missing, ``demo_training`` trains them once per server in a
@@ -27,6 +28,7 @@ import streamlit as st
 from facedash import i18n, paths
 from facedash.figures.uncertainty import KIND_NAMES, confidence_ranking
 from facedash.i18n import N_, _
+from facedash.pfe.saved import FACENET, read_record  # FACENET: the demo's head's model
 from facedash.ui import cache, keys, lang, state
 
 # The page's degradations, non-face kinds and scores (option values stay these keys): the
@@ -62,7 +64,7 @@ def head_caption(record: dict[str, Any]) -> str:
     ).format(
         trained_at=record["trained_at"],
         dataset=_(dataset) if dataset == state.DEMO else dataset,
-        inputs=_(inputs),
+        inputs=_(inputs).format(size=record.get("input_size", 160)),
         crops=record["train_crops"],
         people=", ".join(record["train_people"]),
         epochs=record["epochs"],
@@ -98,16 +100,16 @@ def decoder_caption(record: dict[str, Any]) -> str:
 
 
 @st.cache_resource(show_spinner=False)
-def _head(trained_at: str) -> Any:
+def _head(trained_at: str, model_id: str) -> Any:
     from facedash.pfe import train
 
-    return train.load_head()
+    return train.load_head(model=model_id)
 
 
-def head(trained_at: str) -> Any:
-    """The saved uncertainty head (``trained_at`` is the cache key)."""
+def head(trained_at: str, model_id: str = FACENET) -> Any:
+    """``model_id``'s saved uncertainty head (with ``trained_at``, the cache key)."""
     with st.spinner(_("Loading the uncertainty head ...")):
-        return _head(trained_at)
+        return _head(trained_at, model_id)
 
 
 @st.cache_resource(show_spinner=False)
@@ -125,28 +127,30 @@ def decoder(trained_at: str) -> Any:
 
 @st.cache_resource(show_spinner=False)
 def _extractor(model_id: str) -> Any:
-    from facedash.pfe.head import FeatureExtractor
+    from facedash.pfe.features import extractor_for
 
-    return FeatureExtractor(cache.model(model_id))
+    return extractor_for(cache.model(model_id))
 
 
 def extractor(model_id: str) -> Any:
-    """FaceNet's pooled-feature extractor for ``model_id``."""
+    """The features ``model_id``'s head reads (``facedash.pfe.features.extractor_for``)."""
     with st.spinner(_("Preparing the feature extractor ...")):
         return _extractor(model_id)
 
 
-def set_sigma2(set_key: str, trained_at: str, result: Any) -> np.ndarray:
-    """σ² of every face of the current set under the saved head: kept on disk, held in this session.
+def set_sigma2(
+    set_key: str, trained_at: str, result: Any, slot: str = "uncertainty_sigma2"
+) -> np.ndarray:
+    """σ² of every face of a set under its model's head: kept on disk, held in this session's ``slot``.
 
     The first time for a set and head it runs the model on every face behind a progress
     bar; later (another session, a restarted server) it reads one file.
     """
     from facedash.pfe import head_version, sigma2_of_set
 
-    h = head(trained_at)
+    h = head(trained_at, result.model_id)
     key = (set_key, head_version(h))
-    held = st.session_state.get("uncertainty_sigma2")
+    held = st.session_state.get(slot)
     if held is not None and held[0] == key:
         return held[1]
     private = str(state.session_store().path) == ":memory:"
@@ -169,7 +173,7 @@ def set_sigma2(set_key: str, trained_at: str, result: Any) -> np.ndarray:
         )
     finally:
         bar.empty()
-    st.session_state["uncertainty_sigma2"] = (key, out)
+    st.session_state[slot] = (key, out)
     return out
 
 
@@ -189,7 +193,7 @@ def set_risk_control(
     """The set's risk-control curves (a bounded pair sample), once per set, head and FAR."""
     from facedash.pfe import head_version
 
-    version = head_version(head(trained_at))
+    version = head_version(head(trained_at, result.model_id))
     with st.spinner(_("Risk control on this set ...")):
         return _set_risk_control(set_key(result), version, far, result, sigma2)
 
@@ -278,7 +282,8 @@ def _face_check(set_key: str, version: str, _result: Any, _head: Any, faces: int
         picked += [rows[k] for k in np.flatnonzero(people == person)[:2]]
     picked = sorted(picked[:faces]) if len(picked) > faces else picked
     crops = np.stack([decode_jpeg(_result.thumbs[n]) for n in picked])
-    nf, kinds = nonface.make(8, seed=2024, backgrounds=nonface.backgrounds_of(_result))
+    size = int(crops.shape[1])  # the model's input size
+    nf, kinds = nonface.make(8, seed=2024, backgrounds=nonface.backgrounds_of(_result), size=size)
     out = analysis.face_check(crops, nf, extractor(_result.model_id), _head)
     out.update(faces=picked, nonface_crops=nf, nonface_kinds=kinds)
     return out
@@ -288,23 +293,19 @@ def face_check(result: Any, trained_at: str, faces: int = 6) -> dict:
     """Clean / blurred / non-face confidences of a few faces of the set under the saved head."""
     from facedash.pfe import head_version
 
-    h = head(trained_at)
+    h = head(trained_at, result.model_id)
     with st.spinner(_("Checking faces against non-faces ...")):
         return _face_check(set_key(result), head_version(h), result, h, faces)
 
 
 def head_record_for(result: Any) -> dict[str, Any] | None:
-    """The saved head's record when one fits ``result``'s model, else None (reads JSON, no TensorFlow)."""
-    from facedash.pfe import train
-
-    record = train.read_record()
-    if record is None or record.get("model_id", "facenet") != result.model_id:
-        return None
-    return record
+    """The record of the head saved for ``result``'s model, else None (reads JSON, no TensorFlow)."""
+    record = read_record(model=result.model_id)
+    return record if (record or {}).get("model_id", FACENET) == result.model_id else None
 
 
 def current_sigma2(result: Any) -> np.ndarray | None:
-    """σ² of every face of ``result`` under the saved head, or None when no head fits this model.
+    """σ² of every face of ``result`` under its model's head, or None when that model has none.
 
     This runs the model and the head (TensorFlow) the first time per set and head;
     pages that only offer σ² ask ``head_record_for`` first and call this on demand.
@@ -316,7 +317,7 @@ def current_sigma2(result: Any) -> np.ndarray | None:
 
 
 def train_head(result: Any, progress: Any) -> Any:
-    """Train and save the uncertainty head on ``result`` with the server's model and detector."""
+    """Train and save ``result``'s model's head on ``result`` (in that model's folder: FaceNet's stays)."""
     from facedash.faces.detect import DetectorSettings
     from facedash.pfe import train
 
@@ -403,7 +404,7 @@ def is_demo() -> bool:
 
 
 def demo_training(result: Any) -> dict[str, Any] | None:
-    """In a demo session, the background training of the demo's head and decoder; else None.
+    """In a demo session on FaceNet, the background training of the demo's head and decoder; else None.
 
     Started here once per server when either is missing or stale; returns its
     ``DemoTraining.snapshot``.
@@ -411,7 +412,7 @@ def demo_training(result: Any) -> dict[str, Any] | None:
     from facedash.faces.detect import DetectorSettings
     from facedash.pfe import demo
 
-    if not is_demo():
+    if not is_demo() or result.model_id != FACENET:  # the demo's head and decoder are FaceNet's
         return None
     job = _demo_job()
     if job.thread is None:
