@@ -12,8 +12,10 @@ Which measures apply is decided per model and runtime:
   Keras graph whose output is unit-length, the norm of the chain's last output before it; a
   runtime (ONNX, OpenVINO, a SavedModel) whose raw output is not unit-length (the card's
   embedder keeps those norms); a model that returns unnormalised embeddings (dlib).
-* ``pfe`` where a saved uncertainty head belongs to this model and the dropout's input is
-  the head's pooled features (``facedash.pfe.head``).
+* ``pfe`` where a saved uncertainty head belongs to this model (``facedash.pfe.saved``): on
+  FaceNet from the pooled features the SER-FIQ passes start from (the head's own ``AvgPool``
+  features and ONet's face logit), on any other model through the extractor its head reads
+  (``facedash.pfe.features.extractor_for``, one more pass).
 * ``detector`` for every model: MTCNN's ONet on the crop itself, not on the photo.
 
 TensorFlow is imported only inside the functions.
@@ -26,39 +28,30 @@ from typing import Any
 
 import numpy as np
 
-from facedash.pfe.head import FEATURE_DIM, ONET_SIZE, onet_model
+from facedash.pfe.head import FEATURE_DIM, ONET_SIZE, onet_logit, onet_model
 from facedash.quality.measures import pfe_confidence, serfiq_quality
 
 PASSES = 10
 UNIT_TOLERANCE = 1e-3  # embeddings whose norms all lie within this of 1 are taken as normalised
 
 
-def _head_kw(model_id: str) -> dict[str, str]:
-    import inspect
-
-    from facedash.pfe import train
-
-    # Heads saved per model take ``model=``; a single saved head is FaceNet's unless it says.
-    return {"model": model_id} if "model" in inspect.signature(train.read_record).parameters else {}
-
-
 def head_record(model_id: str, root: Any = None) -> dict[str, Any] | None:
     """The record of the saved uncertainty head of ``model_id`` (None when it has none)."""
     from facedash.pfe import train
 
-    record = train.read_record(root, **_head_kw(model_id))
+    record = train.read_record(root, model=model_id)
     if record is None or record.get("model_id", "facenet") != model_id:
         return None
     return record
 
 
 def saved_head(model_id: str, root: Any = None) -> Any:
-    """The saved uncertainty head when it belongs to ``model_id``; else None."""
+    """The saved uncertainty head of ``model_id`` (``facedash.pfe.saved``); None when it has none."""
     from facedash.pfe import train
 
     if head_record(model_id, root) is None:
         return None
-    return train.load_head(root, **_head_kw(model_id))
+    return train.load_head(root, model=model_id)
 
 
 def _unit(norms: np.ndarray) -> bool:
@@ -131,7 +124,18 @@ class Scorer:
             )
         else:
             self.feature_dim = 0
-        self.head = head if (head is not None and self.feature_dim == FEATURE_DIM) else None
+        self.head = head
+        # FaceNet's head reads AvgPool, the dropout's input: the passes' features serve it too.
+        self._pooled_head = (
+            head is not None
+            and self.spec.runtime == "keras-facenet"
+            and self._chain is not None
+            and self.feature_dim == FEATURE_DIM
+        )
+        self._head_logit: Any = (
+            onet_logit(int(self.spec.input_size), self.device) if self._pooled_head else None
+        )
+        self._extractor: Any = None
         onet = onet_model(self.device)
 
         def probs(x: Any) -> Any:
@@ -212,9 +216,8 @@ class Scorer:
             if self._chain is not None:
                 k = self._keras(crops, batch)
                 embeddings = k["embeddings"]
-                if self.head is not None:
-                    p = np.clip(probs[:, 1].astype(np.float32), 1e-7, 1.0 - 1e-7)
-                    logit = (np.log(p) - np.log(1.0 - p)).astype(np.float32)
+                if self._pooled_head:
+                    logit = self._head_logit(tf.constant(crops)).numpy()
                     feats = np.concatenate([k["pooled"], logit[:, None]], axis=1)
                     out["pfe"] = pfe_confidence(self.head.sigma2(feats))
                 out["norm"] = self._norm_from_chain(k["norms"])
@@ -224,11 +227,22 @@ class Scorer:
                 raw = getattr(self.embedder, "last_norms", None)
                 raw = np.linalg.norm(embeddings, axis=1) if raw is None else np.asarray(raw)
                 out["norm"] = raw.astype(np.float64)
+            if self.head is not None and not self._pooled_head:
+                out["pfe"] = pfe_confidence(self.head.sigma2(self._head_features(crops)))
         norm = out.pop("norm", None)
         if norm is not None and not _unit(norm):
             out["norm"] = norm
         out["detector"] = detector
         return {"measures": out, "embeddings": np.asarray(embeddings, dtype=np.float32)}
+
+    def _head_features(self, crops: np.ndarray) -> np.ndarray:
+        """What a non-FaceNet head reads, through its own extractor (built on first use)."""
+        if self._extractor is None:
+            from facedash.pfe.features import extractor_for
+
+            self._extractor = extractor_for(self.embedder)
+        feats, _ = self._extractor(crops)
+        return feats
 
     @staticmethod
     def _norm_from_chain(norms: np.ndarray) -> np.ndarray | None:
