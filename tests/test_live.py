@@ -313,3 +313,40 @@ def test_a_stopped_worker_restarts_with_the_next_frame(facenet, people, person, 
     time.sleep(0.15)
     assert int(proc.latest()[0, 0, 0]) == 1
     proc.close()
+
+
+def test_the_worker_process_gives_the_threads_overlay_and_ends(
+    detector, facenet, people, frame, person
+):
+    """The page's worker process (its own TensorFlow, frames through shared memory): the same
+    face, person, score and decision as in this process; the picker's timing runs there; a
+    closed worker ends its process and a later frame starts a new one."""
+    from facedash.explain.live import LiveWorker
+
+    here = _processor(detector, facenet, people, person).process(frame)
+    worker = LiveWorker("facenet", people, threads=1)
+    proc = LiveProcessor(None, facenet.model, people, LiveSettings(person, 0.5), worker=worker)
+    try:
+        rates = measure(proc, frame, CAM_METHODS[:1], repeats=1)
+        assert set(rates) == {"gradcam"} and rates["gradcam"] > 0.5 and worker.alive
+        for _ in range(40):  # frames through the stream's side: submit, latest
+            proc.submit(frame)
+            time.sleep(0.1)
+            if proc.latest() is not None and proc.stats().processed >= 2:
+                break
+        s = proc.stats()
+        r = s.last
+        assert s.processed >= 2 and r.explained and r.image.shape == frame.shape
+        assert r.nearest == here.nearest == person and r.accepted
+        assert r.score == pytest.approx(here.score, abs=1e-3)
+        assert np.abs(r.image.astype(int) - here.image).mean() < 2  # the same overlay
+        assert r.image.base is None or not isinstance(r.image.base, memoryview)  # a copy
+        pid = worker._proc.pid
+        proc.close()
+        assert not worker.alive and not Path(f"/proc/{pid}").exists()
+        again = LiveProcessor(None, facenet.model, people, LiveSettings(person, 0.5), worker=worker)
+        assert again._run(frame, 0.0, again.settings, None).nearest == person  # restarted
+        assert worker._proc.pid != pid
+    finally:
+        proc.close()
+        worker.close()

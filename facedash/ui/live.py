@@ -30,6 +30,7 @@ from facedash.explain.live import (
     Labels,
     LiveProcessor,
     LiveSettings,
+    LiveWorker,
     People,
     measure,
 )
@@ -42,8 +43,10 @@ from facedash.ui import verification as UV
 from facedash.ui.keys import set_key
 
 ICE_ENV = "FACEDASH_ICE_SERVERS"
+WORKER_ENV = "FACEDASH_LIVE_WORKER"  # "thread", or a worker process's TensorFlow threads
 _PROCESSORS: weakref.WeakSet[LiveProcessor] = weakref.WeakSet()  # every session's, this process
 PROCESSOR = "live_processor"  # session_state: (set key, LiveProcessor)
+WORKER_THREADS = 1  # the worker process's TensorFlow threads: measured best (docs/camera.md)
 FRAME_RATE = 15  # frames/s asked of the camera: above the target, and half the codec work of 30
 HOWTO = N_(
     r"""
@@ -103,6 +106,14 @@ def ice_servers() -> tuple[list[dict[str, Any]], str]:
     ):
         return [], f"{ICE_ENV}: a JSON list of objects with 'urls' is expected"
     return servers, ""
+
+
+def worker_threads() -> int:
+    """The worker process's TensorFlow threads (``FACEDASH_LIVE_WORKER``), 0 for a thread."""
+    raw = os.environ.get(WORKER_ENV, "").strip().lower()
+    if raw == "thread":
+        return 0
+    return int(raw) if raw.isdigit() and int(raw) > 0 else WORKER_THREADS
 
 
 def threshold_for(result: Any) -> tuple[float, str]:
@@ -202,13 +213,20 @@ def processor(result: Any, settings: LiveSettings) -> LiveProcessor:
     else:
         if held is not None:
             held[1].close()
+        people = People.of(result.embeddings, result.people)
+        threads = worker_threads()
         proc = LiveProcessor(
-            cache.detector(LIVE_DETECTOR),
+            None if threads else cache.detector(LIVE_DETECTOR),
             UA.gradient_model(result.model_id),
-            People.of(result.embeddings, result.people),
+            people,
             settings,
             decode=lambda frame: frame.to_ndarray(format="rgb24"),
-            encode=lambda image: av.VideoFrame.from_ndarray(image, format="rgb24"),
+            # once per overlay, in the encoder's format: the overlay is sent with every
+            # incoming frame until the next one, and each send would convert it again
+            encode=lambda image: av.VideoFrame.from_ndarray(image, format="rgb24").reformat(
+                format="yuv420p"
+            ),
+            worker=LiveWorker(result.model_id, people, threads=threads) if threads else None,
         )
         st.session_state[PROCESSOR] = (key, proc)
         _PROCESSORS.add(proc)
