@@ -249,7 +249,7 @@ def main() -> None:
     with st.expander(_("Training"), expanded=record is None):
         if record is not None:
             st.caption(pfe_ui.head_caption(record))
-            st.caption(pfe_models.features_line(record))
+            pfe_models.head_notes(record)  # the features it reads; a weak head is said
             st.plotly_chart(fig.loss_curve(record["losses"]), key="uncertainty_loss_fig")
         else:
             pfe_models.no_head_note(result, training)

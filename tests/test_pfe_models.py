@@ -211,6 +211,8 @@ def test_the_page_ranks_the_64_d_models_faces_and_sets_its_sigma2_against_facene
     assert any("**Most certain**" in m.value for m in at.markdown)  # this model's ranking
     assert at.session_state["uncertainty_sigma2"][1].shape == (len(keras64_set.rows), 64)
     assert any("pooled features at" in c.value for c in at.caption)  # what its head reads
+    weak = keras64_head[0].record["heldout"]["spearman_sigma_vs_degradation"] < 0.5
+    assert weak == any("do not grow with the degradations" in w.value for w in at.warning)
     charts = [c for c in at.get("plotly_chart") if "uncertainty_compare_fig" in str(c.proto.id)]
     assert len(charts) == 1, "no σ² against σ² scatter"
     assert f"{keras64}: confidence" in charts[0].proto.spec

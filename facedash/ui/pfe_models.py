@@ -46,6 +46,22 @@ def features_line(record: dict[str, Any]) -> str:
     return text.format(model=model, layer=layer, dim=dim)
 
 
+WEAK = 0.5  # held-out Spearman(degradation, mean σ²) under which a head is called weak
+
+
+def head_notes(record: dict[str, Any]) -> None:
+    """Under the head's summary: which features it reads, and a warning when its held-out σ² do not follow the degradations."""
+    st.caption(features_line(record))
+    rho = record.get("heldout", {}).get("spearman_sigma_vs_degradation", 1.0)
+    if rho < WEAK:
+        text = _(
+            "On the people held out of its training, this head's σ² do not grow with the "
+            "degradations (Spearman {rho}, Validity tab): its ranking says little about this "
+            "model's faces."
+        )
+        st.warning(text.format(rho=f"{rho:.2f}"))
+
+
 def no_head_note(result: Any, training: bool) -> None:
     """The info line of a model without a head (FaceNet's while the demo's trains: none)."""
     if result.model_id != FACENET:
