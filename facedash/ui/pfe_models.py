@@ -66,7 +66,7 @@ def no_head_note(result: Any, training: bool) -> None:
     """The info line of a model without a head (FaceNet's while the demo's trains: none)."""
     if result.model_id != FACENET:
         text = _(
-            "{model} has no uncertainty head yet: train one for it here (about a minute). "
+            "{model} has no uncertainty head yet: train one for it here (a minute or two). "
             "FaceNet's head is kept."
         )
         st.info(text.format(model=result.model_id))
