@@ -321,7 +321,7 @@ def test_the_worker_process_gives_the_threads_overlay_and_ends(
     """The page's worker process (its own TensorFlow, frames through shared memory): the same
     face, person, score and decision as in this process; the picker's timing runs there; a
     closed worker ends its process and a later frame starts a new one."""
-    from facedash.explain.live import LiveWorker
+    from facedash.explain.live_worker import LiveWorker
 
     here = _processor(detector, facenet, people, person).process(frame)
     worker = LiveWorker("facenet", people, threads=1)

@@ -30,10 +30,10 @@ from facedash.explain.live import (
     Labels,
     LiveProcessor,
     LiveSettings,
-    LiveWorker,
     People,
     measure,
 )
+from facedash.explain.live_worker import LiveWorker
 from facedash.explain.methods import DEFAULT_LAYER, blocks
 from facedash.i18n import N_, _
 from facedash.models.cards import spec
