@@ -25,6 +25,7 @@ COMMAND_MODULES: list[str] = [
     "facedash.commands.cluster",
     "facedash.commands.verify",
     "facedash.commands.explain",
+    "facedash.commands.explain_pairs",
     "facedash.commands.pfe",
     "facedash.commands.arithmetic",
     "facedash.commands.doctor",

@@ -18,7 +18,7 @@ from facedash.ui import attention as UA
 from facedash.ui import camera as CAM
 from facedash.ui import howto, state
 from facedash.ui import pairmaps as UPM
-from facedash.ui.compare import NONE
+from facedash.ui import side_by_side as UAS
 
 TARGETS = UA.TARGETS
 DEFAULTS = {
@@ -153,69 +153,6 @@ def _downloads(a: Analysis, titles: list[str]) -> None:
     )
 
 
-def _compare(result, faces_idx, choice: tuple, x: UA.Inputs, a: Analysis, opacity, upload) -> None:
-    """With "Compare with": the same faces, method and target under the second model, beside the first."""
-    second = state.compare_model()
-    if second in (NONE, result.model_id):
-        return
-    method, layer, target, spec = choice
-    st.subheader(
-        _("Side by side: {first} and {second}").format(first=result.model_id, second=second)
-    )
-    why_not = UA.unexplainable(second)
-    if why_not:
-        st.info(
-            _(
-                "{model} gives no gradients, so it cannot be shown with {method}: the pair maps "
-                "below (CorrRISE) draw both models with one black-box method."
-            ).format(model=second, method=UA.method_label(method))
-        )
-        return
-    if upload is not None:
-        st.info(_("A photo of your own is explained by the first model only."))
-        return
-    other = state.embedding_set(second, slot="attention_other")
-    if other is None:
-        return
-    rows = UA.matched(result, other, faces_idx)
-    other_spec = UA.compare_spec(spec, other.embeddings.shape[1])
-    if rows is None or other_spec is None:
-        st.info(
-            _("{model} has not embedded these faces.").format(model=second)
-            if rows is None
-            else _("{model} has no such channel.").format(model=second)
-        )
-        return
-    layer2 = UA.compare_layer(second, layer)
-    x2 = UA.inputs(other, rows)
-    with st.spinner(_("Explaining with {model} ...").format(model=second)):
-        a2 = CAM.explain(x2, second, method, layer2, other_spec, UA.references(other, target, x2))
-    st.caption(
-        _(
-            "One method ({method}), one target, the same faces. Layers: {first} for "
-            "{first_model}, {second} for {second_model}. Where the two maps differ, the models "
-            "rest their similarity on different parts of the face."
-        ).format(
-            method=UA.method_label(method),
-            first=layer or "—",
-            second=layer2 or "—",
-            first_model=result.model_id,
-            second_model=second,
-        )
-    )
-    for j in range(len(faces_idx)):
-        cols = st.columns(3)
-        cols[0].image(x.faces[j], caption=x.titles[j], width="stretch")
-        for col, (model, an, faces) in zip(
-            cols[1:], ((result.model_id, a, x.faces), (second, a2, x2.faces)), strict=True
-        ):
-            col.image(
-                overlay(faces[j], an.heat[j], opacity=opacity),
-                caption=UA.compare_caption(model, an, j),
-                width="stretch",
-            )
-
-
 def _sanity_check(model_id, method, layer, spec, reference, x: UA.Inputs, a: Analysis, opacity):
     st.subheader(_("Sanity check: model randomization"))
     st.caption(UA.randomization_note())
@@ -316,6 +253,7 @@ def main() -> None:
     if why_not:
         st.info(why_not)
         UPM.panel(result, UA.label)
+        UPM.study_panel(result)
         return
     for key, value in DEFAULTS.items():
         st.session_state.setdefault(key, value)
@@ -343,11 +281,12 @@ def main() -> None:
     }
     for j in range(len(faces_idx)):
         _face_panel(x.titles[j], x.faces[j], a, j, opacity)
-    _compare(result, faces_idx, (method, layer, target, spec), x, a, opacity, upload)
+    UAS.panel(result, faces_idx, (method, layer, target, spec), x, a, opacity, upload)
     _downloads(a, x.titles)
     _sanity_check(result.model_id, method, layer, spec, reference, x, a, opacity)
     _whole_set(result, method, layer, target, spec)
     UPM.panel(result, UA.label)
+    UPM.study_panel(result)
 
 
 if __name__ == "__main__":
