@@ -260,6 +260,7 @@ def main() -> None:
             _train_head(result)
             st.rerun()
     if record is None:
+        quality_ui.section(result)  # the quality measures that need no head still apply
         return
     head = pfe_ui.head(record["trained_at"], result.model_id)
     extractor = pfe_ui.extractor(result.model_id)

@@ -184,10 +184,10 @@ def other_set(model_id: str) -> EmbeddingSet | None:
 
 
 def head_in_sample_note(result: EmbeddingSet) -> str | None:
-    """A warning when the saved PFE head was trained on this very set (its MLS is in-sample)."""
+    """A warning when the set's model's PFE head was trained on this very set (its MLS is in-sample)."""
     from facedash.pfe import train as pfe_train
 
-    record = pfe_train.read_record() or {}
+    record = pfe_train.read_record(model=result.model_id) or {}
     if record.get("dataset") != result.dataset:
         return None
     return _(
