@@ -69,7 +69,7 @@ def demo_pairs(demo):
 
 def test_xssab_flips_more_genuine_pairs_than_random_pixels_and_deletes_faster(facenet, demo_pairs):
     crops, people, _emb, t = demo_pairs
-    genuine, impostor = F.sample_pairs(people, 6, seed=1)
+    genuine, impostor = F.sample_pairs(people, 4, seed=1)
     x = F.measure("xssab", crops, genuine, impostor, t, embed=facenet.embed, model=facenet.model)
     assert x.flip["20"] > x.random_flip["20"]
     assert x.deletion_auc < x.random_deletion_auc
@@ -81,19 +81,19 @@ def test_xssab_flips_more_genuine_pairs_than_random_pixels_and_deletes_faster(fa
         np.dot(facenet.embed(crops[[genuine[0][0]]])[0], facenet.embed(crops[[genuine[0][1]]])[0])
     )
     assert maps.score == pytest.approx(same, abs=1e-3)  # S+ - S- is the pair's cosine
-    g = F.measure("gradcam", crops, genuine, impostor, t, embed=facenet.embed, model=facenet.model)
-    assert g.impostor_flip is None  # Grad-CAM has no dissimilar maps
+    g = F.measure("gradcam", crops, genuine[:1], impostor, t, embed=facenet.embed, model=facenet.model)
+    assert g.impostor_flip is None and len(g.pairs) == 1  # no dissimilar maps: no impostor pairs
 
 
 def test_explain_pairs_json_has_the_contract_keys(demo, capsys):
     from facedash.cli import main
 
     assert (
-        main(["explain-pairs", "--demo", "--methods", "xssab,gradcam", "--sample", "3", "--json"])
+        main(["explain-pairs", "--demo", "--methods", "xssab,gradcam", "--sample", "2", "--json"])
         == 0
     )
     out = json.loads(capsys.readouterr().out)
-    assert out["genuine"] == 3 and out["impostor"] == 3 and out["threshold_source"] == "eer"
+    assert out["genuine"] == 2 and out["impostor"] == 2 and out["threshold_source"] == "eer"
     assert 0 < out["threshold"] < 1
     for name in ("xssab", "gradcam"):
         m = out["methods"][name]
