@@ -1,7 +1,10 @@
 """``facedash doctor``: this machine, and where each model runs and how closely it agrees.
 
-The machine: the CPU and the flags that decide the fast paths (``avx512_bf16``,
-``amx_bf16``, ``amx_int8``), the GPUs TensorFlow sees, OpenVINO's version. Then
+The machine: the CPU and its flags (``avx512_bf16``, ``amx_bf16``, ``amx_int8``:
+shown, no longer deciding anything), the GPUs TensorFlow sees, OpenVINO's version.
+Then the backend race that ``auto`` runs once per machine (``race``: each backend
+and precision with its faces/s and agreement figures on the probe faces, the pick
+and why; measured now when ``auto`` asks and nothing is cached). Then
 each model is loaded as the app would load it: the embedding model on the
 chosen backend (backend, precision, device, load seconds, agreement with the
 fp32 reference, where the converted model is cached), the TensorFlow reference
@@ -139,6 +142,41 @@ def models(backend: str | None) -> tuple[list[dict[str, Any]], list[dict[str, st
     return out, problems
 
 
+def backend_race(backend: str | None) -> dict[str, Any]:
+    """The backend race for FaceNet on this CPU: its table (run now when ``auto`` needs it).
+
+    ``candidates``: per backend and precision, faces/s on the probe batch and the gate
+    figures against TensorFlow fp32; ``pick`` and ``pick_reason``; the CPU it ran on.
+    """
+    from facedash.faces.probe import demo_probe
+    from facedash.models import backends, race
+    from facedash.models.registry import race_table
+
+    asked = backends.requested(backend)
+    out: dict[str, Any] = {
+        "cpu": backends.cpu()["model"],
+        "cores": backends.cpu()["cores"],
+        "decides": asked == ("auto", "auto") and not backends.tensorflow_gpus(),
+        "cache": str(race.cache_path()),
+        "cached": race.read() is not None,
+        "candidates": [],
+        "pick": None,
+        "pick_reason": "",
+    }
+    try:
+        table = race_table(probe=demo_probe(), run=out["decides"])
+    except AssetMissing as exc:
+        out["pick_reason"] = f"not measured: {exc.args[0] if exc.args else exc}"
+        return out
+    if table is None:
+        out["pick_reason"] = "not measured: auto is not asked for, or a GPU decides"
+        return out
+    for key in ("candidates", "pick", "pick_reason", "faces", "repeats", "gate", "seconds"):
+        out[key] = table.get(key)
+    out.update(loadavg=table.get("loadavg"), measured_at=table.get("measured_at"))
+    return out
+
+
 def _refusal_fix(note: str) -> str:
     from facedash.models.backends import OPENVINO_HINT
 
@@ -154,7 +192,7 @@ def _refusal_fix(note: str) -> str:
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Run the checks and print them (or one JSON object)."""
     from facedash.data.store import Store
-    from facedash.models import backends
+    from facedash.models import backends, plan
 
     report: dict[str, Any] = {"machine": machine()}
     m = report["machine"]
@@ -174,13 +212,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 "fix": GPU_HINT,
             }
         )
-    if not m["flags"]["amx_bf16"]:
-        info.append(
-            "no AMX on this CPU: OpenVINO runs fp32 (bf16 without AMX measured slower than fp32)"
-        )
     if not m["nvidia_smi"]:
         info.append("no NVIDIA GPU (nvidia-smi lists none): TensorFlow runs on the CPU")
-    choice = backends.resolve("facenet", args.backend)
+    report["race"] = backend_race(args.backend)
+    if report["race"].get("pick_reason"):
+        info.append(f"auto on this CPU ({m['cpu']}): {report['race']['pick_reason']}")
+    choice = plan("facenet", args.backend)
     report["backend"] = {
         "asked": backends.requested(args.backend)[0],
         "backend": choice.backend,
@@ -228,9 +265,39 @@ def _text(report: dict[str, Any]) -> str:
             lines.append(f"           converted model cached in {rec['cache']}")
         if rec.get("note"):
             lines.append(f"           note: {rec['note']}")
+    lines += _race_text(report.get("race") or {})
     keys = ", ".join(f"{k}: {n}" for k, n in report["store"]["embeddings"].items()) or "empty"
     lines.append(f"Store {report['store']['path']}: {keys}")
     lines += [f"Note: {line}" for line in report["info"]]
     lines += [f"Problem: {p['what']}. Fix: {p['fix']}" for p in report["problems"]]
     lines.append("OK" if report["ok"] else f"{len(report['problems'])} problem(s)")
     return "\n".join(lines)
+
+
+def _race_text(r: dict[str, Any]) -> list[str]:
+    if not r.get("candidates"):
+        return [f"Backend race: {r.get('pick_reason') or 'not measured'}"] if r else []
+
+    def fmt(v: Any, spec: str) -> str:
+        return "-" if v is None else format(v, spec)
+
+    load = ", ".join(str(x) for x in r.get("loadavg") or []) or "?"
+    lines = [
+        f"Backend race on {r['cpu']} ({r['cores']} cores), {r.get('faces')} probe faces, best of "
+        f"{r.get('repeats')}, load average {load}, {r.get('measured_at')} (cached in {r['cache']}):",
+        f"  {'backend':12s} {'precision':9s} {'faces/s':>8s} {'min cos':>9s} {'mean cos':>9s} "
+        f"{'pairs changed':>13s}  passed  reason",
+    ]
+    for c in r["candidates"]:
+        lines.append(
+            f"  {c['backend']:12s} {c['precision']:9s} {fmt(c['faces_per_s'], '.1f'):>8s} "
+            f"{fmt(c['min_cosine'], '.6f'):>9s} {fmt(c['mean_cosine'], '.6f'):>9s} "
+            f"{fmt(c['decision_changes'], '.2%'):>13s}  {'yes' if c['passed'] else 'no':6s}  "
+            f"{c['reason']}"
+        )
+    pick = r.get("pick") or {}
+    lines.append(
+        f"  pick: {pick.get('backend')} {pick.get('precision')}: {r.get('pick_reason')}"
+        + ("" if r.get("decides") else " (not used: a backend was asked for, or a GPU decides)")
+    )
+    return lines

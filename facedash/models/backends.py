@@ -5,16 +5,17 @@ Backends:
 - ``tensorflow``: the reference (fp32), on the GPU when TensorFlow sees one. The
   explainers always use it: they need gradients.
 - ``openvino``: the Keras model converted with ``openvino.convert_model`` and
-  compiled for the CPU, in ``bf16`` on CPUs with AMX (``amx_bf16``), else ``fp32``.
+  compiled for the CPU (fp32, bf16, int8).
+- ``onnxruntime``: FaceNet converted with tf2onnx (fp32), only as ``auto``'s pick.
 
-``auto`` (the default) is TensorFlow when a GPU is visible, else OpenVINO when
-it is installed, else TensorFlow. ``FACEDASH_BACKEND`` and ``FACEDASH_PRECISION``
-override the choice; so do the CLI's ``--backend`` and the sidebar.
-
-Why bf16 only with AMX: on a CPU with AVX-512 bf16 but no AMX tiles, OpenVINO's
-bf16 convolutions (``brgconv_avx512_bf16``) measured 0.6x its fp32 ones on
-FaceNet, so ``auto`` keeps fp32 there; ``FACEDASH_PRECISION=bf16`` still asks
-for bf16.
+``auto`` (the default) is TensorFlow when a GPU is visible. On a CPU it is what
+this machine's backend race measured fastest among the candidates that agree
+with the reference (``facedash.models.race``; ``registry.plan`` reads its cached
+table). Before the race has run (no probe faces given yet) it is OpenVINO fp32
+when OpenVINO is installed (it agrees with the reference to a cosine of 1.000000
+and shares its store key), else TensorFlow. No CPU flag decides anything.
+``FACEDASH_BACKEND`` and ``FACEDASH_PRECISION`` override the choice; so do the
+CLI's ``--backend`` and the sidebar.
 
 Everything here is cheap: it reads ``/proc/cpuinfo`` and package metadata, and
 imports TensorFlow only when an NVIDIA device node exists (to ask whether it
@@ -140,8 +141,12 @@ def tensorflow_gpus() -> tuple[str, ...]:
 
 
 def auto_precision() -> str:
-    """The OpenVINO precision ``auto`` picks on this CPU: bf16 with AMX, else fp32."""
-    return "bf16" if cpu()["flags"]["amx_bf16"] else "fp32"  # type: ignore[index]
+    """The OpenVINO precision ``auto`` means before the race has measured one: fp32.
+
+    (It used to be bf16 where ``/proc/cpuinfo`` lists ``amx_bf16``; the race now
+    measures what is fastest instead: ``facedash.models.race``.)
+    """
+    return "fp32"
 
 
 def requested(backend: str | None = None, precision: str | None = None) -> tuple[str, str]:

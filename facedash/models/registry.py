@@ -26,7 +26,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from facedash.models.backends import Choice, ProbeSource, resolve
+from facedash.errors import FacedashError
+from facedash.models import race
+from facedash.models.backends import Choice, ProbeSource, requested, resolve, tensorflow_gpus
 from facedash.models.cards import ModelSpec, spec
 
 
@@ -83,15 +85,75 @@ def get_model(model_id: str, root: Path | None = None) -> Embedder:
         return _cache[key]
 
 
-def plan(model_id: str, backend: str | None = None, precision: str | None = None) -> Choice:
+def plan(
+    model_id: str,
+    backend: str | None = None,
+    precision: str | None = None,
+    root: Path | None = None,
+) -> Choice:
     """What ``model_id`` will run on (cheap: loads nothing); ``plan(...).key`` is its store key.
 
     A user's card runs on its own runtime at fp32, whatever backend is asked for.
+    FaceNet under ``auto`` on a CPU runs what this machine's backend race picked
+    (``facedash.models.race``, read from its cache); before the race has run,
+    ``resolve``'s rule stands.
     """
     card = spec(model_id)
     if not card.builtin:
         return Choice(model_id, RUNTIME_BACKENDS[card.runtime], "fp32", store_id=card.store_id)
-    return resolve(model_id, backend, precision)
+    choice = resolve(model_id, backend, precision)
+    if _raced(model_id, backend, precision):
+        table = race.read(root)
+        if table is not None:
+            return Choice(model_id, table["pick"]["backend"], table["pick"]["precision"])
+    elif (
+        model_id == "facenet"
+        and choice.backend == "openvino"
+        and not choice.note
+        and requested(backend, precision)[1] == "auto"
+    ):  # OpenVINO by name, precision auto: its fastest passing precision
+        table = race.read(root)
+        if table is not None:
+            pick, _ = race.decide([r for r in table["candidates"] if r["backend"] == "openvino"])
+            if pick is not None:
+                return Choice(model_id, "openvino", pick["precision"])
+    return choice
+
+
+def _raced(model_id: str, backend: str | None, precision: str | None) -> bool:
+    """Whether the race decides: FaceNet, ``auto`` for backend and precision, no GPU."""
+    return (
+        model_id == "facenet"
+        and requested(backend, precision) == ("auto", "auto")
+        and not tensorflow_gpus()
+    )
+
+
+def race_table(
+    root: Path | None = None, probe: ProbeSource | None = None, *, run: bool = True
+) -> dict[str, Any] | None:
+    """The backend race for FaceNet on this machine: cached, else run now on ``probe`` (None: not run)."""
+    table = race.read(root)
+    if table is not None or probe is None or not run:
+        return table
+    card = spec("facenet", root)
+    threshold = float(card.default_thresholds.get("cosine", 0.6))
+    return race.run(root, lambda: get_model("facenet", root), probe, threshold=threshold)
+
+
+def _race_first(
+    model_id: str,
+    root: Path | None,
+    backend: str | None,
+    precision: str | None,
+    probe: ProbeSource | None,
+) -> None:
+    """Run the race before the first ``auto`` load on this machine (when a probe is given)."""
+    if probe is not None and _raced(model_id, backend, precision):
+        try:
+            race_table(root, probe)
+        except FacedashError:  # no weights or demo faces: the load says so, as before
+            pass
 
 
 class Fallback:
@@ -129,7 +191,8 @@ def load_embedder(
     What loaded is remembered for ``loaded``: the sidebar and ``facedash doctor``
     can say where a model runs without loading it again.
     """
-    choice = plan(model_id, backend, precision)
+    _race_first(model_id, root, backend, precision, probe)
+    choice = plan(model_id, backend, precision, root)
     embedder = _load_choice(choice, root, probe)
     with _cache_lock:
         _loaded[(model_id, str(root), choice)] = describe(embedder)
@@ -142,6 +205,8 @@ def _load_choice(choice: Choice, root: Path | None, probe: ProbeSource | None) -
     t0 = time.perf_counter()
     if choice.store_id:  # a user's card: its own runtime, nothing converted
         return get_model(choice.model_id, root)
+    if choice.backend == "onnxruntime":
+        return _load_onnx(choice, root, t0)
     if choice.backend == "openvino":
         from facedash.models import openvino_facenet
 
@@ -162,6 +227,32 @@ def _load_choice(choice: Choice, root: Path | None, probe: ProbeSource | None) -
     return reference
 
 
+def _load_onnx(choice: Choice, root: Path | None, t0: float) -> Embedder:
+    """FaceNet on ONNX Runtime (the race's pick), with the race's agreement figures."""
+    import time
+
+    from facedash.models import onnx_facenet
+    from facedash.models.openvino_facenet import Agreement
+
+    try:
+        embedder = onnx_facenet.load(root, reference=lambda: get_model(choice.model_id, root))
+    except onnx_facenet.OnnxUnavailable as exc:
+        reference = get_model(choice.model_id, root)
+        return Fallback(
+            reference, f"{exc}; using TensorFlow fp32", round(time.perf_counter() - t0, 2)
+        )
+    table = race.read(root) or {}
+    row = next(
+        (r for r in table.get("candidates", []) if r["backend"] == "onnxruntime" and r["passed"]),
+        None,
+    )
+    if row is not None:
+        embedder.agreement = Agreement(
+            table.get("faces", race.FACES), row["min_cosine"], row["mean_cosine"], race.MIN_COSINE
+        )
+    return embedder
+
+
 _loaded: dict[tuple[str, str, Choice], dict[str, Any]] = {}
 
 
@@ -174,7 +265,7 @@ def loaded(
 ) -> dict[str, Any] | None:
     """``describe()`` of the embedder this process loaded for that choice, or None (loads nothing)."""
     with _cache_lock:
-        return _loaded.get((model_id, str(root), plan(model_id, backend, precision)))
+        return _loaded.get((model_id, str(root), plan(model_id, backend, precision, root)))
 
 
 _embedders: dict[tuple[str, str, Choice], Embedder] = {}
@@ -189,7 +280,8 @@ def get_embedder(
     probe: ProbeSource | None = None,
 ) -> Embedder:
     """The process-wide embedder for ``model_id`` on the chosen backend, loaded on first use."""
-    key = (model_id, str(root), plan(model_id, backend, precision))
+    _race_first(model_id, root, backend, precision, probe)
+    key = (model_id, str(root), plan(model_id, backend, precision, root))
     with _cache_lock:
         if key not in _embedders:
             _embedders[key] = load_embedder(
