@@ -751,3 +751,27 @@ def leave_one_out_1nn(vectors: np.ndarray, people: np.ndarray) -> float:
     sims = v @ v.T
     np.fill_diagonal(sims, -np.inf)
     return float(np.mean(np.asarray(people)[sims.argmax(axis=1)] == np.asarray(people)))
+
+
+def register(name: str, kind: str) -> str:
+    """Register model ``kind`` (its cached copy, ``CARDS[kind]``) as ``name``; a left-over card goes first."""
+    from dataclasses import replace
+
+    from facedash.models import cards, user
+
+    if (cards.cards_dir() / name).exists():
+        cards.remove_card(name)
+    card = CARDS[kind]
+    made, session = user.inspect(
+        BUILDERS[kind](),
+        name=name,
+        input_size=card["input_size"],
+        layout=card["layout"],
+        channels=card["channels"],
+        normalize=card["normalize"],
+        output=card["output"] or None,
+    )
+    from facedash.faces.probe import demo_crops
+
+    cards.write_card(replace(made, dim=user.sanity(made, session, demo_crops(None, 8))))
+    return name

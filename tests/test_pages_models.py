@@ -6,46 +6,25 @@ layers with a seeded 64-d projection, so Grad-CAM reaches its own inner layers.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from facedash.models import cards, user
+from facedash.models import cards
 from tests import model_zoo as Z
 from tests.conftest import PAGES, ROOT
 
 
-def _register(name: str, kind: str) -> str:
-    if (cards.cards_dir() / name).exists():
-        cards.remove_card(name)
-    card = Z.CARDS[kind]
-    made, session = user.inspect(
-        getattr(Z, kind)(),
-        name=name,
-        input_size=card["input_size"],
-        layout=card["layout"],
-        channels=card["channels"],
-        normalize=card["normalize"],
-        output=card["output"] or None,
-    )
-    from facedash.faces.probe import demo_crops
-
-    cards.write_card(replace(made, dim=user.sanity(made, session, demo_crops(None, 8))))
-    return name
-
-
 @pytest.fixture(scope="module")
 def onnx_model(demo):
-    name = _register("test-pages-onnx", "facenet_onnx")
+    name = Z.register("test-pages-onnx", "facenet_onnx")
     yield name
     cards.remove_card(name)
 
 
 @pytest.fixture(scope="module")
 def keras64(demo):
-    name = _register("test-pages-small64", "small64_keras")
+    name = Z.register("test-pages-small64", "small64_keras")
     yield name
     cards.remove_card(name)
 
@@ -150,7 +129,7 @@ def test_attention_says_a_compared_model_without_gradients_gets_the_pair_maps(on
 
 @pytest.fixture(scope="module")
 def keras_bgr(demo):
-    name = _register("test-pages-bgr", "facenet_keras_bgr")
+    name = Z.register("test-pages-bgr", "facenet_keras_bgr")
     yield name
     cards.remove_card(name)
 

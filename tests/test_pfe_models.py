@@ -21,7 +21,6 @@ from streamlit.testing.v1 import AppTest
 from facedash.models import cards
 from tests import model_zoo as Z
 from tests.conftest import ROOT
-from tests.test_pages_models import _register
 
 # Small but meaningful: every crop of these is cached on disk, so a later session only refits.
 SETTINGS = dict(
@@ -45,14 +44,14 @@ def _facenet_head_digest() -> str:
 
 @pytest.fixture(scope="module")
 def onnx_model(demo):
-    name = _register("test-pfe-onnx", "facenet_onnx")
+    name = Z.register("test-pfe-onnx", "facenet_onnx")
     yield name
     cards.remove_card(name)
 
 
 @pytest.fixture(scope="module")
 def keras64(demo):
-    name = _register("test-pfe-small64", "small64_keras")
+    name = Z.register("test-pfe-small64", "small64_keras")
     yield name
     cards.remove_card(name)
 
