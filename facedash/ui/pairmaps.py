@@ -63,15 +63,17 @@ def _maps(
 
 
 def panel(result: Any, label: Any) -> None:
-    """Pick a pair; draw its four CorrRISE maps and the deletion check."""
-    st.subheader(_("Pair maps of both signs (CorrRISE)"))
+    """Pick a pair and a method; draw its four maps and the deletion check."""
+    st.subheader(_("Pair maps of both signs (CorrRISE, xSSAB)"))
     st.caption(
         _(
-            "Black-box: only the model's forward passes are used, so every model gets these. Both "
-            "faces are covered by random masks (the hidden parts blurred); a pixel's value is the "
-            "correlation, over the draws, between its being kept and the pair's cosine. Red on a "
-            "similar map: keeping that part makes the pair more alike; on a dissimilar map: less "
-            "alike."
+            "CorrRISE is black-box: only the model's forward passes are used, so every model gets "
+            "it. Both faces are covered by random masks (the hidden parts blurred); a pixel's value "
+            "is the correlation, over the draws, between its being kept and the pair's cosine. "
+            "xSSAB, for models with gradients, splits the cosine into the dimensions that argue "
+            '"same person" and those that argue "different people", and backpropagates each '
+            "sum to the faces. Red on a similar map: keeping that part makes the pair more alike; "
+            "on a dissimilar map: less alike."
         )
     )
     n = len(result.rows)
@@ -86,7 +88,12 @@ def panel(result: Any, label: Any) -> None:
         format_func=lambda k: label(result, k),
         key="pairmaps_b",
     )
-    masks = c3.selectbox(_("Masks"), MASKS, key="pairmaps_masks")
+    masks = c3.selectbox(
+        _("Masks"),
+        MASKS,
+        key="pairmaps_masks",
+        disabled=st.session_state.get("pairmaps_method") == "xssab",  # CorrRISE's only
+    )
     allowed = methods_for(result.model_id)
     if st.session_state.get("pairmaps_method") not in allowed:
         st.session_state["pairmaps_method"] = allowed[0]
