@@ -73,7 +73,7 @@ class OnnxEmbedder:
         self._lock = threading.Lock()
         self.device = "CPU"
         self.cache_path = str(entry.folder)
-        self.agreement = None
+        self.agreement: Any = None  # set by the caller from the race's gate figures
         self.load_seconds = 0.0
         self.note = ""
 
@@ -128,11 +128,11 @@ def load(root: Path | None = None, *, reference: Any | None = None) -> OnnxEmbed
                 raise OnnxUnavailable(
                     f"converting FaceNet to ONNX failed: {type(exc).__name__}: {exc}"
                 ) from None
-            ircache.write(
-                e,
-                lambda tmp: (tmp / "model.onnx").write_bytes(data),
-                {"convert_seconds": round(time.perf_counter() - t0, 2)},
-            )
+
+            def produce(tmp: Path) -> None:
+                (tmp / "model.onnx").write_bytes(data)
+
+            ircache.write(e, produce, {"convert_seconds": round(time.perf_counter() - t0, 2)})
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(e.path("model.onnx")), providers=["CPUExecutionProvider"])
