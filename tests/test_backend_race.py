@@ -164,3 +164,51 @@ def test_doctor_json_has_the_race_table():
         r["pick"]["precision"],
     )
     assert Path(r["cache"]).is_file()
+
+
+class _Fake:
+    def __init__(self, backend, noise=0.0, seed=0):
+        self.backend, self.noise, self.seed = backend, noise, seed
+
+    def embed(self, crops):
+        base = np.random.default_rng(0).normal(size=(len(crops), 128))
+        out = base + np.random.default_rng(self.seed).normal(scale=self.noise, size=base.shape)
+        return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_measure_gates_each_candidate_and_never_picks_a_failing_one(monkeypatch, tmp_path):
+    def broken():
+        raise RuntimeError("conversion failed\nwith details")
+
+    fakes = [
+        ("tensorflow", "fp32", lambda: _Fake("tensorflow")),
+        ("openvino", "fp32", lambda: _Fake("openvino", 1e-4, 1)),
+        ("openvino", "int8", lambda: _Fake("openvino", 0.5, 2)),  # disagrees
+        ("openvino", "bf16", broken),
+        ("onnxruntime", "fp32", "tf2onnx is absent"),
+    ]
+    monkeypatch.setattr(race, "candidates", lambda root, reference, probe: fakes)
+    rows = race.measure(tmp_path, lambda: None, lambda n: np.zeros((n, 1)), threshold=0.0)
+    by = {(r["backend"], r["precision"]): r for r in rows}
+    assert by[("openvino", "fp32")]["passed"] and by[("openvino", "fp32")]["faces_per_s"] > 0
+    assert not by[("openvino", "int8")]["passed"]
+    assert "fails the gate" in by[("openvino", "int8")]["reason"]
+    assert by[("openvino", "bf16")]["reason"] == "did not load: conversion failed"
+    assert by[("onnxruntime", "fp32")]["reason"] == "tf2onnx is absent"
+    assert by[("onnxruntime", "fp32")]["faces_per_s"] is None
+    pick, _ = race.decide(rows)
+    assert (pick["backend"], pick["precision"]) in {("tensorflow", "fp32"), ("openvino", "fp32")}
+
+
+def test_candidates_say_why_one_cannot_run(monkeypatch, tmp_path):
+    from facedash.models import onnx_facenet
+
+    monkeypatch.setattr(onnx_facenet, "converted", lambda root=None: False)
+    monkeypatch.setattr(onnx_facenet, "converter_available", lambda: False)
+    rows = {(b, p): x for b, p, x in race.candidates(tmp_path, lambda: None, lambda n: None)}
+    assert callable(rows[("tensorflow", "fp32")])
+    if onnx_facenet.version() is not None:
+        assert "tf2onnx is absent" in rows[("onnxruntime", "fp32")]
+    if backends.openvino_version() is not None:
+        assert callable(rows[("openvino", "bf16")])
+        assert "no int8 build" in rows[("openvino", "int8")]  # never quantised by the race
