@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -44,7 +45,9 @@ REPEATS = 5
 VERSION = 1  # of the table's layout
 
 
+@functools.cache
 def _version(*packages: str) -> str | None:
+    """The first of ``packages`` installed: its version (read once per process)."""
     for p in packages:
         try:
             return importlib.metadata.version(p)
