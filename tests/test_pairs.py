@@ -81,7 +81,9 @@ def test_xssab_flips_more_genuine_pairs_than_random_pixels_and_deletes_faster(fa
         np.dot(facenet.embed(crops[[genuine[0][0]]])[0], facenet.embed(crops[[genuine[0][1]]])[0])
     )
     assert maps.score == pytest.approx(same, abs=1e-3)  # S+ - S- is the pair's cosine
-    g = F.measure("gradcam", crops, genuine[:1], impostor, t, embed=facenet.embed, model=facenet.model)
+    g = F.measure(
+        "gradcam", crops, genuine[:1], impostor, t, embed=facenet.embed, model=facenet.model
+    )
     assert g.impostor_flip is None and len(g.pairs) == 1  # no dissimilar maps: no impostor pairs
 
 
