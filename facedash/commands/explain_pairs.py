@@ -83,7 +83,7 @@ def cmd_explain_pairs(args: argparse.Namespace) -> int:
     if not args.no_randomization and getattr(embedder, "model", None) is not None:
         from facedash.explain.faithfulness import randomized_copy
 
-        randomized = randomized_copy(embedder.model)
+        randomized = randomized_copy(embedder.model)  # type: ignore[attr-defined]
 
     def progress(method: str, done: int, total: int) -> None:
         if not args.json:

@@ -18,6 +18,7 @@ Patch-LFW protocol and the deletion/insertion literature do, at one threshold ``
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -378,6 +379,9 @@ def study(
         if method in WHITE_BOX and keras is None:
             skipped[method] = "needs the model's gradients (a Keras model); corrrise applies"
             continue
+        report: Callable[[int, int], None] | None = None
+        if progress is not None:
+            report = functools.partial(progress, method)
         figures = measure(
             method,
             crops,
@@ -389,7 +393,7 @@ def study(
             layer=layer,
             masks=masks,
             seed=seed,
-            progress=(lambda d, n, m=method: progress(m, d, n)) if progress else None,
+            progress=report,
         )
         if randomized is not None and keras is not None:
             figures.randomization = randomization_rho(

@@ -104,7 +104,7 @@ def _serve(
     from facedash.models import get_model
 
     try:
-        model = get_model(model_id).model
+        model = get_model(model_id).model  # type: ignore[attr-defined]  # the Keras model
         engine = LiveProcessor(
             Detector(LIVE_DETECTOR), model, people, LiveSettings(people.names[0], 0.0)
         )

@@ -439,8 +439,8 @@ def nonface_features(
         return {"features": extractor(crops, progress=report)[0]}
 
     what = getattr(extractor, "tag", "facenet-avgpool")  # FaceNet's keys stay as they were
-    tag = f"nonface-v{nonface.VERSION}:{extractor.dim}:"
-    tag = (tag if what == "facenet-avgpool" else f"{tag}{what}:").encode()
+    prefix = f"nonface-v{nonface.VERSION}:{extractor.dim}:"
+    tag = (prefix if what == "facenet-avgpool" else f"{prefix}{what}:").encode()
     key = hashlib.sha256(tag + crops.tobytes()).hexdigest()
     feats = cached("nonface", key[:24], compute)["features"]
     return (feats, made) if kinds else feats

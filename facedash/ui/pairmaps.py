@@ -97,10 +97,10 @@ def panel(result: Any, label: Any) -> None:
     allowed = methods_for(result.model_id)
     if st.session_state.get("pairmaps_method") not in allowed:
         st.session_state["pairmaps_method"] = allowed[0]
-    method = c4.selectbox(
+    method: str = c4.selectbox(
         _("Method"),
         allowed,
-        format_func=METHOD_NAMES.get,
+        format_func=lambda m: METHOD_NAMES[m],
         key="pairmaps_method",
         help=_("xSSAB needs the model's gradients; CorrRISE only its forward passes."),
     )
@@ -113,7 +113,7 @@ def panel(result: Any, label: Any) -> None:
         help=_("Runs the model on every masked copy: a few seconds to a minute."),
     ):
         return
-    _one_model(result, method, int(i), int(j), int(masks))
+    _one_model(result, str(method), int(i), int(j), int(masks))
     second = state.compare_model()
     if second in (NONE, result.model_id):
         return
@@ -207,7 +207,7 @@ def study_panel(result: Any) -> None:
         _("Methods"),
         offered,
         default=offered,
-        format_func=STUDY_METHODS.get,
+        format_func=lambda m: STUDY_METHODS[m],
         key="pairstudy_methods",
     )
     sample = c2.selectbox(_("Pairs of each kind"), STUDY_SAMPLES, index=1, key="pairstudy_sample")
