@@ -15,7 +15,12 @@ LABELS = {
     "tensorflow": "TensorFlow",
     "openvino": "OpenVINO",
 }
-NAMES = {"tensorflow": "TensorFlow", "openvino": "OpenVINO", "dlib": "dlib"}
+NAMES = {
+    "tensorflow": "TensorFlow",
+    "openvino": "OpenVINO",
+    "onnxruntime": "ONNX Runtime",
+    "dlib": "dlib",
+}
 
 
 def model_box_text(model_id: str, backend: str) -> tuple[str, str]:
