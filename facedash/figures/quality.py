@@ -105,7 +105,9 @@ def pauc_rows(
                 _("measure"): measure_name(name),
                 _("partial area"): round(area, 6),
                 _("vs random"): round(area / random_area, 3) if random_area > 0 else None,
-                _("faces it could not score"): unscored.get(name, 0) if name in measures else None,
+                _("faces it could not score"): (
+                    str(unscored.get(name, 0)) if name in measures else "—"  # the references
+                ),
             }
         )
     return rows

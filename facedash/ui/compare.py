@@ -69,7 +69,7 @@ def panel(
         key="verification_compare_fmr",
     )
     table = pd.DataFrame(C.operating_table([c.label for c in same], p.sweeps, fmr))
-    right.dataframe(
+    st.dataframe(  # full width: six columns do not fit beside the figure
         table.drop(columns=["score", "fmr"])
         .round(4)
         .rename(
@@ -87,7 +87,7 @@ def panel(
         hide_index=True,
         key="verification_compare_operating",
     )
-    right.caption(
+    st.caption(
         _(
             "Two models' scores are on different scales: compare them at the same FMR. The table "
             "gives the threshold each needs for it, and how many genuine pairs each then accepts."

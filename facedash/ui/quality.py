@@ -21,6 +21,7 @@ from facedash.ui import cache, keys
 
 KNOBS = ("blur", "jpeg", "darkness", "occlusion")
 DEFAULTS = {"blur": 0.5, "jpeg": 0.0, "darkness": 0.0, "occlusion": 0.0}
+SCORES = {"cosine": N_("cosine"), "euclidean": N_("Euclidean distance")}  # the caption's score
 FORM_NAMES = {
     "fixed": N_("fixed threshold (Schlett et al.)"),
     "rethreshold": N_("threshold re-chosen for a fixed FMR (CR-FIQA's code)"),
@@ -135,7 +136,7 @@ def _panel(record: dict[str, Any] | str, name: str) -> None:
             genuine=record["pairs"]["genuine"],
             impostor=record["pairs"]["impostor"],
             threshold=f"{record['threshold']:.4f}",
-            score=record["score"],
+            score=_(SCORES[record["score"]]) if record["score"] in SCORES else record["score"],
             fnmr=f"{record['start_fnmr']:.4f}",
             fmr=f"{record['start_fmr']:.4f}",
             form=_(form_name),

@@ -33,7 +33,7 @@ NONE = N_("(none)")
 THRESHOLD = "verification_threshold"
 FAIL_LIMIT = 24  # failing pairs shown per tab
 RATE_KEYS = ("far", "frr", "precision", "recall", "f1", "accuracy")
-NAMES = {"tar": "TAR", "far": "FAR (FMR)", "frr": "FRR (FNMR)"}  # both vocabularies
+NAMES = {"tar": "TAR", "far": N_("FAR (FMR)"), "frr": N_("FRR (FNMR)")}  # both vocabularies
 # The library's own words (score names, decision rules, pair sources), marked here for the
 # catalog and translated where shown; a header or word not in the catalog shows as it is.
 LIBRARY_TEXTS = (
