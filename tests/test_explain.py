@@ -64,11 +64,15 @@ def centroids(demo):
     return np.stack([demo.embeddings[people == p].mean(axis=0) for p in people])
 
 
-def test_aligned_crops_are_the_embedded_crops(crops, demo, facenet):
-    """Re-created crops give back the stored embeddings (the thumbnails are lossy, these are exact)."""
+def test_aligned_crops_are_the_embedded_crops(crops, demo, embedder):
+    """Re-created crops give back the stored embeddings (the thumbnails are lossy, these are exact).
+
+    On the backend that embedded the set (the default: the backend race's pick, bf16 on a CPU
+    where that is fastest), so exact crops give the stored vectors to rounding.
+    """
     assert crops.shape == (len(demo.rows), 160, 160, 3) and crops.dtype == np.uint8
     sample = np.arange(0, len(crops), 9)
-    np.testing.assert_allclose(facenet.embed(crops[sample]), demo.embeddings[sample], atol=1e-5)
+    np.testing.assert_allclose(embedder.embed(crops[sample]), demo.embeddings[sample], atol=1e-4)
 
 
 @pytest.mark.slow
@@ -330,7 +334,9 @@ def test_attention_page_switches_method_and_target(demo):
     assert last["target"] == "reference" and len(last["faces"]) == 2
     e = demo.embeddings[last["faces"]]
     expected = float(e[0] @ e[1] / np.linalg.norm(e[0]) / np.linalg.norm(e[1]))
-    np.testing.assert_allclose(last["scores"], [expected, expected], atol=1e-4)
+    # the maps' scores are TensorFlow fp32's, the set's embeddings the default backend's (bf16
+    # where the race picks it: cosine >= 0.9997 to fp32), so they agree to that backend's rounding
+    np.testing.assert_allclose(last["scores"], [expected, expected], atol=2e-3)
 
     at.selectbox(key="attention_second").select(last["faces"][0]).run()
     assert not at.exception
