@@ -211,7 +211,9 @@ def test_attention_explains_a_camera_photo(demo, demo_dataset):
     last = at.session_state["attention_last"]
     face0 = demo.embeddings[last["faces"][0]]
     mine = at.session_state[CAM.HELD]["attention"][1].embedding
-    np.testing.assert_allclose(last["scores"], [_cos(face0, mine)] * 2, atol=1e-3)
+    # TensorFlow fp32's scores against the set's default-backend vectors (bf16 where the backend
+    # race picks it: each vector within cosine 0.9997 of fp32's, a pair's score within ~0.01)
+    np.testing.assert_allclose(last["scores"], [_cos(face0, mine)] * 2, atol=1e-2)
     assert f"camera photo (nearest person: {item.person})" in _texts(at)
 
     # a frame without a face: said, and the set's faces are explained instead

@@ -335,8 +335,8 @@ def test_attention_page_switches_method_and_target(demo):
     e = demo.embeddings[last["faces"]]
     expected = float(e[0] @ e[1] / np.linalg.norm(e[0]) / np.linalg.norm(e[1]))
     # the maps' scores are TensorFlow fp32's, the set's embeddings the default backend's (bf16
-    # where the race picks it: cosine >= 0.9997 to fp32), so they agree to that backend's rounding
-    np.testing.assert_allclose(last["scores"], [expected, expected], atol=2e-3)
+    # where the race picks it: each vector within cosine 0.9997 of fp32's, a score within ~0.01)
+    np.testing.assert_allclose(last["scores"], [expected, expected], atol=1e-2)
 
     at.selectbox(key="attention_second").select(last["faces"][0]).run()
     assert not at.exception

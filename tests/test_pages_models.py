@@ -54,7 +54,7 @@ def test_every_page_runs_on_a_registered_onnx_model(page, onnx_model):
     assert not at.exception, [e.value for e in at.exception]
     if page == "pages/data.py":
         assert at.sidebar.selectbox(key="fd_model").value == onnx_model  # ?model= chose it
-        assert "onnxruntime" in _texts(at.sidebar)  # where it runs
+        assert "ONNX Runtime" in _texts(at.sidebar)  # where it runs
         assert at.query_params["model"] == [onnx_model] or at.query_params["model"] == onnx_model
     if page == "pages/attention.py":  # no gradients on ONNX Runtime: the page says why
         assert any("onnx" in i.value and "gradients" in i.value for i in at.info)
