@@ -11,6 +11,7 @@ when TensorFlow sees one.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,22 @@ def prewhiten(faces: np.ndarray) -> np.ndarray:
     std = x.std(axis=axes, keepdims=True)
     floor = np.float32(1.0 / np.sqrt(float(np.prod(x.shape[1:]))))
     return ((x - mean) / np.maximum(std, floor)).astype(np.float32, copy=False)
+
+
+def embed_prewhitened(
+    faces: np.ndarray, dim: int, run: Callable[[np.ndarray], np.ndarray], batch_size: int
+) -> np.ndarray:
+    """L2-normalised ``(N, dim)`` embeddings: ``run`` on prewhitened batches of ``batch_size`` faces.
+
+    The loop FaceNet's converted runtimes share (OpenVINO, ONNX Runtime); the caller holds
+    its runtime's lock.
+    """
+    out = np.empty((len(faces), dim), dtype=np.float32)
+    for start in range(0, len(faces), batch_size):
+        batch = prewhiten(faces[start : start + batch_size])
+        out[start : start + len(batch)] = run(batch)
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return out
 
 
 def build(size: int = 160, dim: int = 128) -> Any:

@@ -23,7 +23,7 @@ from facedash import assets
 from facedash.errors import FacedashError
 from facedash.models import ircache
 from facedash.models.cards import MODELS, ModelSpec
-from facedash.models.facenet import prewhiten
+from facedash.models.facenet import embed_prewhitened
 
 BATCH = 32
 CONVERT_HINT = "pip install -r requirements-convert.txt"
@@ -80,13 +80,13 @@ class OnnxEmbedder:
     def embed(self, faces: np.ndarray, batch_size: int = BATCH) -> np.ndarray:
         """L2-normalised embeddings ``(N, 128)`` of aligned uint8 faces ``(N, 160, 160, 3)``."""
         faces = self.spec.batch(faces)
-        out = np.empty((len(faces), self.spec.dim), dtype=np.float32)
         with self._lock:
-            for start in range(0, len(faces), batch_size):
-                batch = prewhiten(faces[start : start + batch_size]).astype(np.float32)
-                out[start : start + len(batch)] = self._session.run(None, {self._input: batch})[0]
-        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out
+            return embed_prewhitened(
+                faces,
+                self.spec.dim,
+                lambda batch: self._session.run(None, {self._input: batch})[0],
+                batch_size,
+            )
 
 
 def _convert(reference: Any) -> bytes:

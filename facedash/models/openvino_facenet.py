@@ -30,7 +30,7 @@ from facedash.errors import AssetMissing, FacedashError
 from facedash.models import ircache
 from facedash.models.backends import ProbeSource
 from facedash.models.cards import MODELS, ModelSpec
-from facedash.models.facenet import prewhiten
+from facedash.models.facenet import embed_prewhitened, prewhiten
 
 ReferenceSource = Callable[[], Any]
 """The fp32 reference embedder (with its Keras ``model``), loaded when first called."""
@@ -149,14 +149,13 @@ class OpenVINOEmbedder:
     def embed(self, faces: np.ndarray, batch_size: int = BATCH) -> np.ndarray:
         """L2-normalised embeddings ``(N, 128)`` of aligned uint8 faces ``(N, 160, 160, 3)``."""
         faces = self.spec.batch(faces)
-        out = np.empty((len(faces), self.spec.dim), dtype=np.float32)
         with self._lock:
-            for start in range(0, len(faces), batch_size):
-                batch = prewhiten(faces[start : start + batch_size])
-                result = self._request.infer({0: batch})
-                out[start : start + len(batch)] = next(iter(result.values()))
-        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out
+            return embed_prewhitened(
+                faces,
+                self.spec.dim,
+                lambda batch: next(iter(self._request.infer({0: batch}).values())),
+                batch_size,
+            )
 
 
 def _compile(e: ircache.Entry, precision: str) -> tuple[OpenVINOEmbedder, dict[str, np.ndarray]]:
