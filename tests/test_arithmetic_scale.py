@@ -133,6 +133,10 @@ def test_a_set_larger_than_the_sample_gets_conditions_for_a_per_person_sample(
     assert got["queries"] == 5 * len(CONDITIONS)  # every person x condition group is there
     assert main(["arithmetic", str(big_set)]) == 0
     assert "a seeded sample of 120 of the set's 300 faces" in capsys.readouterr().out
+    # --view-sample asks for another size: still every person x condition group
+    assert main(["arithmetic", str(big_set), "--view-sample", "60", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert (got["view_faces"], got["vectors"], got["queries"]) == (60, 60 * 5, 25)
 
     at = arithmetic_page(big_set)
     assert any("a seeded sample of 120 of the set's 300 faces" in i.value for i in at.info)

@@ -20,7 +20,13 @@ def cmd_arithmetic(args: argparse.Namespace) -> int:
     store = Store(args.store) if args.store else Store()
     update, close = progress_bar(not args.json)
     try:
-        view = attribute_view(result, args.attribute_pattern, store=store, progress=update)
+        view = attribute_view(
+            result,
+            args.attribute_pattern,
+            store=store,
+            progress=update,
+            sample=args.view_sample,
+        )
     finally:
         close()
     report = search.evaluate_arithmetic(
@@ -155,13 +161,14 @@ def _k(value: str) -> int:
 def _sample(value: str) -> int:
     n = int(value)
     if n < 0:
-        raise argparse.ArgumentTypeError("the sample size must be 0 (every query) or more")
+        raise argparse.ArgumentTypeError("the sample size must be 0 (every one) or more")
     return n
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``arithmetic`` and ``search`` to the ``facedash`` command."""
     from facedash.search import ANALOGY_SAMPLE, DEFAULT_FEATURE, FEATURES, INDEX_KINDS, METHODS
+    from facedash.search.conditions import SAMPLE_FACES
 
     p = sub.add_parser(
         "arithmetic", help="person + attribute vector arithmetic: top-1 / top-5 over every pair"
@@ -184,6 +191,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help=f"score at most N image - A + B queries, a seeded sample (default {ANALOGY_SAMPLE}; "
         "0: every query)",
+    )
+    p.add_argument(
+        "--view-sample",
+        type=_sample,
+        default=None,
+        metavar="N",
+        help=f"make the synthetic conditions for at most N faces, a seeded sample in proportion "
+        f"to each person's (default {SAMPLE_FACES}; 0: every face)",
     )
     p.add_argument(
         "--train-head",

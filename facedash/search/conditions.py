@@ -15,7 +15,7 @@ carries over to attributes never seen.
 Cost is linear in the number of faces and memory bounded: the crops are
 transformed and embedded ``chunk`` faces at a time, for at most ``SAMPLE_FACES``
 faces of a set (a seeded sample in proportion to each person's faces, every
-person kept: group vectors are means, and 2,000 faces x 5 conditions give each
+person kept: group vectors are means, and 600 faces x 5 conditions give each
 group hundreds of faces, where 100,000 faces would cost 500,000 embeddings). The transformed crops'
 embeddings are kept in the SQLite store under the SHA-256 of the transformed
 crop's pixels, so a killed run keeps what it finished; and the whole view (its
@@ -65,7 +65,10 @@ NOISE_STD = 20.0
 SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]], np.float32)
 VIEW_VERSION = "1"  # part of every view-cache key: bump when a transform changes
 CHUNK = 256  # source faces transformed and embedded at a time
-SAMPLE_FACES = 2_000  # faces of a set that get the conditions (a seeded, per-person sample)
+# Faces of a set that get the conditions (a seeded, per-person sample): 600 faces x 5 conditions
+# embed in about 11 s on a 2-core CPU, so a first visit stays under 15 s; the condition vectors of
+# a 1,944-face set's 600-face samples keep cosine >= 0.99 to the whole set's (docs/arithmetic.md).
+SAMPLE_FACES = 600
 
 
 def _noise(image: np.ndarray) -> np.ndarray:
@@ -359,20 +362,26 @@ def attribute_view(
     store: Store | None = None,
     get_model: Callable[[], Embedder] | None = None,
     progress: Progress | None = None,
+    sample: int | None = None,
 ) -> AttributeView:
     """The faces of ``result`` labelled by the attribute ``pattern``.
 
     ``"jaffe"`` reads the expression parsed from JAFFE file names, ``"conditions"``
     makes the synthetic photographic conditions, any other value names an
     attribute column (a manifest column). ``None`` picks ``jaffe`` when the set has
-    expressions, else ``conditions``. Faces without a value are left out.
+    expressions, else ``conditions``. Faces without a value are left out. ``sample``: the
+    conditions view's faces at most (``None``: ``SAMPLE_FACES``; 0: every face).
     """
     have = result.attribute_names
     if pattern is None:
         pattern = "jaffe" if "expression" in have else CONDITIONS_PATTERN
     if pattern == CONDITIONS_PATTERN:
         made = condition_set(
-            result, store=store, get_model=get_model, sample=SAMPLE_FACES, progress=progress
+            result,
+            store=store,
+            get_model=get_model,
+            sample=SAMPLE_FACES if sample is None else (sample or None),
+            progress=progress,
         )
         values = np.array([r.attributes["condition"] for r in made.rows], dtype=object)
         sources = np.array([r.attributes["source"] for r in made.rows], dtype=object)
