@@ -22,17 +22,28 @@ PREVIEW_SIDE = 256
 THUMB_QUALITY = 90
 
 
+def preview_of(image: np.ndarray) -> bytes:
+    """The stored preview of a photo: JPEG, its longer side at most ``PREVIEW_SIDE``."""
+    return encode_jpeg(limit_side(image, PREVIEW_SIDE)[0])
+
+
 def detections_of(
-    detector: Detector, images: Sequence[np.ndarray], hashes: Sequence[str]
+    detector: Detector,
+    images: Sequence[np.ndarray],
+    hashes: Sequence[str],
+    previews: Sequence[bytes | None] | None = None,
 ) -> list[Detection]:
-    """Detect the faces of ``images`` (one batched call): a ``Detection`` per photo."""
+    """Detect the faces of ``images`` (one batched call): a ``Detection`` per photo.
+
+    ``previews``: each photo's ``preview_of`` if already made (the pipeline makes
+    them while decoding), else None to make it here.
+    """
     found = detector.detect(list(images))
+    made = previews if previews is not None else [None] * len(images)
     out = []
-    for img, image_hash, faces in zip(images, hashes, found, strict=True):
-        preview, _ = limit_side(img, PREVIEW_SIDE)
-        out.append(
-            Detection(image_hash, img.shape[1], img.shape[0], tuple(faces), encode_jpeg(preview))
-        )
+    for img, image_hash, faces, preview in zip(images, hashes, found, made, strict=True):
+        jpeg = preview if preview is not None else preview_of(img)
+        out.append(Detection(image_hash, img.shape[1], img.shape[0], tuple(faces), jpeg))
     return out
 
 

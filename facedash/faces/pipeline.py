@@ -1,13 +1,19 @@
-"""Files -> faces -> embeddings: batched, resumable, with progress.
+"""Files -> faces -> embeddings: batched, resumable, pipelined, with progress.
 
 ``embed_dataset`` walks a ``Dataset`` in chunks of photos. For each chunk it
 reads and hashes the files, looks up what the store already has, decodes only
 the photos with missing work, detects faces in one batched call, aligns the
 selected faces, embeds them in one batched call, and commits the chunk to the
-store before moving on. A run killed half-way therefore keeps every finished
-chunk, and a rerun computes only what is missing. The detector and the model
-are asked for only when there is work for them: a fully stored set never
-imports TensorFlow.
+store. A run killed half-way therefore keeps every finished chunk, and a rerun
+computes only what is missing. The detector and the model are asked for only
+when there is work for them: a fully stored set never imports TensorFlow.
+
+The stages of neighbouring chunks overlap (``facedash.faces.lanes``): while the
+detector works on one chunk, the embedder works on the one before and a thread
+pool decodes the one after (and makes its previews). Which photos each batch
+holds is decided between steps, on the calling thread, exactly as a plain loop
+would, so the rows, their order and their embeddings are the plain loop's
+(``pipelined=False`` runs the same steps on the calling thread alone).
 
 Every file that cannot be used (unreadable, not an image, no face) ends in
 ``failures`` with its reason; the rest of the batch goes on. Files are read
@@ -20,9 +26,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,7 +34,13 @@ from facedash.data.datasets import Dataset, Failure
 from facedash.data.images import decode
 from facedash.data.store import Store
 from facedash.errors import ImageError
-from facedash.faces.batch import PREVIEW_SIDE, THUMB_QUALITY, detections_of, embed_faces
+from facedash.faces.batch import (
+    PREVIEW_SIDE,
+    THUMB_QUALITY,
+    detections_of,
+    embed_faces,
+    preview_of,
+)
 from facedash.faces.detect import (
     AlignSettings,
     Detector,
@@ -39,6 +49,8 @@ from facedash.faces.detect import (
     align_key_for,
     select,
 )
+from facedash.faces.embedding_set import EmbeddingSet, FaceRow
+from facedash.faces.lanes import Lanes, first_error
 from facedash.faces.probe import demo_probe
 from facedash.faces.reading import SetReader
 from facedash.models.backends import Choice, store_key
@@ -46,141 +58,7 @@ from facedash.models.registry import Embedder, get_embedder, plan, spec
 
 Progress = Callable[[int, int, str], None]
 __all__ = ["PREVIEW_SIDE", "THUMB_QUALITY", "EmbeddingSet", "FaceRow", "embed_dataset"]
-
-
-@dataclass
-class FaceRow:
-    """One embedded face and where it came from."""
-
-    name: str
-    person: str
-    attributes: dict[str, str]
-    image_hash: str
-    face_index: int
-    faces_in_image: int
-    box: tuple[float, float, float, float]
-    landmarks: np.ndarray = field(repr=False)
-    confidence: float
-    width: int
-    height: int
-
-
-@dataclass
-class EmbeddingSet:
-    """The embedded faces of a set, in the set's order, with what went wrong."""
-
-    dataset: str
-    model_id: str
-    det_key: str
-    align_key: str
-    rows: list[FaceRow]
-    embeddings: np.ndarray
-    thumbs: list[bytes | None]
-    previews: dict[str, bytes | None]
-    failures: list[Failure]
-    images: int
-    computed: int
-    cached: int
-    seconds: float
-    no_face: list[tuple[str, str]] = field(default_factory=list)  # (file name, image hash)
-    # Where the embeddings were (or would now be) computed; ``model_key`` is their store key
-    # (``facenet`` for fp32, ``facenet@bf16`` ...): one set never mixes precisions.
-    backend: str = "tensorflow"
-    precision: str = "fp32"
-    model_key: str = ""
-    note: str = ""  # a backend that was asked for and refused, and why (and ``changes``)
-    root: str = ""  # the set's absolute folder (names are relative to it); "" when none on disk
-    changes: str = ""  # how the folder changed while it was read ("" when it did not)
-
-    @property
-    def people(self) -> np.ndarray:
-        """Person label of each face."""
-        return np.array([r.person for r in self.rows], dtype=object)
-
-    @property
-    def names(self) -> np.ndarray:
-        """File name of each face."""
-        return np.array([r.name for r in self.rows], dtype=object)
-
-    @property
-    def attribute_names(self) -> list[str]:
-        """Attribute columns present on any face."""
-        return sorted({k for r in self.rows for k in r.attributes})
-
-    def summary(self) -> dict[str, Any]:
-        """The ``facedash embed --json`` record."""
-        return {
-            "images": self.images,
-            "faces": len(self.rows),
-            "identities": len(set(self.people.tolist())),
-            "computed": self.computed,
-            "cached": self.cached,
-            "failed": [f.as_dict() for f in self.failures],
-            "model": self.model_id,
-            "dim": int(self.embeddings.shape[1]) if self.embeddings.ndim == 2 else 0,
-            "seconds": round(self.seconds, 3),
-            "backend": self.backend,
-            "precision": self.precision,
-        }
-
-    def frame(self) -> Any:
-        """Metadata as a pandas DataFrame, one row per face (no embedding columns).
-
-        ``path`` is relative to ``root``, the set's absolute folder ("" for uploads and
-        zips); an attribute named ``root`` becomes ``attr_root``.
-        """
-        import pandas as pd
-
-        base = pd.DataFrame(
-            {
-                "path": self.names,
-                "root": [self.root] * len(self.rows),
-                "person": self.people,
-                "face_index": [r.face_index for r in self.rows],
-                "faces_in_image": [r.faces_in_image for r in self.rows],
-                "confidence": [r.confidence for r in self.rows],
-            }
-        )
-        for attr in self.attribute_names:
-            base[attr if attr != "root" else "attr_root"] = [
-                r.attributes.get(attr, "") for r in self.rows
-            ]
-        return base
-
-    def save(self, out: Path | str) -> Path:
-        """Write one row per face (path, root, person, attributes, embedding) as .npz, .csv or .parquet.
-
-        ``path`` stays relative and ``root`` says to what: a 0-d string array in
-        ``.npz``, a column in ``.csv`` and ``.parquet`` (and Parquet's file-level
-        metadata ``facedash.root``).
-        """
-        from facedash.data import exports
-
-        out = Path(out)
-        suffix = out.suffix.lower()
-        attrs = {
-            a: np.array([r.attributes.get(a, "") for r in self.rows], dtype=str)
-            for a in self.attribute_names
-        }
-        if suffix == ".npz":
-            reserved = {"path", "root", "person", "embedding"}
-            extra = {(a if a not in reserved else f"attr_{a}"): v for a, v in attrs.items()}
-            np.savez(
-                out,
-                path=self.names.astype(str),
-                root=np.array(self.root, dtype=str),
-                person=self.people.astype(str),
-                embedding=self.embeddings,
-                **extra,  # type: ignore[arg-type]
-            )
-            return out
-        if suffix == ".csv":
-            out.write_bytes(exports.csv_bytes(self.embeddings, self.frame()))
-            return out
-        if suffix == ".parquet":
-            out.write_bytes(exports.parquet_bytes(self.embeddings, self.frame(), root=self.root))
-            return out
-        raise ValueError(f"unsupported output format {suffix!r}; use .npz, .csv or .parquet")
+CHUNK = 32  # photos per chunk: see docs/scale.md for how it was measured
 
 
 def _default_detector(settings: DetectorSettings) -> Callable[[], Detector]:
@@ -204,9 +82,10 @@ def embed_dataset(
     get_detector: Callable[[], Detector] | None = None,
     get_model: Callable[[], Embedder] | None = None,
     progress: Progress | None = None,
-    chunk: int = 32,
+    chunk: int = CHUNK,
     backend: str | None = None,
     precision: str | None = None,
+    pipelined: bool = True,
 ) -> EmbeddingSet:
     """Detect, align and embed every photo of ``dataset``, reusing the store.
 
@@ -216,6 +95,9 @@ def embed_dataset(
     environment, else ``auto``; with ``get_model`` given: the TensorFlow reference).
     The store is read under that precision's key only; a model that loads at
     another precision (a refused backend) makes the set be read under its key.
+    ``progress(done, total, message)`` is called on the calling thread (``done``:
+    photos of the chunks finished). ``pipelined=False``: the same steps on the
+    calling thread alone (the same results, slower).
     """
     if backend is None and precision is None and get_model is not None:
         backend = "tensorflow"
@@ -235,6 +117,7 @@ def embed_dataset(
         get_detector=get_detector,
         progress=progress,
         chunk=chunk,
+        pipelined=pipelined,
         t0=time.perf_counter(),
     )
     try:
@@ -255,6 +138,7 @@ def _embed_dataset(
     get_model: Callable[[], Embedder],
     progress: Progress | None,
     chunk: int,
+    pipelined: bool,
     choice: Choice,
     t0: float,
 ) -> EmbeddingSet:
@@ -278,17 +162,19 @@ def _embed_dataset(
     computed = cached = 0
     total = len(dataset.items)
     report = progress or (lambda done, total, msg: None)
+    chunks = [range(s, min(s + chunk, total)) for s in range(0, total, chunk)]
+    decoded: dict[int, dict[int, tuple[np.ndarray, bytes | None]]] = {}  # chunk -> photos
+    finished = 0  # photos of the chunks done
 
-    for start in range(0, total, chunk):
-        idx = list(range(start, min(start + chunk, total)))
-        data = reader.read(idx, failures, failed_items)  # item index -> bytes, if work is left
-        readable = list(data)
-
+    def to_decode(c: int) -> list[tuple[int, bytes, bool]]:
+        """Read chunk ``c``: (item, bytes, make its preview) of the photos to decode."""
+        data = reader.read(list(chunks[c]), failures, failed_items)  # only photos with work left
         # 1. Which photos need decoding: no detection yet, or a selected face not embedded.
-        want: dict[int, list[int]] = {}
-        for i in readable:
-            if hashes[i] in detections:
-                want[i] = select(detections[hashes[i]].faces, al.policy)
+        want = {
+            i: select(detections[hashes[i]].faces, al.policy)
+            for i in data
+            if hashes[i] in detections
+        }
         stored.update(
             store.get_embeddings(
                 [(hashes[i], f) for i, faces in want.items() for f in faces],
@@ -297,57 +183,93 @@ def _embed_dataset(
                 model_id=key,
             )
         )
-        needs_decode = [
-            i
-            for i in readable
-            if (
-                hashes[i] not in detections
-                or any((hashes[i], f) not in stored for f in want.get(i, []))
-            )
+        return [
+            (i, data[i], hashes[i] not in detections)
+            for i in data
+            if i not in want or any((hashes[i], f) not in stored for f in want[i])
         ]
-        images: dict[int, np.ndarray] = {}
-        for i in needs_decode:
+
+    # Step s decodes chunk s + 1 (a thread pool), detects chunk s and embeds chunk s - 1
+    # (a thread each); what each batch holds is decided here, between steps.
+    with Lanes(inline=not pipelined) as lanes:
+        for step in range(-1, len(chunks) + 1):
+            ahead, now, behind = step + 1, step, step - 1
+            jobs: list[tuple[str, int, int]] = []
+            to_detect: list[int] = []
+            error: BaseException | None = None
             try:
-                images[i] = decode(data[i])
-            except ImageError as exc:
-                failures.append(Failure(dataset.items[i].name, str(exc)))
-                failed_items.add(i)
+                if ahead < len(chunks):
+                    lanes.map("decode", _decode, to_decode(ahead))
 
-        # 2. Detect, in one batched call, the photos not yet detected.
-        to_detect = [i for i in images if hashes[i] not in detections]
-        if to_detect:
-            report(start, total, f"Finding faces in {len(to_detect)} photos")
-            if detector is None:
-                detector = detector_factory()
-            new = detections_of(
-                detector, [images[i] for i in to_detect], [hashes[i] for i in to_detect]
-            )
-            store.put_detections(new, det_key)
-            detections.update({d.image_hash: d for d in new})
-            for i in to_detect:
-                want[i] = select(detections[hashes[i]].faces, al.policy)
+                # 2. Detect, in one batched call, the photos not yet detected.
+                if 0 <= now < len(chunks):
+                    images = decoded[now]
+                    to_detect = [i for i in images if hashes[i] not in detections]
+                if to_detect:
+                    report(finished, total, f"Finding faces in {len(to_detect)} photos")
+                    if detector is None:
+                        detector = detector_factory()
+                    lanes.run(
+                        "detect",
+                        functools.partial(
+                            detections_of,
+                            detector,
+                            [images[i][0] for i in to_detect],
+                            [hashes[i] for i in to_detect],
+                            [images[i][1] for i in to_detect],
+                        ),
+                    )
 
-        # 3. Align and embed, in one batched call, the selected faces not yet embedded.
-        pending: dict[tuple[str, int], int] = {}
-        for i in images:
-            for f in want.get(i, []):
-                if (hashes[i], f) not in stored:
-                    pending.setdefault((hashes[i], f), i)
-        jobs = [(h, f, i) for (h, f), i in pending.items()]
-        if jobs:
-            report(start, total, f"Embedding {len(jobs)} faces")
-            if model is None:
-                model = get_model()
-                if store_key(model_spec.store_id, model.precision) != key:
-                    raise _Replan(model)
-            done = embed_faces(
-                model, model_id, al, [(images[i], detections[h].faces[f]) for h, f, i in jobs]
-            )
-            rows = [(h, f, v, t) for (h, f, _), (v, t) in zip(jobs, done, strict=True)]
-            store.put_embeddings(rows, det_key=det_key, align_key=align_key, model_id=key)
-            for h, f, v, t in rows:
-                stored[(h, f)] = _Fresh(v, t)
-        report(min(start + chunk, total), total, "Stored")
+                # 3. Align and embed, in one batched call, the selected faces not yet embedded.
+                if behind >= 0:
+                    images = decoded[behind]
+                    pending: dict[tuple[str, int], int] = {}
+                    for i in images:
+                        found = detections.get(hashes[i])
+                        for f in select(found.faces, al.policy) if found else []:
+                            if (hashes[i], f) not in stored:
+                                pending.setdefault((hashes[i], f), i)
+                    jobs = [(h, f, i) for (h, f), i in pending.items()]
+                if jobs:
+                    report(finished, total, f"Embedding {len(jobs)} faces")
+                    if model is None:
+                        model = get_model()
+                        if store_key(model_spec.store_id, model.precision) != key:
+                            raise _Replan(model)
+                    faces = [(images[i][0], detections[h].faces[f]) for h, f, i in jobs]
+                    lanes.run("embed", functools.partial(embed_faces, model, model_id, al, faces))
+            except BaseException as exc:  # noqa: BLE001 - raised below, once the lanes are done
+                error = exc
+
+            # The step's barrier: commit what every lane finished, then raise what failed.
+            done = lanes.wait()
+            photos = decoded.setdefault(ahead, {}) if ahead < len(chunks) else {}
+            for outcome in done.get("decode", []):
+                if isinstance(outcome, BaseException):
+                    continue
+                i, image, preview, reason = outcome
+                if image is not None:
+                    photos[i] = (image, preview)
+                else:
+                    failures.append(Failure(dataset.items[i].name, str(reason)))
+                    failed_items.add(i)
+            new = done.get("detect")
+            if isinstance(new, list):
+                store.put_detections(new, det_key)
+                detections.update({d.image_hash: d for d in new})
+            vectors = done.get("embed")
+            if isinstance(vectors, list):
+                rows = [(h, f, v, t) for (h, f, _), (v, t) in zip(jobs, vectors, strict=True)]
+                store.put_embeddings(rows, det_key=det_key, align_key=align_key, model_id=key)
+                for h, f, v, t in rows:
+                    stored[(h, f)] = _Fresh(v, t)
+            error = error or first_error([new, vectors, *done.get("decode", [])])
+            if error is not None:
+                raise error
+            if behind >= 0:
+                decoded.pop(behind)
+                finished = chunks[behind].stop
+                report(finished, total, "Stored")
 
     # 4. Assemble the result in the set's order.
     out_rows: list[FaceRow] = []
@@ -421,6 +343,18 @@ def _embed_dataset(
         root=str(dataset.root) if dataset.root is not None else "",
         changes=changes,
     )
+
+
+def _decode(
+    job: tuple[int, bytes, bool],
+) -> tuple[int, np.ndarray | None, bytes | None, str | None]:
+    """(item, photo, its preview if asked for, None), or (item, None, None, why it cannot be used)."""
+    i, data, make_preview = job
+    try:
+        image = decode(data)
+    except ImageError as exc:
+        return i, None, None, str(exc)
+    return i, image, preview_of(image) if make_preview else None, None
 
 
 @dataclass(frozen=True)
