@@ -9,7 +9,7 @@ embedded on a cluster is the face the local pipeline would have embedded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -48,10 +48,17 @@ def detections_of(
 
 
 def embed_faces(
-    model: Embedder, model_id: str, al: AlignSettings, faces: Sequence[tuple[np.ndarray, Face]]
+    model: Embedder,
+    model_id: str,
+    al: AlignSettings,
+    faces: Sequence[tuple[np.ndarray, Face]],
+    embed: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> list[tuple[np.ndarray, bytes]]:
-    """Align ``(photo, face)`` pairs and embed them in one batched call: (vector, thumbnail) each."""
+    """Align ``(photo, face)`` pairs and embed them in one batched call: (vector, thumbnail) each.
+
+    ``embed``: what embeds the aligned crops (default ``model.embed``).
+    """
     model_spec = spec(model_id)
     crops = np.stack([crop_for(model_spec, model, image, face, al) for image, face in faces])
-    vectors = model.embed(crops)
+    vectors = (embed or model.embed)(crops)
     return [(v, encode_jpeg(c, THUMB_QUALITY)) for v, c in zip(vectors, crops, strict=True)]

@@ -57,6 +57,9 @@ from facedash.models.backends import Choice, store_key
 from facedash.models.registry import Embedder, get_embedder, plan, spec
 
 Progress = Callable[[int, int, str], None]
+EmbedHook = Callable[[Embedder, list[tuple[str, int]], np.ndarray], np.ndarray]
+"""``(model, face keys (image hash, face index), aligned crops) -> embeddings``: embeds in
+place of ``model.embed`` and may keep what else the same pass gives (``facedash embed``: σ²)."""
 __all__ = ["PREVIEW_SIDE", "THUMB_QUALITY", "EmbeddingSet", "FaceRow", "embed_dataset"]
 CHUNK = 32  # photos per chunk: see docs/scale.md for how it was measured
 
@@ -86,6 +89,7 @@ def embed_dataset(
     backend: str | None = None,
     precision: str | None = None,
     pipelined: bool = True,
+    embed_hook: EmbedHook | None = None,
 ) -> EmbeddingSet:
     """Detect, align and embed every photo of ``dataset``, reusing the store.
 
@@ -97,7 +101,8 @@ def embed_dataset(
     another precision (a refused backend) makes the set be read under its key.
     ``progress(done, total, message)`` is called on the calling thread (``done``:
     photos of the chunks finished). ``pipelined=False``: the same steps on the
-    calling thread alone (the same results, slower).
+    calling thread alone (the same results, slower). ``embed_hook`` embeds each batch of
+    new faces instead of ``model.embed`` (on the embedding thread).
     """
     if backend is None and precision is None and get_model is not None:
         backend = "tensorflow"
@@ -118,6 +123,7 @@ def embed_dataset(
         progress=progress,
         chunk=chunk,
         pipelined=pipelined,
+        embed_hook=embed_hook,
         t0=time.perf_counter(),
     )
     try:
@@ -139,6 +145,7 @@ def _embed_dataset(
     progress: Progress | None,
     chunk: int,
     pipelined: bool,
+    embed_hook: EmbedHook | None,
     choice: Choice,
     t0: float,
 ) -> EmbeddingSet:
@@ -237,7 +244,12 @@ def _embed_dataset(
                         if store_key(model_spec.store_id, model.precision) != key:
                             raise _Replan(model)
                     faces = [(images[i][0], detections[h].faces[f]) for h, f, i in jobs]
-                    lanes.run("embed", functools.partial(embed_faces, model, model_id, al, faces))
+                    hook = embed_hook and functools.partial(
+                        embed_hook, model, [j[:2] for j in jobs]
+                    )
+                    lanes.run(
+                        "embed", functools.partial(embed_faces, model, model_id, al, faces, hook)
+                    )
             except BaseException as exc:  # noqa: BLE001 - raised below, once the lanes are done
                 error = exc
 
