@@ -54,9 +54,10 @@ setup: $(STAMP) $(if $(filter 1,$(RAY)),$(RAY_STAMP))
 assets: setup
 	$(BIN)/facedash assets fetch
 
-# Start the dashboard on the bundled demo set.
+# Start the dashboard on the bundled demo set (`facedash serve`: the models warm up before a
+# browser connects; FACEDASH_WARM=0 skips that).
 app: assets
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	$(BIN)/facedash serve --port $(PORT)
 
 # Serve it to a class on this network: a link with an access token, and its QR code.
 classroom: assets

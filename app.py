@@ -6,7 +6,11 @@ Lists the pages with ``st.navigation``, draws the shared sidebar, runs the page.
 import streamlit as st
 
 from facedash.i18n import _
-from facedash.ui import classroom, lang
+from facedash.ui import classroom, lang, server
+
+# Streamlit resets Keras after every run, which drops every traced TensorFlow function
+# (3 s each to rebuild); the models here are shared by every session and built once.
+server.keep_keras_session()
 
 st.set_page_config(page_title="facedash", page_icon=":material/face:", layout="wide")
 # The language first: every text of this run (page titles included) is drawn in it.
@@ -34,3 +38,4 @@ state.restore_wanted_page()
 state.sidebar()
 state.shell_started()
 page.run()
+state.run_finished()

@@ -170,7 +170,8 @@ def _args(*argv: str) -> argparse.Namespace:
 def test_serve_without_lan_is_make_app():
     port = _free_port()
     plan = serve.plan(_args("--port", str(port)), {classroom.TOKEN_ENV: "left-over", "HOME": "/h"})
-    assert plan.argv == [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py")] + [
+    # Streamlit's command line, run by server.py beside app.py (the model warm-up starts first)
+    assert plan.argv == [sys.executable, str(ROOT / "server.py"), "run", str(ROOT / "app.py")] + [
         "--server.port",
         str(port),
     ]

@@ -1,6 +1,9 @@
 """``facedash serve``: start the dashboard, on this computer or (``--lan``) for a class behind a token.
 
 Without ``--lan`` it is exactly ``make app``: Streamlit on 127.0.0.1, no token.
+Either way the server process first starts the model warm-up (``server.py`` beside
+``app.py``, ``facedash.explain.warm``): the first pages' models are loaded and traced before a
+browser connects (``FACEDASH_WARM=0`` turns it off).
 With ``--lan`` it binds every interface, requires the access token (given or
 made with ``secrets``), and prints the students' link and its QR code. The
 command then becomes the Streamlit server (``exec``): Ctrl+C stops it.
@@ -103,7 +106,7 @@ def find_app() -> Path:
     """The repository's ``app.py`` beside the ``facedash`` package, or a one-line reason why not."""
     root = Path(__file__).resolve().parents[2]
     app = root / "app.py"
-    if not (app.is_file() and (root / "pages").is_dir()):
+    if not (app.is_file() and (root / "pages").is_dir() and (root / "server.py").is_file()):
         raise FacedashError(
             f"no app.py beside the facedash package ({root}): `facedash serve` runs from a "
             "clone of the repository installed with `pip install -e .`"
@@ -139,7 +142,10 @@ def plan(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Pla
         )
     https, tls_names = _check_tls_options(args)
     app = find_app()
-    argv = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port)]
+    # Streamlit's own command line, run by server.py beside app.py: it starts the model
+    # warm-up (facedash.explain.warm; FACEDASH_WARM=0: none) in the server's process first.
+    server = app.with_name("server.py")
+    argv = [sys.executable, str(server), "run", str(app), "--server.port", str(args.port)]
     if not args.lan:
         _check_port_free("127.0.0.1", args.port)
         if not https:

@@ -263,9 +263,13 @@ def loaded(
     backend: str | None = None,
     precision: str | None = None,
 ) -> dict[str, Any] | None:
-    """``describe()`` of the embedder this process loaded for that choice, or None (loads nothing)."""
-    with _cache_lock:
-        return _loaded.get((model_id, str(root), plan(model_id, backend, precision, root)))
+    """``describe()`` of the embedder this process loaded for that choice, or None (loads nothing).
+
+    Never waits for a load in progress (which holds the cache's lock): the sidebar asks
+    while the server's warm-up loads the model.
+    """
+    key = (model_id, str(root), plan(model_id, backend, precision, root))
+    return _loaded.get(key)  # one dict read: atomic, no lock needed
 
 
 _embedders: dict[tuple[str, str, Choice], Embedder] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from facedash.errors import FacedashError
+from facedash.explain import warm
 from facedash.i18n import N_, _
 from facedash.models import backends
 from facedash.models.registry import loaded, plan
@@ -56,8 +57,37 @@ def model_box_text(model_id: str, backend: str) -> tuple[str, str]:
     return caption, say(status["note"])
 
 
+WARMING = N_(
+    "Warming up: the server is loading the models in the background (once per server); a "
+    "page that needs them waits for it ..."
+)
+
+
+_LINE = "_fd_warming_line"
+
+
+def warming_done() -> None:
+    """At the end of a run (``app.py``): remove the warming line when the warm-up has finished."""
+    line = st.session_state.get(_LINE)
+    if line is not None and not warm.status().warming:
+        line.empty()
+        del st.session_state[_LINE]
+
+
+def warming_text() -> str:
+    """The sidebar's line while the server's warm-up runs (``facedash.explain.warm``), else ""."""
+    return _(WARMING) if warm.status().warming else ""
+
+
 def model_box(model_id: str, backend: str) -> None:
-    """Write the caption (and a warning when a backend was refused) under the model selector."""
+    """Write the caption (and a warning when a backend was refused) under the model selector.
+
+    While the server warms up, a line says so first.
+    """
+    line = warming_text()
+    if line:  # emptied at the end of the run once the warm-up is done (``warming_done``)
+        st.session_state[_LINE] = st.empty()
+        st.session_state[_LINE].caption(line)
     caption, warning = model_box_text(model_id, backend)
     if caption:
         st.caption(caption)

@@ -2,7 +2,10 @@
 
 Models, the detector and the store are shared by every browser session
 (``st.cache_resource``); each is thread-safe (they guard their own state with a
-lock). Nothing here runs until a page asks for it.
+lock). The models and the detector are the library's process-wide ones
+(``get_model``, ``get_embedder``, ``warm.detector``): the server's warm-up
+(``facedash.explain.warm``, started by ``facedash serve``) loads them before a browser
+connects, and a loader called while it runs waits for it instead of loading a second copy.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ import numpy as np
 import streamlit as st
 
 from facedash.data.store import Store
+from facedash.explain import warm
 from facedash.faces.detect import Detector, DetectorSettings
 from facedash.faces.probe import demo_probe
 from facedash.i18n import _
-from facedash.models.registry import Embedder, load_embedder, load_model
+from facedash.models.registry import Embedder, get_embedder, get_model
 
 T = TypeVar("T")
 
@@ -26,7 +30,8 @@ T = TypeVar("T")
 @st.cache_resource(show_spinner=False)
 def _model(model_id: str) -> Embedder:
     """The reference model ``model_id`` (TensorFlow fp32: gradients, features), loaded once per server."""
-    return load_model(model_id)
+    warm.wait()
+    return get_model(model_id)
 
 
 @st.cache_resource(show_spinner=False)
@@ -35,7 +40,8 @@ def _embedder(model_id: str, backend: str = "auto", precision: str = "auto") -> 
 
     A refused backend gives the reference, whose ``note`` says why.
     """
-    return load_embedder(model_id, backend=backend, precision=precision, probe=demo_probe())
+    warm.wait()
+    return get_embedder(model_id, backend=backend, precision=precision, probe=demo_probe())
 
 
 def model(model_id: str) -> Embedder:
@@ -58,7 +64,8 @@ def embedder_for(result: Any) -> Embedder:
 @st.cache_resource(show_spinner=False)
 def _detector(settings: DetectorSettings) -> Detector:
     """The MTCNN detector for these settings, loaded once per server."""
-    return Detector(settings)
+    warm.wait()
+    return warm.detector(settings)
 
 
 def detector(settings: DetectorSettings) -> Detector:
