@@ -30,18 +30,34 @@ def emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
 
 
 def progress_bar(enabled: bool) -> tuple[Callable[[int, int, str], None], Callable[[], None]]:
-    """A tqdm bar on a terminal's standard error, else nothing."""
+    """A tqdm bar on a terminal's standard error (photos done, photos/s, time left), else nothing.
+
+    The rate and the time left are tqdm's, smoothed over the last chunks
+    (``smoothing=0.1``), so chunks read back from the store move the bar without
+    hiding the pace of the photos being computed for long.
+    """
     if not enabled or not sys.stderr.isatty():
         return (lambda done, total, msg: None), (lambda: None)
     from tqdm import tqdm
 
-    bar = tqdm(total=0, unit="photo", file=sys.stderr, leave=False)
+    bar = tqdm(
+        total=0,
+        unit="photo",
+        file=sys.stderr,
+        leave=False,
+        smoothing=0.1,
+        dynamic_ncols=True,
+        bar_format="{desc}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+        "[{elapsed}<{remaining}, {rate_fmt}]",
+    )
 
     def update(done: int, total: int, msg: str) -> None:
         bar.total = total
-        bar.set_description(msg)
-        bar.n = done
-        bar.refresh()
+        bar.set_description(msg, refresh=False)
+        if done > bar.n:
+            bar.update(done - bar.n)  # tqdm times the photos: the rate and the time left
+        else:
+            bar.refresh()
 
     return update, bar.close
 
@@ -87,8 +103,15 @@ def align_settings(args: argparse.Namespace) -> Any:
     )
 
 
-def load_embeddings(args: argparse.Namespace, *, progress: bool = False) -> Any:
-    """Load the face set named by ``args`` and embed it through the store."""
+def load_embeddings(
+    args: argparse.Namespace, *, progress: bool = False, sigma2: bool = False
+) -> Any:
+    """Load the face set named by ``args`` and embed it through the store.
+
+    ``sigma2``: where the model has a trained uncertainty head, each new face's σ² is
+    computed in the pass that embeds it and kept for the Uncertainty page
+    (``facedash.pfe.embedpass``); ``args.sigma2`` then holds what that pass did.
+    """
     from facedash.data.datasets import load_demo, load_path
     from facedash.data.store import Store
     from facedash.faces.pipeline import embed_dataset
@@ -100,6 +123,16 @@ def load_embeddings(args: argparse.Namespace, *, progress: bool = False) -> Any:
     store = Store(args.store) if args.store else Store()
     if store.recovered:
         print(f"facedash: note: {store.recovered}", file=sys.stderr)
+    hook = None
+    if sigma2:
+        from facedash.faces.detect import DetectorSettings, align_key_for
+        from facedash.pfe import embedpass
+
+        hook = embedpass.for_model(
+            args.model,
+            det_key=DetectorSettings().key(),
+            align_key=align_key_for(spec(args.model), align),
+        )
     update, close = progress_bar(progress)
     try:
         result = embed_dataset(
@@ -109,9 +142,13 @@ def load_embeddings(args: argparse.Namespace, *, progress: bool = False) -> Any:
             align_settings=align,
             progress=update,
             backend=args.backend,
+            embed_hook=hook,
         )
     finally:
         close()
+    args.sigma2 = hook.summary() if hook is not None else None
+    if hook is not None and hook.note:
+        print(f"facedash: note: {hook.note}", file=sys.stderr)
     if result.note:
         print(f"facedash: note: {result.note}", file=sys.stderr)
     args.embedded_on = {"backend": result.backend, "precision": result.precision}
