@@ -41,6 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="check this backend (default: $FACEDASH_BACKEND, else auto)",
     )
+    p.add_argument(
+        "--build-int8",
+        action="store_true",
+        help="quantise FaceNet to int8 with NNCF if not built yet (minutes), then race it",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_doctor)
 
@@ -142,7 +147,41 @@ def models(backend: str | None) -> tuple[list[dict[str, Any]], list[dict[str, st
     return out, problems
 
 
-def backend_race(backend: str | None) -> dict[str, Any]:
+def int8_status(race_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """int8 here: NNCF, the recipe, whether it is built (and how long that took), its gate figures."""
+    from facedash.models import backends, int8, ircache
+
+    out: dict[str, Any] = {
+        "nncf": _version("nncf"),
+        "recipe": int8.recipe_id(),
+        "store_key": backends.store_key("facenet", "int8"),
+        "built": False,
+    }
+    if out["nncf"] is None:
+        out["fix"] = backends.NNCF_HINT
+        return out
+    if backends.openvino_version() is not None:
+        from facedash.models import openvino_facenet
+
+        meta = ircache.check(openvino_facenet._cache_entry("int8", None))[0]
+        if meta is not None:
+            out.update(
+                built=True,
+                build_seconds=meta.get("convert_seconds"),
+                counts=meta.get("counts"),
+                calibration_sha256=meta.get("calibration_sha256"),
+            )
+    row = next((r for r in race_rows if (r["backend"], r["precision"]) == ("openvino", "int8")), {})
+    out.update(
+        faces_per_s=row.get("faces_per_s"),
+        passed=row.get("passed", False),
+        reason=row.get("reason", ""),
+        gate=row.get("gate"),
+    )
+    return out
+
+
+def backend_race(backend: str | None, build_int8: bool = False) -> dict[str, Any]:
     """The backend race for FaceNet on this CPU: its table (run now when ``auto`` needs it).
 
     ``candidates``: per backend and precision, faces/s on the probe batch and the gate
@@ -150,7 +189,7 @@ def backend_race(backend: str | None) -> dict[str, Any]:
     """
     from facedash.faces.probe import demo_probe
     from facedash.models import backends, race
-    from facedash.models.registry import race_table
+    from facedash.models.registry import get_model, race_table
 
     asked = backends.requested(backend)
     out: dict[str, Any] = {
@@ -163,8 +202,21 @@ def backend_race(backend: str | None) -> dict[str, Any]:
         "pick": None,
         "pick_reason": "",
     }
+    table: dict[str, Any] | None
     try:
-        table = race_table(probe=demo_probe(), run=out["decides"])
+        if build_int8:  # quantise (minutes) and race it, whatever auto is asked
+            from facedash.models.cards import spec
+
+            threshold = float(spec("facenet").default_thresholds.get("cosine", 0.6))
+            table = race.run(
+                None,
+                lambda: get_model("facenet"),
+                demo_probe(),
+                threshold=threshold,
+                build_int8=True,
+            )
+        else:
+            table = race_table(probe=demo_probe(), run=out["decides"])
     except AssetMissing as exc:
         out["pick_reason"] = f"not measured: {exc.args[0] if exc.args else exc}"
         return out
@@ -183,7 +235,7 @@ def _refusal_fix(note: str) -> str:
     if "not installed" in note and "OpenVINO" in note:
         return OPENVINO_HINT
     if "nncf" in note.lower():
-        return "pip install nncf (int8 is optional)"
+        return "pip install -r requirements-convert.txt (NNCF; int8 is optional)"
     if "disagrees" in note:
         return "nothing to do: embeddings stay on the fp32 reference (FACEDASH_BACKEND=tensorflow silences this)"
     return "delete the converted model's folder under $FACEDASH_HOME/models and run again"
@@ -214,7 +266,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         )
     if not m["nvidia_smi"]:
         info.append("no NVIDIA GPU (nvidia-smi lists none): TensorFlow runs on the CPU")
-    report["race"] = backend_race(args.backend)
+    report["race"] = backend_race(args.backend, getattr(args, "build_int8", False))
+    report["int8"] = int8_status(report["race"].get("candidates") or [])
     if report["race"].get("pick_reason"):
         info.append(f"auto on this CPU ({m['cpu']}): {report['race']['pick_reason']}")
     choice = plan("facenet", args.backend)

@@ -42,6 +42,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")
 CPU_FLAGS = ("avx512_bf16", "amx_bf16", "amx_int8", "avx512_vnni", "avx_vnni")
 OPENVINO_PIN = "openvino==2026.4.1"
 OPENVINO_HINT = f"pip install {OPENVINO_PIN}"
+NNCF_HINT = "pip install -r requirements-convert.txt"  # NNCF, for int8
 # The backends each registered model can run on (dlib runs on dlib, in fp32).
 MODEL_BACKENDS: dict[str, tuple[str, ...]] = {
     "facenet": ("tensorflow", "openvino"),
@@ -69,19 +70,37 @@ class Choice:
 
     @property
     def key(self) -> str:
-        """The model's key in the store: the card's id for fp32, ``id@precision`` otherwise."""
+        """The model's key in the store: the card's id for fp32, ``id@precision`` otherwise.
+
+        int8 also names its quantisation recipe: ``facenet@int8-<recipe hash>``.
+        """
         return store_key(self.store_id or self.model_id, self.precision)
 
 
 def store_key(model_id: str, precision: str) -> str:
-    """``facenet`` for the fp32 reference (existing stores stay valid), ``facenet@bf16`` otherwise."""
-    return model_id if precision == "fp32" else f"{model_id}@{precision}"
+    """``facenet`` for the fp32 reference (existing stores stay valid), ``facenet@bf16`` otherwise.
+
+    A quantised model's key names its recipe too (``facenet@int8-1a2b3c4d``,
+    ``facedash.models.int8.recipe_id``), so two int8 builds never share embeddings.
+    """
+    if precision == "fp32":
+        return model_id
+    if precision == "int8":
+        from facedash.models.int8 import recipe_id
+
+        return f"{model_id}@int8-{recipe_id()}"
+    return f"{model_id}@{precision}"
 
 
 def parse_key(key: str) -> tuple[str, str]:
-    """``(model id, precision)`` of a store key."""
+    """``(model id, precision)`` of a store key (an int8 key's recipe hash dropped)."""
     model_id, _, precision = key.partition("@")
-    return model_id, precision or "fp32"
+    return model_id, precision.partition("-")[0] or "fp32"
+
+
+def key_recipe(key: str) -> str:
+    """The quantisation recipe hash a store key names (``""``: none)."""
+    return key.partition("@")[2].partition("-")[2]
 
 
 @functools.cache
@@ -186,6 +205,6 @@ def resolve(model_id: str, backend: str | None = None, precision: str | None = N
             model_id,
             "openvino",
             auto_precision(),
-            "int8 needs NNCF, which is not installed (pip install nncf)",
+            f"int8 needs NNCF, which is not installed ({NNCF_HINT})",
         )
     return Choice(model_id, "openvino", p)

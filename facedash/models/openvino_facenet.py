@@ -27,7 +27,7 @@ import numpy as np
 
 from facedash import assets
 from facedash.errors import AssetMissing, FacedashError
-from facedash.models import ircache
+from facedash.models import int8, ircache
 from facedash.models.backends import ProbeSource
 from facedash.models.cards import MODELS, ModelSpec
 from facedash.models.facenet import embed_prewhitened, prewhiten
@@ -54,10 +54,13 @@ class Agreement:
     min_cosine: float
     mean_cosine: float
     threshold: float = MIN_COSINE
+    gate: int8.Gate | None = None  # int8: the full gate on the stored probe set
 
     @property
     def passed(self) -> bool:
-        """Every face at or above the threshold."""
+        """Every face at or above the threshold (int8: every figure of its gate in bounds)."""
+        if self.gate is not None:
+            return self.gate.passed
         return self.min_cosine >= self.threshold
 
     def as_dict(self) -> dict[str, Any]:
@@ -68,6 +71,7 @@ class Agreement:
             "mean_cosine": round(self.mean_cosine, 6),
             "threshold": self.threshold,
             "passed": self.passed,
+            **({"gate": self.gate.as_dict()} if self.gate is not None else {}),
         }
 
 
@@ -82,50 +86,74 @@ def agreement(embeddings: np.ndarray, reference: np.ndarray) -> Agreement:
 def _cache_entry(precision: str, root: Path | None) -> ircache.Entry:
     from facedash.models.backends import openvino_version
 
+    folder = f"int8-{int8.recipe_id()}" if precision == "int8" else precision
     return ircache.entry(
-        "facenet", assets.WEIGHTS_SHA256, "openvino", openvino_version() or "none", precision, root
+        "facenet", assets.WEIGHTS_SHA256, "openvino", openvino_version() or "none", folder, root
     )
 
 
-def _convert(precision: str, reference: Any, probe: ProbeSource) -> Any:
-    """The reference Keras model converted to an OpenVINO model (int8: quantised on the probe's faces)."""
+def _convert(reference: Any) -> Any:
+    """The reference Keras model converted to an OpenVINO model."""
     import openvino as ov
 
     size = MODELS["facenet"].input_size
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Keras warns about the input structure; harmless
-        model = ov.convert_model(reference.model, input=[(-1, size, size, 3)])
-    if precision == "int8":
-        import nncf
+        return ov.convert_model(reference.model, input=[(-1, size, size, 3)])
 
-        calibration = prewhiten(probe(None))
-        model = nncf.quantize(
-            model,
-            nncf.Dataset([calibration[i : i + 1] for i in range(len(calibration))]),
-            preset=nncf.QuantizationPreset.MIXED,
-            subset_size=len(calibration),
+
+def _probe_set(probe: ProbeSource) -> int8.ProbeSet:
+    make = getattr(probe, "probe_set", None)
+    if make is None:
+        raise BackendRefused(
+            "an int8 build needs a labelled probe set (facedash.faces.probe.demo_probe)"
         )
-    return model
+    probe_set: int8.ProbeSet = make(int8.RECIPE["calibration"])
+    return probe_set
 
 
 def build(
     precision: str, root: Path | None, *, reference: ReferenceSource, probe: ProbeSource
 ) -> ircache.Entry:
-    """Convert (and for int8 quantise) FaceNet and write its cache entry with its probe; return it."""
+    """Convert (and for int8 quantise) FaceNet and write its cache entry with its probe; return it.
+
+    int8 stores its whole probe set (crops, people, roles, fp32 embeddings) and the
+    recipe; the other precisions a handful of crops and their fp32 embeddings.
+    """
     import openvino as ov
 
     e = _cache_entry(precision, root)
     t0 = time.perf_counter()
     fp32 = reference()
-    model = _convert(precision, fp32, probe)
-    crops = probe(AGREEMENT_FACES)
-    reference_embeddings = fp32.embed(crops)
+    model = _convert(fp32)
+    extra: dict[str, Any] = {}
+    if precision == "int8":
+        ps = _probe_set(probe)
+        val = ps.of("validation")
+        model, _ = int8.quantise(
+            model, ps, fp32.embed(np.concatenate([val, val[:, :, ::-1]])), prewhiten
+        )
+        stored = {
+            "crops": ps.crops,
+            "embeddings": fp32.embed(ps.crops),
+            "people": ps.people.astype(str),
+            "roles": ps.roles.astype(str),
+        }
+        extra = {
+            "recipe": int8.RECIPE,
+            "recipe_id": int8.recipe_id(),
+            "counts": ps.counts(),
+            "calibration_sha256": ps.fingerprint(),
+        }
+    else:
+        crops = probe(AGREEMENT_FACES)
+        stored = {"crops": crops, "embeddings": fp32.embed(crops)}
 
     def produce(tmp: Path) -> None:
         ov.save_model(model, str(tmp / "model.xml"), compress_to_fp16=False)
-        np.savez(tmp / "reference.npz", crops=crops, embeddings=reference_embeddings)
+        np.savez(tmp / "reference.npz", **stored)
 
-    ircache.write(e, produce, {"convert_seconds": round(time.perf_counter() - t0, 2)})
+    ircache.write(e, produce, {"convert_seconds": round(time.perf_counter() - t0, 2), **extra})
     return e
 
 
@@ -169,8 +197,35 @@ def _compile(e: ircache.Entry, precision: str) -> tuple[OpenVINOEmbedder, dict[s
         {"INFERENCE_PRECISION_HINT": _HINTS[precision], "PERFORMANCE_HINT": "LATENCY"},
     )
     with np.load(e.path("reference.npz")) as ref:
-        reference = {"crops": ref["crops"], "embeddings": ref["embeddings"]}
+        reference = {name: ref[name] for name in ref.files}
     return OpenVINOEmbedder(compiled, precision, e), reference
+
+
+def _int8_agreement(
+    embedder: OpenVINOEmbedder, stored: dict[str, np.ndarray], meta: dict[str, Any]
+) -> Agreement:
+    """The int8 gate on the stored probe set (``BackendRefused`` when it contradicts itself)."""
+    try:
+        if meta.get("recipe_id") != int8.recipe_id():
+            raise int8.ProbeMismatch(
+                f"the build's recipe {meta.get('recipe_id')!r} is not this version's "
+                f"{int8.recipe_id()!r}"
+            )
+        missing = sorted({"crops", "embeddings", "people", "roles"} - set(stored))
+        if missing:
+            raise int8.ProbeMismatch(f"the stored probe lacks {', '.join(missing)}")
+        int8.check_stored(stored["crops"], stored["people"], stored["roles"], stored["embeddings"])
+    except int8.ProbeMismatch as exc:
+        raise BackendRefused(f"OpenVINO int8 refused: {exc} ({embedder.cache_path})") from None
+    gate = int8.gate(
+        embedder.embed(stored["crops"]),
+        stored["embeddings"],
+        stored["people"],
+        stored["roles"] == "probe",
+        counts=meta.get("counts", {}),
+        recipe=int8.recipe_id(),
+    )
+    return Agreement(gate.probe_faces, gate.min_cosine, gate.mean_cosine, int8.MIN_COSINE, gate)
 
 
 def load(
@@ -227,9 +282,18 @@ def load(
                 raise BackendRefused(
                     f"converting FaceNet to OpenVINO {precision} failed: {type(exc).__name__}: {exc}"
                 ) from None
-    embedder.agreement = agreement(embedder.embed(stored["crops"]), stored["embeddings"])
+    if precision == "int8":
+        embedder.agreement = _int8_agreement(embedder, stored, ircache.check(e)[0] or {})
+    else:
+        embedder.agreement = agreement(embedder.embed(stored["crops"]), stored["embeddings"])
     embedder.load_seconds = round(time.perf_counter() - t0, 2)
     embedder.note = note
+    gate = embedder.agreement.gate
+    if check and gate is not None and not gate.passed:
+        raise BackendRefused(
+            f"OpenVINO int8 (recipe {gate.recipe}) fails its gate on {gate.probe_faces} held-out "
+            f"probe faces and {gate.pairs} pairs: {'; '.join(gate.failures())}"
+        )
     if check and not embedder.agreement.passed:
         raise BackendRefused(
             f"OpenVINO {precision} disagrees with the fp32 reference: min cosine "

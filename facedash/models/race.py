@@ -1,18 +1,24 @@
 """``auto`` for FaceNet on a CPU, chosen by measurement: a race, run once per machine.
 
 Candidates: every installed backend and precision (TensorFlow fp32, the reference;
-OpenVINO fp32 and bf16, and int8 only when an int8 build already exists; ONNX
-Runtime fp32 where a FaceNet ONNX conversion exists or tf2onnx can make one).
-Each is gated on the caller's probe faces against TensorFlow fp32: minimum cosine
-at least ``MIN_COSINE`` and at most ``MAX_DECISION_CHANGES`` of the probe's pairs
-changing their same/different decision at the card's published cosine threshold.
+OpenVINO fp32 and bf16; OpenVINO int8 when NNCF is installed and an int8 build of
+the current recipe exists, or the caller asks for one to be built (``build_int8``:
+quantisation takes minutes, see ``docs/backends.md``); ONNX Runtime fp32 where a
+FaceNet ONNX conversion exists or tf2onnx can make one). Each is gated on the
+caller's probe faces against TensorFlow fp32: minimum cosine at least ``MIN_COSINE``
+and at most ``MAX_DECISION_CHANGES`` of the probe's pairs changing their
+same/different decision at the card's published cosine threshold. int8 must also
+pass its own gate on its stored held-out probe set (``facedash.models.int8.gate``:
+min and mean cosine, AUC, leave-one-out identities, decisions at fp32's EER
+threshold); its row carries those figures under ``gate``.
 Every one that loads is then timed on the same batch (a warm-up, then best of
 ``REPEATS`` rounds that alternate between the candidates), and the fastest that
 passes wins (``decide``, a pure function).
 
 The table is cached as JSON in ``$FACEDASH_HOME/models/backend-race-<key>.json``,
-keyed by the CPU's model name, its core count and the versions of TensorFlow,
-OpenVINO, ONNX Runtime and tf2onnx (``cache_key``): a hit costs a file read. No
+keyed by the CPU's model name, its core count, the versions of TensorFlow,
+OpenVINO, ONNX Runtime and tf2onnx, and which int8 recipe is built here (so a new
+int8 build is raced once): ``cache_key``; a hit costs a file read and a stat. No
 CPU flag decides anything. The probe comes from the caller
 (``facedash.faces.probe.demo_probe``): this module never reads a data set.
 """
@@ -42,7 +48,7 @@ MIN_COSINE = 0.99
 MAX_DECISION_CHANGES = 0.005
 FACES = 32  # the probe batch: 496 pairs
 REPEATS = 5
-VERSION = 1  # of the table's layout
+VERSION = 2  # of the table's layout (2: int8 rows carry their gate)
 
 
 @functools.cache
@@ -56,7 +62,7 @@ def _version(*packages: str) -> str | None:
     return None
 
 
-def cache_key() -> dict[str, Any]:
+def cache_key(root: Path | None = None) -> dict[str, Any]:
     """What the measured table depends on: the CPU, its cores, the libraries, the weights."""
     c = cpu()
     return {
@@ -67,20 +73,31 @@ def cache_key() -> dict[str, Any]:
         "onnxruntime": _version("onnxruntime"),
         "tf2onnx": _version("tf2onnx"),
         "weights": assets.WEIGHTS_SHA256[:16],
+        "int8": _int8_built(root),
         "layout": VERSION,
     }
 
 
+def _int8_built(root: Path | None) -> str | None:
+    """The int8 recipe built here (its hash), or None: a stat, no import of OpenVINO."""
+    if backends.openvino_version() is None or not backends.nncf_available():
+        return None
+    from facedash.models import openvino_facenet
+
+    e = openvino_facenet._cache_entry("int8", root)
+    return e.folder.name if e.path("meta.json").is_file() else None
+
+
 def cache_path(root: Path | None = None, key: dict[str, Any] | None = None) -> Path:
     """The table's file for this machine's key."""
-    blob = json.dumps(key or cache_key(), sort_keys=True).encode()
+    blob = json.dumps(key or cache_key(root), sort_keys=True).encode()
     digest = hashlib.sha256(blob).hexdigest()[:16]
     return (root or home()) / "models" / f"backend-race-{digest}.json"
 
 
 def read(root: Path | None = None) -> dict[str, Any] | None:
     """The cached table for this machine, or None (cheap: one small file)."""
-    key = cache_key()
+    key = cache_key(root)
     path = cache_path(root, key)
     try:
         table = json.loads(path.read_text())
@@ -168,7 +185,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def candidates(
-    root: Path | None, reference: Loader, probe: ProbeSource
+    root: Path | None, reference: Loader, probe: ProbeSource, *, build_int8: bool = False
 ) -> list[tuple[str, str, Loader | str]]:
     """``(backend, precision, loader or the reason it cannot run)`` for every candidate here."""
     out: list[tuple[str, str, Loader | str]] = [("tensorflow", "fp32", reference)]
@@ -182,11 +199,18 @@ def candidates(
 
         out += [("openvino", "fp32", ov("fp32")), ("openvino", "bf16", ov("bf16"))]
         int8 = openvino_facenet._cache_entry("int8", root)
-        if ircache.check(int8)[0] is not None:
+        if not backends.nncf_available():
+            out.append(("openvino", "int8", f"NNCF is not installed ({backends.NNCF_HINT})"))
+        elif build_int8 or ircache.check(int8)[0] is not None:
             out.append(("openvino", "int8", ov("int8")))
         else:
             out.append(
-                ("openvino", "int8", "no int8 build here (NNCF quantisation builds it; not raced)")
+                (
+                    "openvino",
+                    "int8",
+                    "no int8 build of this recipe here (`facedash doctor --build-int8` "
+                    "quantises it: minutes)",
+                )
             )
     from facedash.models import onnx_facenet
 
@@ -206,7 +230,12 @@ def candidates(
 
 
 def measure(
-    root: Path | None, reference: Loader, probe: ProbeSource, *, threshold: float
+    root: Path | None,
+    reference: Loader,
+    probe: ProbeSource,
+    *,
+    threshold: float,
+    build_int8: bool = False,
 ) -> list[dict[str, Any]]:
     """Gate and time every candidate on ``FACES`` probe faces; one row each.
 
@@ -217,7 +246,12 @@ def measure(
     rows: list[dict[str, Any]] = []
     ref_embeddings: np.ndarray | None = None
     loaded: list[tuple[dict[str, Any], Any]] = []
-    for backend, precision, loader in candidates(root, reference, probe):
+    listed = (
+        candidates(root, reference, probe, build_int8=True)
+        if build_int8
+        else candidates(root, reference, probe)
+    )
+    for backend, precision, loader in listed:
         row: dict[str, Any] = {
             "backend": backend,
             "precision": precision,
@@ -246,6 +280,10 @@ def measure(
         if ref_embeddings is None:  # the reference runs first
             ref_embeddings = out
         row.update(gate(out, ref_embeddings, threshold))
+        own = getattr(getattr(embedder, "agreement", None), "gate", None)
+        if own is not None:  # int8: its gate on the held-out probe set must pass too
+            row["gate"] = own.as_dict()
+            row["passed"] = bool(row["passed"] and own.passed)
         loaded.append((row, embedder))
     for (row, _), rate in zip(loaded, _best_rates([e for _, e in loaded], crops), strict=True):
         row["faces_per_s"] = rate
@@ -258,6 +296,8 @@ def measure(
                 f"fails the gate (min cosine >= {MIN_COSINE}, decision changes <= "
                 f"{MAX_DECISION_CHANGES:.1%})"
             )
+            if row.get("gate", {}).get("failures"):
+                row["reason"] += ": " + "; ".join(row["gate"]["failures"])
     return rows
 
 
@@ -279,16 +319,27 @@ def run(
     *,
     threshold: float,
     measure_rows: Callable[..., list[dict[str, Any]]] | None = None,
+    build_int8: bool = False,
 ) -> dict[str, Any]:
-    """The table for this machine: from the cache, else measured now and cached (one process at a time)."""
-    key = cache_key()
+    """The table for this machine: from the cache, else measured now and cached (one process at a time).
+
+    ``build_int8``: quantise int8 first when no build of the current recipe exists
+    (minutes), and race it; the table is then measured again.
+    """
+    key = cache_key(root)
     path = cache_path(root, key)
     with _locked(path):
         table = read(root)
-        if table is not None:
+        if table is not None and not (build_int8 and key["int8"] is None):
             return table
         t0 = time.perf_counter()
-        rows = (measure_rows or measure)(root, reference, probe, threshold=threshold)
+        measure_rows = measure_rows or measure
+        if build_int8:
+            rows = measure_rows(root, reference, probe, threshold=threshold, build_int8=True)
+        else:
+            rows = measure_rows(root, reference, probe, threshold=threshold)
+        key = cache_key(root)  # an int8 built just now is part of the key
+        path = cache_path(root, key)
         pick, why = decide(rows)
         try:
             load = [round(float(x), 2) for x in Path("/proc/loadavg").read_text().split()[:3]]
