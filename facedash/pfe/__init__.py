@@ -22,6 +22,7 @@ import numpy as np
 
 from facedash.errors import FacedashError
 from facedash.pfe.mls import pairwise_mls_scores
+from facedash.pfe.perface import FaceSigma2
 from facedash.verification import ScoreKind, register_score
 
 
@@ -122,7 +123,9 @@ def sigma2_of_set(
     ``dim`` is the head's (its model's embedding size). With ``cache_dir`` the result is kept there, keyed by the set's faces (content hashes,
     model, detector and alignment settings) and the head's weights, so a later session
     or a restarted server computes nothing. The feature extractor (``extractor``, else
-    ``get_extractor()``, else one over ``embedder``) is needed only on a miss.
+    ``get_extractor()``, else one over ``embedder``) is needed only on a miss, and only for
+    the faces the per-face table (``facedash.pfe.perface``, in ``cache_dir``) does not hold:
+    those ``facedash embed`` computed in its embedding pass, or an earlier set shared.
     """
     from facedash.data.arraycache import read_cached, write_cached
     from facedash.data.images import decode_jpeg
@@ -134,10 +137,22 @@ def sigma2_of_set(
     held = read_cached(cache_dir, key)
     if held is not None and held["sigma2"].shape == out.shape:
         return held["sigma2"]
-    rows = [n for n, t in enumerate(result.thumbs) if t is not None]
-    if extractor is None and get_extractor is not None:
+    table = FaceSigma2(cache_dir) if cache_dir is not None else None
+    settings = {
+        "head": head_version(head),
+        "model_key": getattr(result, "model_key", "") or result.model_id,
+        "det_key": result.det_key,
+        "align_key": result.align_key,
+    }
+    keys = [(r.image_hash, r.face_index) for r in result.rows]
+    kept = table.get(keys, **settings) if table is not None else {}
+    for n, k in enumerate(keys):
+        if k in kept and kept[k].shape == out.shape[1:]:
+            out[n] = kept[k]
+    rows = [n for n, t in enumerate(result.thumbs) if t is not None and np.isnan(out[n]).all()]
+    if rows and extractor is None and get_extractor is not None:
         extractor = get_extractor()
-    if extractor is None:
+    if rows and extractor is None:
         from facedash.pfe.features import extractor_for
 
         if embedder is None:
@@ -148,7 +163,10 @@ def sigma2_of_set(
     for start in range(0, len(rows), chunk):
         part = rows[start : start + chunk]
         feats, _ = extractor(np.stack([decode_jpeg(result.thumbs[n]) for n in part]))
-        out[part] = head.sigma2(feats)
+        logs = head.log_sigma2(feats)
+        out[part] = np.exp(logs.astype(np.float64))
+        if table is not None:
+            table.put([keys[n] for n in part], logs, source="thumbnail", **settings)
         if progress is not None:
             progress(min(start + chunk, len(rows)), len(rows), "Computing σ² of every face")
     write_cached(cache_dir, key, {"sigma2": out})
