@@ -18,8 +18,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
     elif getattr(args, "out_dir", None):
         raise FacedashError("--out-dir needs --engine ray")
     else:
-        result = load_embeddings(args, progress=True)
+        result = load_embeddings(args, progress=True, sigma2=not args.no_sigma2)
         summary = result.summary()
+        summary["sigma2"] = args.sigma2
         if args.out:
             summary["out"] = str(result.save(args.out))
     text = (
@@ -30,6 +31,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
         text += f"\n{len(summary['failed'])} files not used:" + "".join(
             f"\n  {f['file']}: {f['reason']}" for f in summary["failed"]
         )
+    if summary.get("sigma2"):
+        s2 = summary["sigma2"]
+        text += f"\nσ² of {s2['faces']} faces kept for the Uncertainty page ({s2['seconds']:.1f} s)"
     if args.out:
         text += f"\nWrote {summary['out']}"
     emit(args, summary, text)
@@ -46,5 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out", help="write one row per face to FILE.npz, FILE.csv or FILE.parquet"
     )
     p_embed.add_argument("--json", action="store_true")
+    p_embed.add_argument(
+        "--no-sigma2",
+        action="store_true",
+        help="do not compute each new face's σ² (uncertainty) while embedding; by default it "
+        "is, where the model has a trained uncertainty head",
+    )
     ingest.add_engine_args(p_embed)
     p_embed.set_defaults(func=cmd_embed)

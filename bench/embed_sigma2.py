@@ -1,0 +1,98 @@
+"""σ² in the embed pass: the seconds it adds to ``facedash embed`` and the Uncertainty page's first visit after.
+
+For a folder (``bench/scale_set.py DIR --n 2000``) and a fresh FACEDASH_HOME made for the
+run (its own empty store and σ² cache; the models, the demo and the trained head linked
+from ``$FACEDASH_HOME``):
+
+1. ``facedash embed DIR --json`` (``--no-sigma2`` with ``--no-sigma2``), wall seconds;
+2. in a fresh process, the app under AppTest with the sidebar's "Folder on this server"
+   source (``bench/scale.py --pages DIR --page-list uncertainty``): the set's load and the
+   Uncertainty page's first visit, beside the issue's 15 s.
+
+Run (a code version without the flag: ``--plain``, which passes no flag to ``embed``):
+
+    FACEDASH_HOME=... PYTHONPATH=$PWD python bench/embed_sigma2.py DIR [--no-sigma2|--plain]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+LINKED = ["demo", "models", "cards", "test-models"]
+HEAD_FILES = ["head.json", "head.weights.h5", "decoder.json", "decoder.weights.h5"]
+
+
+def fresh_home(source: Path) -> Path:
+    """A new FACEDASH_HOME: links to ``source``'s models, demo and head; nothing embedded."""
+    home = Path(tempfile.mkdtemp(prefix="facedash-s2-"))
+    for name in LINKED:
+        if (source / name).exists():
+            (home / name).symlink_to(source / name)
+    (home / "pfe").mkdir()
+    for name in HEAD_FILES:
+        if (source / "pfe" / name).exists():
+            (home / "pfe" / name).symlink_to(source / "pfe" / name)
+    return home
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--no-sigma2", action="store_true", help="embed with --no-sigma2")
+    parser.add_argument("--plain", action="store_true", help="pass no σ² flag (older code)")
+    parser.add_argument("--timeout", type=float, default=600.0)
+    args = parser.parse_args()
+    source = Path(os.environ.get("FACEDASH_HOME", Path.home() / ".facedash"))
+    home = fresh_home(source)
+    env = dict(os.environ, FACEDASH_HOME=str(home), PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+    argv = [sys.executable, "-m", "facedash.cli", "embed", str(args.folder), "--json"]
+    if args.no_sigma2:
+        argv.append("--no-sigma2")
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True)
+    embed_s = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"embed failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    summary = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1])
+    pages = [sys.executable, str(HERE / "scale.py"), "--pages", str(args.folder)]
+    pages += ["--page-list", "uncertainty", "--no-page-umap", "--timeout", str(args.timeout)]
+    page = subprocess.run(pages, env=env, cwd=ROOT, capture_output=True, text=True)
+    lines = [ln for ln in page.stdout.splitlines() if ln.startswith("{")]
+    if page.returncode != 0 or not lines:
+        raise SystemExit(f"pages failed ({page.returncode}): {page.stderr[-2000:]}")
+    measured = json.loads(lines[-1])
+    unc = measured["pages"]["uncertainty"]
+    sigma2_files = sorted(p.name for p in (home / "pfe" / "sigma2").glob("*"))
+    record = {
+        "home": str(home),
+        "embed_seconds": round(embed_s, 1),
+        "embed_summary_seconds": summary.get("seconds"),
+        "faces": summary.get("faces"),
+        "computed": summary.get("computed"),
+        "sigma2_in_embed": summary.get("sigma2"),
+        "backend": f"{summary.get('backend')} {summary.get('precision')}",
+        "set_load_first_page_s": round(measured["data first (with the load)"], 1),
+        "uncertainty_first_s": round(unc["first"], 1),
+        "uncertainty_again_s": round(unc["again"], 1),
+        "uncertainty_exception": unc["exception"],
+        "sigma2_cache_files": sigma2_files,
+        "load": os.getloadavg(),
+    }
+    print(json.dumps(record))
+    print(
+        f"embed {record['embed_seconds']} s ({record['faces']} faces, {record['backend']}); "
+        f"Uncertainty first visit {record['uncertainty_first_s']} s (target <= 15 s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
