@@ -99,9 +99,8 @@ def test_auto_picks_the_gpu_else_openvino_else_tensorflow(monkeypatch):
         assert (choice.backend, choice.precision) == ("openvino", "fp32")
     else:
         assert choice.backend == "tensorflow"
-    assert choice.key == (
-        "facenet" if choice.precision == "fp32" else f"facenet@{choice.precision}"
-    )
+    assert choice.key == backends.store_key("facenet", choice.precision)  # int8: its recipe too
+    assert backends.parse_key(choice.key) == ("facenet", choice.precision)
     assert plan("dlib", "openvino").backend == "dlib"  # dlib runs on dlib whatever is asked
 
 
