@@ -5,12 +5,12 @@ the decoder are loaded once per saved version (model and ``trained_at`` are the 
 training a new one takes effect at once); the feature extractor once per model. All are
 thread-safe.
 
-σ² of every face of a set (``current_sigma2``) is computed once per set and head, with a
-progress bar, and kept in ``$FACEDASH_HOME/pfe/sigma2`` keyed by the set's content and
-the head's weights, so a later session or a restarted server computes nothing (this
-session's private uploads are held in memory only); each session holds its current
-set's σ² (the "Compare with" model's in a slot of its own). The face-check panel (clean /
-blurred / non-face confidences of a few faces) is computed once per set and head.
+σ² of every face of a set (``current_sigma2``) is kept in ``$FACEDASH_HOME/pfe/sigma2`` per
+set and head and per face (``facedash embed`` computes them in its embedding pass); only
+faces without one are computed, behind a progress bar, and the feature extractor loads
+on first use. Private uploads are held in memory only; each session holds its set's σ²
+(the "Compare with" model's in a slot of its own). The face-check panel is computed once
+per set and head.
 
 The demo's head and decoder come with the assets (``facedash.pfe.demo``); where a demo
 session finds either missing, ``demo_training`` trains them once per server in a
@@ -133,9 +133,14 @@ def _extractor(model_id: str) -> Any:
 
 
 def extractor(model_id: str) -> Any:
-    """The features ``model_id``'s head reads (``facedash.pfe.features.extractor_for``)."""
-    with st.spinner(_("Preparing the feature extractor ...")):
-        return _extractor(model_id)
+    """The features ``model_id``'s head reads (``extractor_for``), loaded on its first call."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with st.spinner(_("Preparing the feature extractor ...")):
+            loaded = _extractor(model_id)
+        return loaded(*args, **kwargs)
+
+    return run
 
 
 def set_sigma2(
@@ -143,8 +148,8 @@ def set_sigma2(
 ) -> np.ndarray:
     """σ² of every face of a set under its model's head: kept on disk, held in this session's ``slot``.
 
-    The first time for a set and head it runs the model on every face behind a progress
-    bar; later (another session, a restarted server) it reads one file.
+    The first time for a set and head it runs the model on the faces with no kept σ²
+    (none after ``facedash embed``) behind a progress bar; later it reads one file.
     """
     from facedash.pfe import head_version, sigma2_of_set
 
@@ -265,9 +270,7 @@ def face_options(n: int, limit: int = FACE_CHOICES) -> list[int]:
     return sample_queries(n, limit).tolist()
 
 
-def set_key(result: Any) -> str:
-    """The content key of an EmbeddingSet (the shared one of ``facedash.ui.keys``)."""
-    return keys.set_key(result)
+set_key = keys.set_key  # the content key of an EmbeddingSet (shared by every page)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -307,13 +310,11 @@ def head_record_for(result: Any) -> dict[str, Any] | None:
 def current_sigma2(result: Any) -> np.ndarray | None:
     """σ² of every face of ``result`` under its model's head, or None when that model has none.
 
-    This runs the model and the head (TensorFlow) the first time per set and head;
-    pages that only offer σ² ask ``head_record_for`` first and call this on demand.
+    This runs the head (TensorFlow) the first time per set and head (and the model on faces
+    with no kept σ²); pages that only offer σ² ask ``head_record_for`` first.
     """
     record = head_record_for(result)
-    if record is None:
-        return None
-    return set_sigma2(set_key(result), record["trained_at"], result)
+    return None if record is None else set_sigma2(set_key(result), record["trained_at"], result)
 
 
 def train_head(result: Any, progress: Any) -> Any:
