@@ -63,15 +63,7 @@ WARMING = N_(
 )
 
 
-_LINE = "_fd_warming_line"
-
-
-def warming_done() -> None:
-    """At the end of a run (``app.py``): remove the warming line when the warm-up has finished."""
-    line = st.session_state.get(_LINE)
-    if line is not None and not warm.status().warming:
-        line.empty()
-        del st.session_state[_LINE]
+WATCH_S = 3.0  # how often a session opened while warming looks again
 
 
 def warming_text() -> str:
@@ -79,15 +71,23 @@ def warming_text() -> str:
     return _(WARMING) if warm.status().warming else ""
 
 
+@st.fragment(run_every=WATCH_S)
+def _warming_line() -> None:
+    """The line, redrawn every few seconds; once the warm-up is done, one full rerun without it."""
+    line = warming_text()
+    if line:
+        st.caption(line)
+    else:
+        st.rerun()  # the whole app: the sidebar is drawn again, without this fragment
+
+
 def model_box(model_id: str, backend: str) -> None:
     """Write the caption (and a warning when a backend was refused) under the model selector.
 
-    While the server warms up, a line says so first.
+    While the server warms up, a line says so first (and goes when it is done).
     """
-    line = warming_text()
-    if line:  # emptied at the end of the run once the warm-up is done (``warming_done``)
-        st.session_state[_LINE] = st.empty()
-        st.session_state[_LINE].caption(line)
+    if warm.status().warming:
+        _warming_line()
     caption, warning = model_box_text(model_id, backend)
     if caption:
         st.caption(caption)

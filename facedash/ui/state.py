@@ -57,11 +57,6 @@ def shell_started() -> None:
     st.session_state["fd_shell_ran"] = True
 
 
-def run_finished() -> None:
-    """Call last in ``app.py``: the sidebar's warming line goes once the warm-up is done."""
-    backend_ui.warming_done()
-
-
 def page_shell(page_file: str) -> None:
     """Call first in a page's ``main()``: make sure the page runs inside the app shell.
 
