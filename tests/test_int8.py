@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from facedash import assets
-from facedash.faces.probe import demo_probe, probe_set
+from facedash.faces.probe import probe_set
 from facedash.models import backends, int8, ircache
 
 OPENVINO = backends.openvino_version() is not None
@@ -115,9 +115,12 @@ def _home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def stored_probe(facenet):
-    """The real probe set of the demo faces, with TensorFlow fp32 embeddings."""
-    ps = demo_probe().probe_set()
+def stored_probe(demo, facenet):
+    """The real probe set of the demo's stored crops, with TensorFlow fp32 embeddings."""
+    from facedash.data.images import decode_jpeg
+
+    crops = np.stack([decode_jpeg(t) for t in demo.thumbs])
+    ps = probe_set(crops, list(demo.people), int8.RECIPE["calibration"])
     return {
         "crops": ps.crops,
         "embeddings": facenet.embed(ps.crops),
@@ -232,3 +235,20 @@ def test_the_real_int8_build_passes_its_gate_and_races():
     if table is not None:  # the race raced it (its key names the build)
         row = next(r for r in table["candidates"] if r["precision"] == "int8")
         assert row["gate"]["recipe"] == int8.recipe_id() and row["faces_per_s"]
+
+
+@needs_openvino
+def test_the_race_lists_int8_and_builds_it_only_when_asked(tmp_path, monkeypatch):
+    from facedash.models import race
+
+    rows = {(b, p): x for b, p, x in race.candidates(tmp_path, lambda: None, lambda n: None)}
+    if backends.nncf_available():
+        assert "facedash doctor --build-int8" in rows[("openvino", "int8")]
+        asked = race.candidates(tmp_path, lambda: None, lambda n: None, build_int8=True)
+        assert callable({(b, p): x for b, p, x in asked}[("openvino", "int8")])
+    monkeypatch.setattr(backends, "nncf_available", lambda: False)
+    rows = {(b, p): x for b, p, x in race.candidates(tmp_path, lambda: None, lambda n: None)}
+    assert rows[("openvino", "int8")] == (
+        "NNCF is not installed (pip install -r requirements-convert.txt)"
+    )
+    assert race.cache_key(tmp_path)["int8"] is None

@@ -223,6 +223,7 @@ def backend_race(backend: str | None, build_int8: bool = False) -> dict[str, Any
     if table is None:
         out["pick_reason"] = "not measured: auto is not asked for, or a GPU decides"
         return out
+    out.update(cache=str(race.cache_path()), cached=True)  # an int8 built just now keys it anew
     for key in ("candidates", "pick", "pick_reason", "faces", "repeats", "gate", "seconds"):
         out[key] = table.get(key)
     out.update(loadavg=table.get("loadavg"), measured_at=table.get("measured_at"))

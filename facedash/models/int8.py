@@ -21,8 +21,10 @@ fp32's equal-error-rate threshold.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -289,9 +291,39 @@ def quantise(
     ``validation_reference`` holds the fp32 embeddings of the validation crops
     followed by their mirrors' (the accuracy-control metric compares against them).
     """
+    with _nncf_output_to_stderr():
+        return _quantise(model, probe, validation_reference, prewhiten, recipe or RECIPE)
+
+
+@contextlib.contextmanager
+def _nncf_output_to_stderr() -> Iterator[None]:
+    """NNCF logs and draws progress bars on stdout; a CLI's ``--json`` owns stdout."""
+    import logging
+    import sys
+
+    from nncf.common.logging import nncf_logger
+
+    handlers = [h for h in nncf_logger.handlers if isinstance(h, logging.StreamHandler)]
+    streams = [h.stream for h in handlers]
+    for h in handlers:
+        h.setStream(sys.stderr)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        for h, stream in zip(handlers, streams, strict=True):
+            h.setStream(stream)
+
+
+def _quantise(
+    model: Any,
+    probe: ProbeSet,
+    validation_reference: np.ndarray,
+    prewhiten: Any,
+    r: dict[str, Any],
+) -> tuple[Any, dict[str, Any]]:
     import nncf
 
-    r = recipe or RECIPE
     calibration = prewhiten(probe.calibration_images())
     validation = probe.of("validation")
     validation = prewhiten(np.concatenate([validation, validation[:, :, ::-1]]))
@@ -325,4 +357,5 @@ def quantise(
         subset_size=min(len(calibration), r.get("subset_size", len(calibration))),
         fast_bias_correction=r["fast_bias_correction"],
     )
-    return quantised, {}
+    fq = sum(op.get_type_name() == "FakeQuantize" for op in quantised.get_ops())
+    return quantised, {"fake_quantize_ops": int(fq)}

@@ -130,7 +130,7 @@ def build(
     if precision == "int8":
         ps = _probe_set(probe)
         val = ps.of("validation")
-        model, _ = int8.quantise(
+        model, info = int8.quantise(
             model, ps, fp32.embed(np.concatenate([val, val[:, :, ::-1]])), prewhiten
         )
         stored = {
@@ -144,6 +144,7 @@ def build(
             "recipe_id": int8.recipe_id(),
             "counts": ps.counts(),
             "calibration_sha256": ps.fingerprint(),
+            **info,
         }
     else:
         crops = probe(AGREEMENT_FACES)
