@@ -148,3 +148,16 @@ def test_the_server_module_starts_the_warm_up_before_streamlit(monkeypatch):
     server.main(["run", "app.py"])
     assert seen == [(["run", "app.py"], "streamlit", False)]
     assert threading.active_count() >= 1
+
+
+def test_streamlit_keeps_the_keras_session_between_runs():
+    """Streamlit's after-run ``keras.backend.clear_session()`` would clear TensorFlow's kernel
+    cache (every warmed function re-instantiated on its next call); app.py turns it off."""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    from facedash.ui import server
+
+    server.keep_keras_session()
+    assert script_runner._clean_problem_modules is server._clean_matplotlib_only
+    script_runner._clean_problem_modules()  # closes pyplot's figures only; never raises
+    assert "keep_keras_session()" in (ROOT / "app.py").read_text()
