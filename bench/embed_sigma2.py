@@ -6,8 +6,10 @@ from ``$FACEDASH_HOME``):
 
 1. ``facedash embed DIR --json`` (``--no-sigma2`` with ``--no-sigma2``), wall seconds;
 2. in a fresh process, the app under AppTest with the sidebar's "Folder on this server"
-   source (``bench/scale.py --pages DIR --page-list uncertainty``): the set's load and the
-   Uncertainty page's first visit, beside the issue's 15 s.
+   source (as ``bench/scale.py`` times pages): the set's load (Data page) and the
+   Uncertainty page's first visit, beside the issue's 15 s, with the seconds of its parts
+   (the head's load, σ² of every face, the model comparison, the ranking, the quality
+   section).
 
 Run (a code version without the flag: ``--plain``, which passes no flag to ``embed``):
 
@@ -44,13 +46,71 @@ def fresh_home(source: Path) -> Path:
     return home
 
 
+PARTS = [  # what the page's first visit spends its time on
+    ("facedash.ui.pfe", "head"),
+    ("facedash.ui.pfe", "set_sigma2"),
+    ("facedash.ui.pfe_models", "compare_section"),
+    ("facedash.ui.pfe", "ranking"),
+    ("facedash.ui.quality", "section"),
+]
+
+
+def time_page(folder: Path, timeout: float) -> dict:
+    """The app under AppTest ("Folder on this server"): the Data page, then Uncertainty's first visit."""
+    import importlib
+
+    from streamlit.testing.v1 import AppTest
+
+    from facedash.ui.state import FOLDER
+
+    parts: dict[str, float] = {}
+    for mod, name in PARTS:
+        module = importlib.import_module(mod)
+        real = getattr(module, name)
+        key = f"{mod.rsplit('.', 1)[-1]}.{name}"
+
+        def timed(*a, _real=real, _key=key, **k):
+            t0 = time.perf_counter()
+            try:
+                return _real(*a, **k)
+            finally:
+                parts[_key] = parts.get(_key, 0.0) + time.perf_counter() - t0
+
+        setattr(module, name, timed)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    at.session_state["fd_source"] = FOLDER
+    at.session_state["fd_folder"] = str(folder)
+    t0 = time.perf_counter()
+    at.run()
+    data = time.perf_counter() - t0
+    at.switch_page("pages/uncertainty.py")
+    parts.clear()
+    t0 = time.perf_counter()
+    at.run()
+    first = time.perf_counter() - t0
+    shown = {k: round(v, 2) for k, v in parts.items()}
+    t0 = time.perf_counter()
+    at.run()
+    return {
+        "data": round(data, 1),
+        "first": round(first, 1),
+        "again": round(time.perf_counter() - t0, 1),
+        "parts": shown,
+        "exception": [str(e.value)[:300] for e in at.exception],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
     parser.add_argument("--no-sigma2", action="store_true", help="embed with --no-sigma2")
     parser.add_argument("--plain", action="store_true", help="pass no σ² flag (older code)")
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--page", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.page:  # child mode: time the page in this fresh process, print one JSON line
+        print(json.dumps(time_page(args.folder, args.timeout)))
+        return
     source = Path(os.environ.get("FACEDASH_HOME", Path.home() / ".facedash"))
     home = fresh_home(source)
     env = dict(os.environ, FACEDASH_HOME=str(home), PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
@@ -63,14 +123,24 @@ def main() -> None:
     if proc.returncode != 0:
         raise SystemExit(f"embed failed ({proc.returncode}): {proc.stderr[-2000:]}")
     summary = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1])
-    pages = [sys.executable, str(HERE / "scale.py"), "--pages", str(args.folder)]
-    pages += ["--page-list", "uncertainty", "--no-page-umap", "--timeout", str(args.timeout)]
-    page = subprocess.run(pages, env=env, cwd=ROOT, capture_output=True, text=True)
+    page = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__)),
+            str(args.folder),
+            "--page",
+            "--timeout",
+            str(args.timeout),
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     lines = [ln for ln in page.stdout.splitlines() if ln.startswith("{")]
     if page.returncode != 0 or not lines:
-        raise SystemExit(f"pages failed ({page.returncode}): {page.stderr[-2000:]}")
+        raise SystemExit(f"page failed ({page.returncode}): {page.stderr[-2000:]}")
     measured = json.loads(lines[-1])
-    unc = measured["pages"]["uncertainty"]
     sigma2_files = sorted(p.name for p in (home / "pfe" / "sigma2").glob("*"))
     record = {
         "home": str(home),
@@ -80,10 +150,11 @@ def main() -> None:
         "computed": summary.get("computed"),
         "sigma2_in_embed": summary.get("sigma2"),
         "backend": f"{summary.get('backend')} {summary.get('precision')}",
-        "set_load_first_page_s": round(measured["data first (with the load)"], 1),
-        "uncertainty_first_s": round(unc["first"], 1),
-        "uncertainty_again_s": round(unc["again"], 1),
-        "uncertainty_exception": unc["exception"],
+        "set_load_first_page_s": measured["data"],
+        "uncertainty_first_s": measured["first"],
+        "uncertainty_again_s": measured["again"],
+        "uncertainty_parts_s": measured["parts"],
+        "uncertainty_exception": measured["exception"],
         "sigma2_cache_files": sigma2_files,
         "load": os.getloadavg(),
     }

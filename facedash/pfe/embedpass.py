@@ -53,14 +53,17 @@ class OpenVINOPooled:
         self._run = OpenVINOFeatures(embedder)
         self._onet = onet_logit(int(embedder.spec.input_size), self.device)
         self.tag = "facenet-avgpool"
+        self.onet_seconds = 0.0  # ONet's share: what the face check adds to the model's pass
 
     def __call__(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(features (N, 1793), embeddings (N, 128))``: pooled, then ONet's face logit."""
         import tensorflow as tf
 
         pooled, embeddings = self._run(faces)
+        t0 = time.perf_counter()
         with tf.device(self.device):
             logit = self._onet(tf.constant(np.asarray(faces, dtype=np.uint8))).numpy()
+        self.onet_seconds += time.perf_counter() - t0
         return np.concatenate([pooled, logit[:, None].astype(np.float32)], axis=1), embeddings
 
 
@@ -84,8 +87,8 @@ class Sigma2Pass:
     """The embed hook: embeddings with features, each face's σ² kept in ``folder``'s table.
 
     ``faces``: how many faces got σ² this run; ``seconds``: the time the σ² took beyond the
-    model's own pass (loading the head and the feature model, the head, the table's
-    writes); ``note``: why none were computed, where that happened.
+    model's own pass (loading the head and the feature model, ONet's logit where it runs
+    apart from the model (OpenVINO), the head, the table's writes); ``note``: why none were computed, where that happened.
     """
 
     def __init__(
@@ -153,7 +156,8 @@ class Sigma2Pass:
 
     def summary(self) -> dict[str, Any]:
         """The ``sigma2`` part of ``facedash embed --json``."""
-        out: dict[str, Any] = {"faces": self.faces, "seconds": round(self.seconds, 3)}
+        onet = getattr(self._features, "onet_seconds", 0.0)
+        out: dict[str, Any] = {"faces": self.faces, "seconds": round(self.seconds + onet, 3)}
         if self.note:
             out["note"] = self.note
         return out
