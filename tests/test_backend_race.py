@@ -94,7 +94,7 @@ def test_the_table_is_cached_and_reused(counted):
     assert len(calls) == 1, "a cache hit measures nothing"
     assert path.stat().st_mtime_ns == mtime and second == first
     assert first["pick"] == {"backend": "openvino", "precision": "bf16"}
-    assert first["cpu"] == race.cache_key()["cpu"] and first["key"] == race.cache_key()
+    assert first["cpu"] == race.cache_key()["cpu"] and first["key"] == race.cache_key(root)
 
 
 def test_the_cache_key_follows_the_cpu_and_the_libraries(counted, monkeypatch):

@@ -167,6 +167,10 @@ def test_a_load_gates_on_the_stored_probe_alone(tmp_path, stored_probe):
     assert g.probe_faces == counts["probe"] and g.loo_changes == 0
     shown = e.agreement.as_dict()["gate"]
     assert shown["recipe"] == int8.recipe_id() and shown["counts"] == counts
+    if backends.nncf_available():  # the race's table is keyed by the int8 build here
+        from facedash.models import race
+
+        assert race.cache_key(root)["int8"] == f"int8-{int8.recipe_id()}"
 
 
 @needs_openvino
