@@ -61,7 +61,11 @@ EmbedHook = Callable[[Embedder, list[tuple[str, int]], np.ndarray], np.ndarray]
 """``(model, face keys (image hash, face index), aligned crops) -> embeddings``: embeds in
 place of ``model.embed`` and may keep what else the same pass gives (``facedash embed``: σ²)."""
 __all__ = ["PREVIEW_SIDE", "THUMB_QUALITY", "EmbeddingSet", "FaceRow", "embed_dataset"]
-CHUNK = 32  # photos per chunk: see docs/scale.md for how it was measured
+# Photos per chunk. Kept at the plain loop's 32: MTCNN's boxes are not bitwise independent of
+# the batch (one demo photo's box moves 0.37 px between a batch of six and one of one, cosine
+# 0.993), so another size would change stored results; with 32 the pipeline's are bitwise
+# the plain loop's (tests/test_pipeline_lanes.py, bench/embed_set.py for the timings).
+CHUNK = 32
 
 
 def _default_detector(settings: DetectorSettings) -> Callable[[], Detector]:
