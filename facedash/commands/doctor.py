@@ -293,6 +293,27 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if report["ok"] else 1
 
 
+def _int8_text(q: dict[str, Any]) -> list[str]:
+    """int8's recipe, build and gate figures, in one or two lines."""
+    if not q:
+        return []
+    if q.get("nncf") is None:
+        return [f"int8: NNCF is not installed ({q.get('fix', '')})"]
+    if not q.get("built"):
+        return [f"int8 (recipe {q['recipe']}): not built here (facedash doctor --build-int8)"]
+    g = q.get("gate") or {}
+    head = f"int8 (recipe {q['recipe']}, built in {q.get('build_seconds')} s, {q.get('counts')})"
+    if not g:
+        return [head]
+    return [
+        head,
+        f"  gate {'passed' if g['passed'] else 'FAILED'}: min cosine {g['min_cosine']:.4f}, "
+        f"mean {g['mean_cosine']:.5f} on {g['probe_faces']} held-out faces; AUC "
+        f"{g['auc_delta']:+.5f}; {g['loo_changes']} leave-one-out changes; "
+        f"{g['decision_changes']:.2%} of {g['pairs']} pairs change decision",
+    ]
+
+
 def _text(report: dict[str, Any]) -> str:
     m = report["machine"]
     flags = ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in m["flags"].items())
@@ -320,6 +341,7 @@ def _text(report: dict[str, Any]) -> str:
         if rec.get("note"):
             lines.append(f"           note: {rec['note']}")
     lines += _race_text(report.get("race") or {})
+    lines += _int8_text(report.get("int8") or {})
     keys = ", ".join(f"{k}: {n}" for k, n in report["store"]["embeddings"].items()) or "empty"
     lines.append(f"Store {report['store']['path']}: {keys}")
     lines += [f"Note: {line}" for line in report["info"]]
