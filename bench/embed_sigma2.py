@@ -11,6 +11,23 @@ from ``$FACEDASH_HOME``):
    (the head's load, σ² of every face, the model comparison, the ranking, the quality
    section).
 
+Measured on an AMD EPYC (2 cores, shared; load in brackets), 2,000 photos (1,944 faces),
+OpenVINO bf16, 7 Dec 2026:
+
+===========================  ==============  ===================================================
+run                          embed           Uncertainty first visit (its parts)
+===========================  ==============  ===================================================
+before (c647fbc, load 5-7)   84.4 s          195.6 s (σ² of every face computed there)
+``--no-sigma2`` (load 2.5)   45.1 s          95.5 s: σ² 28.6, head 3.0, quality (EDC) 63.9
+σ² in the pass (load 2.4)    44.4 s (σ² 1.4) 62.9 s: σ² 0.04, head 2.9, quality (EDC) 60.0
+σ² in the pass (load 4.3)    49.3 s (σ² 3.0) 98.9 s: σ² 0.03, head 3.0, quality (EDC) 95.9
+===========================  ==============  ===================================================
+
+σ² in the pass costs its head, ONet's logit and the table's writes (1.4-3.0 s for 1,944
+faces, within the runs' noise); the page's σ² went from 28.6 s to 0.03 s. What is left of the
+first visit is the face-image quality section (``facedash.ui.quality``: every measure on every
+stored thumbnail through TensorFlow's FaceNet), not σ².
+
 Run (a code version without the flag: ``--plain``, which passes no flag to ``embed``):
 
     FACEDASH_HOME=... PYTHONPATH=$PWD python bench/embed_sigma2.py DIR [--no-sigma2|--plain]
