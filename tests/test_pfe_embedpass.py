@@ -92,7 +92,9 @@ def test_openvino_features_come_with_the_embeddings(embedder, facenet, head, dem
     np.testing.assert_array_equal(feats[:, -1], ref[:, -1])  # ONet's column: the same model
     ours, theirs = head.sigma2(feats), head.sigma2(ref)
     rel = np.abs(ours - theirs) / theirs
-    tol = 0.01 if embedder.precision == "bf16" else 0.001
+    # fp32 and bf16 measured (bf16: median 0.4%, max 4.5%); int8 not measured here (its gate
+    # allows a cosine of 0.99 to fp32): a looser bound until a run on int8 sets it.
+    tol = {"fp32": 0.001, "bf16": 0.01}.get(embedder.precision, 0.05)
     assert np.median(rel) <= tol and rel.max() <= 10 * tol
     conf = np.abs(_confidence(ours) - _confidence(theirs)) / _confidence(theirs)
     assert conf.max() <= 2 * tol
