@@ -256,3 +256,53 @@ def test_the_race_lists_int8_and_builds_it_only_when_asked(tmp_path, monkeypatch
         "NNCF is not installed (pip install -r requirements-convert.txt)"
     )
     assert race.cache_key(tmp_path)["int8"] is None
+
+
+class _StoredCrops:
+    """A labelled probe source over the demo's stored crops (no detection)."""
+
+    def __init__(self, crops: np.ndarray, people: list[str]) -> None:
+        self.crops, self.people = crops, people
+
+    def __call__(self, limit: int | None = None) -> np.ndarray:
+        return self.crops[:limit]
+
+    def probe_set(self, calibration: dict) -> int8.ProbeSet:
+        return probe_set(self.crops, self.people, calibration)
+
+
+@needs_openvino
+@pytest.mark.skipif(not backends.nncf_available(), reason="NNCF not installed")
+def test_a_small_real_int8_build_is_judged_by_its_gate_under_its_own_key(
+    tmp_path, monkeypatch, demo, facenet
+):
+    """A quick recipe (plain NNCF quantisation, 32 calibration images: about 30 s here) is a
+    real int8 model: it gets its own cache folder and store key, and the gate judges it."""
+    from facedash.data.images import decode_jpeg
+    from facedash.models import openvino_facenet
+
+    real_key = backends.store_key("facenet", "int8")
+    quick = json.loads(json.dumps(int8.RECIPE))
+    quick.update(method="quantize", preset="MIXED", subset_size=32)
+    quick["calibration"]["variants"] = ["mirror"]
+    monkeypatch.setattr(int8, "RECIPE", quick)
+    assert backends.store_key("facenet", "int8") not in (real_key, "facenet@int8")
+    crops = np.stack([decode_jpeg(t) for t in demo.thumbs])
+    root = _home(tmp_path)
+    source = _StoredCrops(crops, list(demo.people))
+    try:
+        e = openvino_facenet.load("int8", root, reference=lambda: facenet, probe=source)
+    except openvino_facenet.BackendRefused as err:  # the usual outcome of so small a recipe
+        message = str(err)
+        assert f"OpenVINO int8 (recipe {int8.recipe_id(quick)}) fails its gate" in message
+        assert "min cosine" in message and "\n" not in message
+    else:
+        g = e.agreement.gate
+        assert g is not None and g.passed and g.recipe == int8.recipe_id(quick)
+    entry = openvino_facenet._cache_entry("int8", root)
+    meta = ircache.check(entry)[0]
+    assert entry.folder.name == f"int8-{int8.recipe_id(quick)}" and meta is not None
+    assert (
+        meta["recipe"] == quick
+        and meta["counts"]["calibration_images"] == 2 * meta["counts"]["calibration"]
+    )
