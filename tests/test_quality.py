@@ -175,9 +175,27 @@ def test_serfiq_scores_blurred_faces_lower_than_clean_ones(demo, facenet):
     assert diff.mean() > 0
 
 
-def test_the_uncertainty_page_shows_the_edc_section(demo, saved_head, app_py):
+def test_a_sample_keeps_every_person_in_the_sets_order(demo):
+    from facedash.quality import study
+
+    assert study.sample(demo, None) is demo and study.sample(demo, len(demo.rows)) is demo
+    sub = study.sample(demo, 30)
+    names = [r.name for r in demo.rows]
+    at = [names.index(r.name) for r in sub.rows]
+    assert len(sub.rows) == 30 and at == sorted(at)  # a subset, in the set's order
+    assert set(sub.people) == set(demo.people)  # every person kept
+    np.testing.assert_array_equal(sub.embeddings, np.asarray(demo.embeddings)[at])
+    assert sub.thumbs == [demo.thumbs[i] for i in at]
+    assert [r.name for r in study.sample(demo, 30, seed=1).rows] != [r.name for r in sub.rows]
+
+
+def test_the_uncertainty_page_shows_the_edc_section(demo, saved_head, app_py, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
+    import facedash.ui.quality
+
+    # A set past the section's sample size is scored on a seeded per-person sample, said so.
+    monkeypatch.setattr(facedash.ui.quality, "SAMPLE_FACES", 60)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     at.run()
     at.switch_page("pages/uncertainty.py")
@@ -191,6 +209,10 @@ def test_the_uncertainty_page_shows_the_edc_section(demo, saved_head, app_py):
     measures = list(tables[1]["measure"])
     assert measures[-2:] == ["oracle", "random order"] and "SER-FIQ" in measures
     assert any("could not score" in c.value or "scored every face" in c.value for c in at.caption)
+    assert any(
+        f"On a seeded sample of 60 of the set's {len(demo.rows)} faces" in c.value
+        for c in at.caption
+    )
 
 
 def test_degrade_values_are_in_each_kinds_own_unit(capsys):

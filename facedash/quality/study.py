@@ -96,6 +96,28 @@ def scorer_measures(scorer: Any) -> list[str]:
     return list(scorer(np.zeros((1, size, size, 3), np.uint8))["measures"])
 
 
+def sample(result: Any, limit: int | None, seed: int = 0) -> Any:
+    """``result`` itself, or past ``limit`` faces with a crop a seeded per-person sample of them.
+
+    The sample (``facedash.search.conditions.person_sample``) keeps every person, in
+    proportion to their faces, in the set's order; faces without a crop are left out.
+    """
+    from dataclasses import replace
+
+    from facedash.search.conditions import person_sample
+
+    rows = [n for n, t in enumerate(result.thumbs) if t is not None]
+    if limit is None or len(rows) <= limit:
+        return result
+    keep = person_sample(rows, np.asarray(result.people), limit, seed)
+    return replace(
+        result,
+        rows=[result.rows[i] for i in keep],
+        embeddings=np.asarray(result.embeddings)[np.asarray(keep, dtype=np.int64)],
+        thumbs=[result.thumbs[i] for i in keep],
+    )
+
+
 def clean_table(result: Any, scorer: Any) -> FaceTable:
     """Every face of the set as it is: measures from its stored crop, its stored embedding."""
     rows, crops = crops_of(result)
