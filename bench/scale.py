@@ -19,7 +19,9 @@ targets of issue 16 beside each figure, and the growth from the smallest to the
 largest size as a log-log slope (1 = linear, 2 = quadratic) next to the
 expected order and why.
 
-``--cold DIR`` measures what a new user meets (issue 27): a fresh ``FACEDASH_HOME`` in
+Pages are measured as ``facedash serve`` runs the app: its warm-up (``facedash.explain.warm``)
+first, then a fresh session (``FACEDASH_WARM=0``: no warm-up, every model loads on the first
+page that needs it). ``--cold DIR`` measures what a new user meets (issue 27): a fresh ``FACEDASH_HOME`` in
 DIR that shares the assets, converted models, cards and trained heads of the current one
 (symlinks) but starts with no store, no views and no σ² files; the set's folder is
 reused, its embed is the first. Then ``embed (first)`` is beside 150 s at 10,000 photos
@@ -276,10 +278,19 @@ def measure_pages(
     from facedash.ui.state import FOLDER
 
     _time_the_script()
+    out: dict[str, Any] = {"pages": {}}
+    from facedash.explain import warm
+
+    if warm.enabled():
+        # As `facedash serve` runs the app (facedash/ui/server.py): the warm-up first, then a
+        # fresh session; its seconds are recorded apart (a server does this before any browser).
+        t0 = time.perf_counter()
+        warm.start(log=False)
+        status = warm.wait()
+        out["warm-up"] = {"seconds": time.perf_counter() - t0, "state": status.state}
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
     at.session_state["fd_source"] = FOLDER
     at.session_state["fd_folder"] = str(folder)
-    out: dict[str, Any] = {"pages": {}}
     first = _timed(at, timeout)
     held = at.session_state["fd_result"] if "fd_result" in at.session_state else None
     result = held[1] if held else None
@@ -570,6 +581,13 @@ def report(results: dict[int, dict[str, Any]]) -> None:
     print()
     print(table(results))
     for n, r in results.items():
+        warmed = r.get("pages", {}).get("warm-up")
+        print(
+            f"{n:,} photos: pages measured in a fresh session after the server's warm-up "
+            f"({warmed['seconds']:.1f} s, {warmed['state']}; FACEDASH_WARM=0: without)"
+            if warmed
+            else f"{n:,} photos: pages measured without the server's warm-up (FACEDASH_WARM=0)"
+        )
         faces = r.get("pages", {}).get("faces")
         if faces:
             print(f"{n:,} photos: {faces:,} faces embedded")
