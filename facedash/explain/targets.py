@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: a reference this close (cosine > 1 - SELF_TOLERANCE) to the face's own embedding is the face
-#: itself: the set's embeddings come from the default backend (OpenVINO bf16 where it is the
-#: fastest, cosine >= 0.999 to the TensorFlow fp32 the maps differentiate, as every backend's
-#: load check demands), while two photos of one person stay far below 0.999
-SELF_TOLERANCE = 1e-3
+#: itself: the set's embeddings come from the default backend, which may be OpenVINO int8 where
+#: it is built and the fastest (its gate: cosine >= 0.99 to the TensorFlow fp32 the maps
+#: differentiate; 33 of the 118 demo faces lie between 0.9948 and 0.999), while two different
+#: demo photos stay at or below 0.970. A near-duplicate photo above 0.99 is refused too: its
+#: gradient is as close to zero as the face's own
+SELF_TOLERANCE = 1e-2
 
 
 class Target:
