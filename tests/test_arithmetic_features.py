@@ -75,6 +75,23 @@ def test_unseen_transforms_are_not_the_demo_conditions():
     assert not np.array_equal(noisy, crops)
 
 
+def test_the_gamma_and_grayscale_shortcuts_give_the_formulas_pixels(demo):
+    """Lookup tables and per-pixel rounding: bitwise the formulas on every value, on real crops."""
+    from facedash.data.images import decode_jpeg
+
+    crops = np.stack([decode_jpeg(t) for t in demo.thumbs[:6] if t is not None])
+    every = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1).repeat(3, axis=-1)
+    for batch in (crops, every):
+        x = batch.astype(np.float32)
+        for name, gamma in (("darker", 2.2), ("brighter", 0.5)):
+            want = np.clip(np.rint(255.0 * (x / 255.0) ** gamma), 0, 255).astype(np.uint8)
+            np.testing.assert_array_equal(apply_condition(batch, name), want)
+        luma = x @ np.array([0.299, 0.587, 0.114], np.float32)
+        want = np.clip(np.rint(np.repeat(luma[..., None], 3, axis=-1)), 0, 255).astype(np.uint8)
+        np.testing.assert_array_equal(apply_condition(batch, "grayscale"), want)
+    assert apply_condition(crops, "darker").mean() < crops.mean()
+
+
 def test_view_features_match_the_extractor_and_are_kept(tmp_path, demo, facenet):
     store = Store(tmp_path / "s.sqlite3")
     small = condition_set(demo, store=store, limit=3, get_model=lambda: facenet)

@@ -15,7 +15,7 @@ carries over to attributes never seen.
 Cost is linear in the number of faces and memory bounded: the crops are
 transformed and embedded ``chunk`` faces at a time, for at most ``SAMPLE_FACES``
 faces of a set (a seeded sample in proportion to each person's faces, every
-person kept: group vectors are means, and 600 faces x 5 conditions give each
+person kept: group vectors are means, and 500 faces x 5 conditions give each
 group hundreds of faces, where 100,000 faces would cost 500,000 embeddings). The transformed crops'
 embeddings are kept in the SQLite store under the SHA-256 of the transformed
 crop's pixels, so a killed run keeps what it finished; and the whole view (its
@@ -65,10 +65,10 @@ NOISE_STD = 20.0
 SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]], np.float32)
 VIEW_VERSION = "1"  # part of every view-cache key: bump when a transform changes
 CHUNK = 256  # source faces transformed and embedded at a time
-# Faces of a set that get the conditions (a seeded, per-person sample): 600 faces x 5 conditions
-# embed in about 11 s on a 2-core CPU, so a first visit stays under 15 s; the condition vectors of
-# a 1,944-face set's 600-face samples keep cosine >= 0.99 to the whole set's (docs/arithmetic.md).
-SAMPLE_FACES = 600
+# Faces of a set that get the conditions (a seeded, per-person sample): 500 faces x 5 conditions
+# embed in about 10 s on a 2-core CPU, so a first visit stays under 15 s; the condition vectors of
+# a 1,944-face set's 500-face samples keep cosine 0.99 to the whole set's (docs/arithmetic.md).
+SAMPLE_FACES = 500
 
 
 def _noise(image: np.ndarray) -> np.ndarray:
@@ -91,15 +91,13 @@ def apply_condition(crops: np.ndarray, condition: str) -> np.ndarray:
         return crops[:, :, ::-1, :].copy()
     if condition == "hue":
         return crops[..., [2, 0, 1]].copy()
+    if condition in _GAMMAS:  # a pixel's result depends on its value only: one table lookup
+        return _gamma_table(_GAMMAS[condition])[crops]
+    if condition == "grayscale":  # rounded once per pixel, then copied to the three channels
+        luma = crops.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        return np.repeat(_to_uint8(luma)[..., None], 3, axis=-1)
     x = crops.astype(np.float32)
-    if condition == "grayscale":
-        luma = x @ np.array([0.299, 0.587, 0.114], np.float32)
-        x = np.repeat(luma[..., None], 3, axis=-1)
-    elif condition == "darker":
-        x = 255.0 * (x / 255.0) ** DARK_GAMMA
-    elif condition == "brighter":
-        x = 255.0 * (x / 255.0) ** BRIGHT_GAMMA
-    elif condition == "sepia":
+    if condition == "sepia":
         x = x @ SEPIA.T
     elif condition == "noisy":
         x = x + np.stack([_noise(c) for c in crops])
@@ -110,7 +108,27 @@ def apply_condition(crops: np.ndarray, condition: str) -> np.ndarray:
     else:
         known = ", ".join(CONDITIONS + UNSEEN)
         raise ValueError(f"unknown condition {condition!r}; use one of {known}")
-    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+    return _to_uint8(x)
+
+
+_GAMMAS = {"darker": DARK_GAMMA, "brighter": BRIGHT_GAMMA}
+
+
+def _to_uint8(x: np.ndarray) -> np.ndarray:
+    """Rounded to the nearest integer and clipped to [0, 255], in place where it can."""
+    np.rint(x, out=x)
+    np.clip(x, 0, 255, out=x)
+    return x.astype(np.uint8)
+
+
+@functools.cache
+def _gamma_table(gamma: float) -> np.ndarray:
+    """``255 (v / 255) ** gamma`` of every uint8 value ``v``, rounded.
+
+    The same float32 arithmetic as on a whole image, once per value.
+    """
+    v = np.arange(256, dtype=np.float32)
+    return _to_uint8(255.0 * (v / 255.0) ** gamma)
 
 
 def crop_hash(crop: np.ndarray) -> str:
