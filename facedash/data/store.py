@@ -9,8 +9,9 @@ half-way keeps every batch committed before the kill:
 - ``embeddings``: (image hash, detector settings, alignment settings, model
   key, face index) -> the embedding and the aligned-face thumbnail. The model
   key carries the precision: ``facenet`` for the fp32 reference (and OpenVINO
-  fp32, which agrees with it), ``facenet@bf16`` / ``facenet@int8`` otherwise,
-  so embeddings of different precisions are never read together.
+  fp32, which agrees with it), ``facenet@bf16`` otherwise, and for int8 its
+  quantisation recipe too (``facenet@int8-<recipe hash>``), so embeddings of
+  different precisions or int8 builds are never read together.
 
 The file is created readable by its owner only. A file that is not a facedash
 store, or is corrupt, is moved aside (``*.corrupt-<time>``) and rebuilt; the
