@@ -164,10 +164,10 @@ def _panel(record: dict[str, Any] | str, name: str) -> None:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _sample(set_key: str, _result: Any) -> Any:
+def _sample(set_key: str, limit: int, _result: Any) -> Any:
     from facedash.quality import study
 
-    return study.sample(_result, SAMPLE_FACES)
+    return study.sample(_result, limit)
 
 
 def section(result: Any) -> None:
@@ -175,7 +175,7 @@ def section(result: Any) -> None:
     st.divider()
     st.subheader(_("Face-image quality: error versus discard (EDC)"))
     total = len(result.rows)
-    result = _sample(keys.set_key(result), result)
+    result = _sample(keys.set_key(result), SAMPLE_FACES, result)
     if len(result.rows) < total:
         st.caption(
             _(
