@@ -103,6 +103,7 @@ def _timed(load: Any) -> tuple[Any, float]:
 
 def models(backend: str | None) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """Load each model as the app does; describe it. Returns (models, problems)."""
+    from facedash.faces import mtcnn_nets
     from facedash.faces.detect import Detector
     from facedash.faces.probe import demo_probe
     from facedash.models import describe, get_model, load_embedder, store_key
@@ -139,9 +140,11 @@ def models(backend: str | None) -> tuple[list[dict[str, Any]], list[dict[str, st
             "device": detector.device,
             "load_seconds": seconds,
             "agreement": None,
-            "cache": None,
-            "note": "the fp32 reference cascade on every backend (OpenVINO measured no faster "
-            "for MTCNN's networks)",
+            "cache": str(mtcnn_nets.cache_entry().folder)
+            if detector.backend == "openvino"
+            else None,
+            "note": "MTCNN's networks in fp32 whatever the embedding backend; OpenVINO on the "
+            "CPU (TensorFlow with DetectorSettings(runtime='tensorflow'))",
         }
     )
     return out, problems

@@ -19,13 +19,22 @@ pixels. Here the same cascade runs differently:
 
 Thresholds and NMS overlaps are mtcnn's defaults. A result depends on one
 canvas alone: no step mixes photos of a batch.
+
+The networks run on TensorFlow (the wheel's Keras models, on the GPU when
+TensorFlow sees one) or, given ``openvino`` (``facedash.faces.mtcnn_nets``), on
+OpenVINO fp32 for the CPU: then the compiled graph only normalises the batch and
+builds the pyramid (OpenVINO cannot convert TensorFlow's area resize), and each
+level, the RNet crops and the ONet crops go through OpenVINO.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from facedash.faces.mtcnn_nets import OpenVINONets
 
 PNET_CELL = 12  # PNet's receptive field: the smallest pyramid level it can read
 SCALE_FACTOR = 0.709
@@ -50,26 +59,47 @@ def pyramid(side: int, min_face_size: int) -> list[tuple[float, int]]:
 class Cascade:
     """PNet -> RNet -> ONet over batches of same-size uint8 RGB canvases."""
 
-    def __init__(self, networks: tuple[Any, Any, Any], min_face_size: int = 20) -> None:
+    def __init__(
+        self,
+        networks: tuple[Any, Any, Any] | None,
+        min_face_size: int = 20,
+        openvino: OpenVINONets | None = None,
+    ) -> None:
         import tensorflow as tf
 
         self._tf = tf
-        pnet, rnet, onet = networks
         self.min_face_size = min_face_size
-        self._pnet = pnet
-        spec = tf.TensorSpec
-        self._rnet = tf.function(rnet, input_signature=[spec([None, 24, 24, 3], tf.float32)])
-        self._onet = tf.function(onet, input_signature=[spec([None, 48, 48, 3], tf.float32)])
+        self._ov = openvino
         self._pyramids: dict[int, Any] = {}
+        if openvino is None:
+            if networks is None:
+                raise ValueError("a TensorFlow cascade needs the Keras networks")
+            pnet, rnet, onet = networks
+            self._pnet = pnet
+            spec = tf.TensorSpec
+            self._rnet = tf.function(rnet, input_signature=[spec([None, 24, 24, 3], tf.float32)])
+            self._onet = tf.function(onet, input_signature=[spec([None, 48, 48, 3], tf.float32)])
+
+    @property
+    def runtime(self) -> str:
+        """``openvino`` or ``tensorflow``: what runs the three networks."""
+        return "openvino" if self._ov is not None else "tensorflow"
 
     @classmethod
-    def from_package(cls, min_face_size: int = 20, device: str = "CPU:0") -> Cascade:
-        """Build the networks the ``mtcnn`` wheel ships (weights included)."""
-        from mtcnn import MTCNN
+    def from_package(
+        cls, min_face_size: int = 20, device: str = "CPU:0", runtime: str = "tensorflow"
+    ) -> Cascade:
+        """The networks the ``mtcnn`` wheel ships (weights included), on ``runtime``.
 
-        stages = MTCNN(device=device).stages
-        nets = tuple(stage._model for stage in stages)
-        return cls(nets, min_face_size)
+        ``openvino`` reads them from the model cache (converting them there first if needed).
+        """
+        from facedash.faces.mtcnn_nets import OpenVINONets, package_models
+
+        if runtime == "openvino":
+            return cls(None, min_face_size, OpenVINONets.load(lambda: package_models(device)))
+        if runtime != "tensorflow":
+            raise ValueError(f"unknown detector runtime {runtime!r}; use openvino or tensorflow")
+        return cls(package_models(device), min_face_size)
 
     def _pyramid_fn(self, side: int) -> Any:
         """Compiled graph: uint8 batch -> (normalised batch, PNet outputs per level)."""
@@ -77,15 +107,14 @@ class Cascade:
         if fn is None:
             tf = self._tf
             levels = pyramid(side, self.min_face_size)
-            pnet = self._pnet
+            pnet = None if self._ov is not None else self._pnet
 
             def run(batch: Any) -> Any:
                 x = (tf.cast(batch, tf.float32) - 127.5) / 128.0
                 outs = []
                 for _, level in levels:
                     scaled = tf.image.resize(x, (level, level), method="area")
-                    reg, prob = pnet(scaled)
-                    outs.append((reg, prob))
+                    outs.append(scaled if pnet is None else pnet(scaled))
                 return x, outs
 
             sig = [tf.TensorSpec([None, side, side, 3], tf.uint8)]
@@ -113,6 +142,8 @@ class Cascade:
         if not levels:
             return empty
         x, outs = self._pyramid_fn(side)(tf.constant(canvases))
+        if self._ov is not None:
+            outs = [tuple(map(_Host, self._ov.pnet(level.numpy()))) for level in outs]
 
         # Stage 1: PNet proposals, NMS per level, then across levels.
         found = []
@@ -129,9 +160,9 @@ class Cascade:
         boxes = resize_to_square(boxes)
 
         # Stage 2: RNet refines and rescores the proposals.
-        offsets, scores = self._rnet(_crops(tf, x, boxes, 24, side))
-        boxes[:, 5] = scores.numpy()[:, 1]
-        boxes = adjust_bboxes(boxes, offsets.numpy())
+        offsets, scores = self._stage("rnet", _crops(tf, x, boxes, 24, side))
+        boxes[:, 5] = scores[:, 1]
+        boxes = adjust_bboxes(boxes, offsets)
         boxes = pick_matches(boxes, scores_column=5, score_threshold=THRESHOLD_RNET)
         if not len(boxes):
             return empty
@@ -139,19 +170,39 @@ class Cascade:
         boxes = resize_to_square(boxes)
 
         # Stage 3: ONet gives the final boxes, confidences and five landmarks.
-        offsets, marks, scores = self._onet(_crops(tf, x, boxes, 48, side))
-        marks = marks.numpy().astype(np.float64)
+        offsets, marks, scores = self._stage("onet", _crops(tf, x, boxes, 48, side))
+        marks = marks.astype(np.float64)
         w = boxes[:, 3:4] - boxes[:, 1:2] + 1
         h = boxes[:, 4:5] - boxes[:, 2:3] + 1
         marks[:, 0:5] = w * marks[:, 0:5] + boxes[:, 1:2] - 1
         marks[:, 5:10] = h * marks[:, 5:10] + boxes[:, 2:3] - 1
-        boxes[:, 5] = scores.numpy()[:, 1]
-        boxes = np.concatenate([adjust_bboxes(boxes, offsets.numpy()), marks], axis=1)
+        boxes[:, 5] = scores[:, 1]
+        boxes = np.concatenate([adjust_bboxes(boxes, offsets), marks], axis=1)
         boxes = pick_matches(boxes, scores_column=5, score_threshold=threshold_onet)
         if not len(boxes):
             return empty
         boxes = smart_nms_from_bboxes(boxes, NMS_ONET, method="min")
         return [boxes[boxes[:, 0] == b, 1:] for b in range(batch)]
+
+    def _stage(self, name: str, crops: Any) -> tuple[np.ndarray, ...]:
+        """RNet's or ONet's outputs on a batch of crops, as NumPy arrays."""
+        if self._ov is not None:
+            out: tuple[np.ndarray, ...] = getattr(self._ov, name)(crops.numpy())
+            return out
+        net = self._rnet if name == "rnet" else self._onet
+        return tuple(t.numpy() for t in net(crops))
+
+
+class _Host:
+    """A NumPy array where mtcnn's box utilities expect a tensor (they call ``.numpy()``)."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+
+    def numpy(self) -> np.ndarray:
+        return self.array
 
 
 def _crops(tf: Any, images: Any, boxes: np.ndarray, size: int, side: int) -> Any:

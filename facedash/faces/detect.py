@@ -23,6 +23,7 @@ from facedash.faces.types import Face
 from facedash.models.tfsetup import tf_device
 
 Policy = Literal["largest", "all"]
+Runtime = Literal["openvino", "tensorflow"]
 
 
 @dataclass(frozen=True)
@@ -33,17 +34,23 @@ class DetectorSettings:
     of ``canvases`` nearest its longer side (on a log scale): photos of one canvas
     size share a batch, and a photo's result depends on the photo alone, not on
     the batch it came in (MTCNN pads mixed-size batches, which changes results).
+
+    ``runtime`` runs MTCNN's networks: ``openvino`` (fp32 on the CPU, the default: 2-3x
+    TensorFlow's speed here, see ``facedash.faces.mtcnn_nets``) or ``tensorflow`` (the
+    wheel's Keras models, on the GPU when TensorFlow sees one).
     """
 
     min_face_size: int = 20
     canvases: tuple[int, ...] = (320, 640, 1024)
     threshold_onet: float = 0.8
+    runtime: Runtime = "openvino"
 
     def key(self) -> str:
-        """Stable string identifying these settings."""
+        """Stable string identifying these settings (the runtime too: its floats differ in the last bits)."""
         sides = "-".join(str(c) for c in self.canvases)
+        cascade = "cascade" if self.runtime == "tensorflow" else f"cascade-{self.runtime}-fp32"
         return (
-            f"mtcnn-1.0-cascade:min{self.min_face_size}:canvas{sides}:onet{self.threshold_onet:g}"
+            f"mtcnn-1.0-{cascade}:min{self.min_face_size}:canvas{sides}:onet{self.threshold_onet:g}"
         )
 
     def canvas_for(self, height: int, width: int) -> int:
@@ -118,14 +125,12 @@ def align(
 class Detector:
     """MTCNN over batches of photos; safe to share between threads.
 
-    Detection stays on TensorFlow fp32 (on the GPU when TensorFlow sees one) with
-    every backend: MTCNN's networks through OpenVINO measured no faster here
-    (PNet pyramid 10.7 vs 10.2 ms per 320 px canvas; OpenVINO cannot convert
-    TensorFlow's area resize, so the pyramid had to be resized outside), so the
-    detector's boxes are always the reference ones.
+    Detection runs in fp32 whatever the embedding backend, on the settings' runtime:
+    OpenVINO on the CPU by default, TensorFlow (on the GPU when it sees one) when the
+    settings say ``tensorflow``. The pyramid's area resize and the crops between the
+    stages are TensorFlow's on both.
     """
 
-    backend = "tensorflow"
     precision = "fp32"
 
     def __init__(self, settings: DetectorSettings | None = None, *, batch_size: int = 16) -> None:
@@ -138,8 +143,10 @@ class Detector:
         configure()
         self.settings = settings or DetectorSettings()
         self.batch_size = batch_size
-        self.device = tf_device()
-        self._cascade = Cascade.from_package(self.settings.min_face_size, self.device)
+        runtime = self.settings.runtime
+        self.device = "CPU:0" if runtime == "openvino" else tf_device()
+        self._cascade = Cascade.from_package(self.settings.min_face_size, self.device, runtime)
+        self.backend = runtime
         self._lock = threading.Lock()
         self.load_seconds = round(time.perf_counter() - t0, 2)
 

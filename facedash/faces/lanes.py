@@ -4,9 +4,9 @@
 photos (and their stored previews), detecting faces, and aligning and embedding
 them. ``Lanes`` runs the three stages of *different* chunks at the same time:
 at step ``s`` a pool decodes chunk ``s + 1``, one thread runs the detector on chunk
-``s`` and another aligns and embeds chunk ``s - 1``. TensorFlow (the detector),
-OpenVINO (the embedder), Pillow and OpenCV release the GIL while they compute,
-so these overlap on the cores.
+``s`` and another aligns and embeds chunk ``s - 1``. OpenVINO (the detector's and
+the embedder's networks), TensorFlow (the detector's pyramid), Pillow and OpenCV
+release the GIL while they compute, so these overlap on the cores.
 
 ``wait()`` is the step's barrier: it returns every lane's outcome (a result, or
 the exception it raised) only when all have finished. The caller decides each

@@ -51,7 +51,7 @@ def _demo_faces(root: Path | None, limit: int | None) -> tuple[np.ndarray, list[
 
 
 def demo_crops(root: Path | None = None, limit: int | None = AGREEMENT_FACES) -> np.ndarray:
-    """Aligned 160 px crops of demo faces, cut by the reference (TensorFlow) detector.
+    """Aligned 160 px crops of demo faces, cut by the default detector.
 
     ``limit`` photos spread evenly over the sorted demo set (photos without a face
     are skipped); ``None``: every photo.
