@@ -142,3 +142,31 @@ def test_min_face_size_above_20_still_finds_the_demo_faces(demo_dataset):
                     np.abs(np.subtract(face.box, g.box)).max() < 0.1 * face.box[3] for g in b
                 )
     assert checked >= 4
+
+
+@pytest.mark.parametrize("method", ["union", "min"])
+def test_batched_nms_is_the_packages_bit_for_bit(method):
+    """``cascade.nms`` keeps exactly the rows mtcnn's per-photo ``smart_nms_from_bboxes`` keeps."""
+    from mtcnn.utils.bboxes import smart_nms_from_bboxes
+
+    from facedash.faces.cascade import nms
+
+    rng = np.random.default_rng(7)
+    for trial in range(40):
+        n = int(rng.integers(1, 120))
+        xy = rng.uniform(0, 200, (n, 2))
+        size = rng.uniform(5, 80, (n, 2))
+        photo = rng.integers(0, 6, n).astype(float)
+        score = rng.choice([0.7, 0.8, 0.9, 0.95], n) if trial % 2 else rng.uniform(0.6, 1, n)
+        extra = rng.normal(size=(n, 3))  # columns after the score travel with their row
+        boxes = np.column_stack([photo, xy, xy + size, score, extra])
+        for threshold in (0.3, 0.5, 0.7):
+            for initial_sort in (True, False):
+                ours = nms(boxes.copy(), threshold, method, initial_sort)
+                theirs = smart_nms_from_bboxes(
+                    boxes.copy(), threshold, method=method, initial_sort=initial_sort
+                )
+                assert np.array_equal(ours, theirs)
+    assert nms(np.empty((0, 6)), 0.5).shape == (0, 6)
+    with pytest.raises(ValueError, match="method"):
+        nms(boxes, 0.5, "max")

@@ -12,8 +12,10 @@ pixels. Here the same cascade runs differently:
   ``min_face_size`` above 20 works (in mtcnn 1.0 it returns nothing).
 * **RNet** and **ONet**: float32 crops of the normalised batch
   (``crop_and_resize``) through compiled networks.
-* Between the stages, mtcnn's own box utilities: the proposal grid, per-level
-  and cross-level non-maximum suppression, squaring and regression. The
+* Between the stages, mtcnn's own box utilities: the proposal grid, squaring
+  and regression; its non-maximum suppression (per level, across levels, after
+  RNet and ONet) is ``nms`` here, the package's rule computed for every photo of
+  the batch at once instead of photo by photo (the same boxes, bit for bit). The
   decisions are therefore the package's, on float32 instead of float64 data,
   and boxes and landmarks keep their sub-pixel precision.
 
@@ -131,7 +133,6 @@ class Cascade:
             generate_bounding_box,
             pick_matches,
             resize_to_square,
-            smart_nms_from_bboxes,
             upscale_bboxes,
         )
 
@@ -151,12 +152,10 @@ class Cascade:
             boxes = generate_bounding_box(reg, prob, THRESHOLD_PNET)
             if len(boxes):
                 boxes = upscale_bboxes(boxes, np.full(batch, scale))
-                found.append(
-                    smart_nms_from_bboxes(boxes, NMS_PNET_LEVEL, method="union", initial_sort=False)
-                )
+                found.append(nms(boxes, NMS_PNET_LEVEL, initial_sort=False))
         if not found:
             return empty
-        boxes = smart_nms_from_bboxes(np.concatenate(found), NMS_PNET_ALL, method="union")
+        boxes = nms(np.concatenate(found), NMS_PNET_ALL)
         boxes = resize_to_square(boxes)
 
         # Stage 2: RNet refines and rescores the proposals.
@@ -166,7 +165,7 @@ class Cascade:
         boxes = pick_matches(boxes, scores_column=5, score_threshold=THRESHOLD_RNET)
         if not len(boxes):
             return empty
-        boxes = smart_nms_from_bboxes(boxes, NMS_RNET, method="union")
+        boxes = nms(boxes, NMS_RNET)
         boxes = resize_to_square(boxes)
 
         # Stage 3: ONet gives the final boxes, confidences and five landmarks.
@@ -181,7 +180,7 @@ class Cascade:
         boxes = pick_matches(boxes, scores_column=5, score_threshold=threshold_onet)
         if not len(boxes):
             return empty
-        boxes = smart_nms_from_bboxes(boxes, NMS_ONET, method="min")
+        boxes = nms(boxes, NMS_ONET, method="min")
         return [boxes[boxes[:, 0] == b, 1:] for b in range(batch)]
 
     def _stage(self, name: str, crops: Any) -> tuple[np.ndarray, ...]:
@@ -191,6 +190,47 @@ class Cascade:
             return out
         net = self._rnet if name == "rnet" else self._onet
         return tuple(t.numpy() for t in net(crops))
+
+
+def nms(
+    boxes: np.ndarray, threshold: float, method: str = "union", initial_sort: bool = True
+) -> np.ndarray:
+    """mtcnn's ``smart_nms_from_bboxes`` on rows (photo, x1, y1, x2, y2, score, ...), all photos at once.
+
+    The package's rule: rows sorted by score (when ``initial_sort``), then within each
+    photo a row is dropped when any row ranked before it overlaps it by more than
+    ``threshold`` (intersection over union, or over the smaller box for ``min``),
+    whether or not that row was itself dropped. The result comes photo by photo in
+    ascending photo order, each photo's rows in rank order, as the package returns
+    them. Each photo's rows are padded into one ``(photos, n, n)`` overlap array, so
+    the arithmetic per pair is the package's and so are the results.
+    """
+    if initial_sort:
+        boxes = boxes[np.argsort(boxes[:, 5])[::-1]]  # the package's sort, ties included
+    boxes = boxes[np.argsort(boxes[:, 0], kind="stable")]
+    _, starts, counts = np.unique(boxes[:, 0], return_index=True, return_counts=True)
+    if not len(counts):
+        return boxes
+    group = np.repeat(np.arange(len(counts)), counts)
+    rank = np.arange(len(boxes)) - np.repeat(starts, counts)
+    n = int(counts.max())
+    pad = np.zeros((len(counts), n, 4), dtype=boxes.dtype)
+    pad[group, rank] = boxes[:, 1:5]
+    area = (pad[..., 2] - pad[..., 0]) * (pad[..., 3] - pad[..., 1])
+    a, b = pad[:, None, :, :], pad[:, :, None, :]  # [p, i, j]: a holds row j, b row i
+    height = np.maximum(0, np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]))
+    width = np.maximum(0, np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]))
+    inter = height * width
+    with np.errstate(invalid="ignore", divide="ignore"):  # padding rows: 0 / 0
+        if method == "union":
+            overlap = inter / (area[:, :, None] + area[:, None, :] - inter)
+        elif method == "min":
+            overlap = inter / np.minimum(area[:, :, None], area[:, None, :])
+        else:
+            raise ValueError("method should be 'union' or 'min'")
+    before = np.triu(np.ones((n, n), dtype=bool), k=1)  # [i, j]: row i ranks before row j
+    dropped = ((overlap > threshold) & before).any(axis=1)
+    return boxes[~dropped[group, rank]]
 
 
 class _Host:
