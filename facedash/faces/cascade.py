@@ -195,15 +195,16 @@ class Cascade:
 def nms(
     boxes: np.ndarray, threshold: float, method: str = "union", initial_sort: bool = True
 ) -> np.ndarray:
-    """mtcnn's ``smart_nms_from_bboxes`` on rows (photo, x1, y1, x2, y2, score, ...), all photos at once.
+    """Non-maximum suppression as mtcnn's ``smart_nms_from_bboxes``, for all photos at once.
 
-    The package's rule: rows sorted by score (when ``initial_sort``), then within each
-    photo a row is dropped when any row ranked before it overlaps it by more than
-    ``threshold`` (intersection over union, or over the smaller box for ``min``),
-    whether or not that row was itself dropped. The result comes photo by photo in
-    ascending photo order, each photo's rows in rank order, as the package returns
-    them. Each photo's rows are padded into one ``(photos, n, n)`` overlap array, so
-    the arithmetic per pair is the package's and so are the results.
+    Rows are (photo, x1, y1, x2, y2, score, ...). The package's rule: rows sorted by
+    score (when ``initial_sort``), then within each photo a row is dropped when any
+    row ranked before it overlaps it by more than ``threshold`` (intersection over
+    union, or over the smaller box for ``min``), whether or not that row was itself
+    dropped. The result comes photo by photo in ascending photo order, each photo's
+    rows in rank order, as the package returns them. Each photo's rows are padded
+    into one ``(photos, n, n)`` overlap array, so the arithmetic per pair is the
+    package's and so are the results.
     """
     if initial_sort:
         boxes = boxes[np.argsort(boxes[:, 5])[::-1]]  # the package's sort, ties included
