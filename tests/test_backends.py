@@ -358,7 +358,9 @@ def test_doctor_json(demo):
         else:
             assert agreement["min_cosine"] >= 0.999
         assert Path(embedding["cache"]).is_dir()
-    assert roles["face detector"]["backend"] == "tensorflow"
+    detector = roles["face detector"]
+    assert (detector["backend"], detector["precision"]) == ("openvino", "fp32")
+    assert Path(detector["cache"]).is_dir()
     assert out["store"]["embeddings"].get(plan("facenet").key, 0) >= 117
     assert out["ok"] == (not out["problems"])
     for problem in out["problems"]:

@@ -65,3 +65,34 @@ def test_the_networks_outputs_and_their_cache(tmp_path):
     again = mtcnn_nets.OpenVINONets.load(keras_models, root=tmp_path)
     assert built == [1, 1]  # the corrupt entry was converted again
     assert again.pnet(np.zeros((1, 12, 12, 3), np.float32))[1].shape == (1, 1, 1, 2)
+
+
+def test_onet_face_logit_on_openvino_is_tensorflows(demo):
+    """The σ² pass's face check (ONet's logit of the crop) on OpenVINO matches TensorFlow's."""
+    from facedash.data.images import decode_jpeg
+    from facedash.pfe.head import onet_logit, onet_logit_openvino
+
+    crops = np.stack([decode_jpeg(t) for t in demo.thumbs[::4]])
+    theirs = onet_logit(160)(crops).numpy()
+    ours = onet_logit_openvino(160)(crops)
+    assert ours.shape == theirs.shape == (len(crops),) and ours.dtype == np.float32
+    assert np.abs(ours - theirs).max() < 1e-3
+    assert np.ptp(ours) > 1  # real, varied logits, not a constant
+
+
+def test_tensorflow_threads_are_set_before_it_starts():
+    """``facedash embed`` runs TensorFlow on one thread (it only serves the detector there)."""
+    from tests.fresh_process import run
+
+    code = (
+        "import json\n"
+        "from facedash.models import tfsetup\n"
+        "tfsetup.use_threads(1)\n"
+        "tfsetup.configure()\n"
+        "import tensorflow as tf\n"
+        "t = tf.config.threading\n"
+        "print('@@' + json.dumps([t.get_intra_op_parallelism_threads(),"
+        " t.get_inter_op_parallelism_threads()]))\n"
+    )
+    report, _ = run(code)
+    assert report == [1, 1]

@@ -89,7 +89,8 @@ def test_openvino_features_come_with_the_embeddings(embedder, facenet, head, dem
     assert cos.min() >= 0.9999  # the added output changes OpenVINO's fusion by rounding only
     feats, _ = OpenVINOPooled(embedder)(crops)
     ref, _ = FeatureExtractor(facenet)(crops)
-    np.testing.assert_array_equal(feats[:, -1], ref[:, -1])  # ONet's column: the same model
+    # ONet's column: the same network, on OpenVINO here and TensorFlow there
+    np.testing.assert_allclose(feats[:, -1], ref[:, -1], atol=1e-3)
     ours, theirs = head.sigma2(feats), head.sigma2(ref)
     rel = np.abs(ours - theirs) / theirs
     # fp32 and bf16 measured (bf16: median 0.4%, max 4.5%); int8 not measured here (its gate

@@ -18,6 +18,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
     elif getattr(args, "out_dir", None):
         raise FacedashError("--out-dir needs --engine ray")
     else:
+        from facedash.models import tfsetup
+
+        tfsetup.use_threads(1)  # TensorFlow only serves the detector here (see use_threads)
         result = load_embeddings(args, progress=True, sigma2=not args.no_sigma2)
         summary = result.summary()
         summary["sigma2"] = args.sigma2

@@ -33,10 +33,16 @@ CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
 
 
 def weights_sha256() -> str:
-    """SHA-256 over the three weight files the ``mtcnn`` wheel ships (in PNet, RNet, ONet order)."""
-    import mtcnn
+    """SHA-256 over the three weight files the ``mtcnn`` wheel ships (in PNet, RNet, ONet order).
 
-    folder = Path(mtcnn.__file__).parent / "assets" / "weights"
+    Found without importing the package (importing it imports TensorFlow).
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("mtcnn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("the mtcnn package is not installed: pip install mtcnn==1.0.0")
+    folder = Path(spec.submodule_search_locations[0]) / "assets" / "weights"
     digest = hashlib.sha256()
     for name in NAMES:
         digest.update((folder / f"{name}.lz4").read_bytes())

@@ -41,28 +41,27 @@ Features = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 class OpenVINOPooled:
-    """FaceNet on OpenVINO: ``AvgPool`` and embeddings from one pass, ONet's logit appended."""
+    """FaceNet on OpenVINO: ``AvgPool`` and embeddings from one pass, ONet's logit appended.
+
+    ONet runs on OpenVINO too (``onet_logit_openvino``, the detector's converted network).
+    """
 
     def __init__(self, embedder: Any) -> None:
         from facedash.models.openvino_features import OpenVINOFeatures
-        from facedash.models.tfsetup import configure, tf_device
-        from facedash.pfe.head import onet_logit
+        from facedash.models.tfsetup import configure
+        from facedash.pfe.head import onet_logit_openvino
 
         configure()
-        self.device = tf_device()
         self._run = OpenVINOFeatures(embedder)
-        self._onet = onet_logit(int(embedder.spec.input_size), self.device)
+        self._onet = onet_logit_openvino(int(embedder.spec.input_size))
         self.tag = "facenet-avgpool"
         self.onet_seconds = 0.0  # ONet's share: what the face check adds to the model's pass
 
     def __call__(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(features (N, 1793), embeddings (N, 128))``: pooled, then ONet's face logit."""
-        import tensorflow as tf
-
         pooled, embeddings = self._run(faces)
         t0 = time.perf_counter()
-        with tf.device(self.device):
-            logit = self._onet(tf.constant(np.asarray(faces, dtype=np.uint8))).numpy()
+        logit = self._onet(faces)
         self.onet_seconds += time.perf_counter() - t0
         return np.concatenate([pooled, logit[:, None].astype(np.float32)], axis=1), embeddings
 

@@ -87,6 +87,34 @@ def onet_logit(size: int, device: str = "CPU:0") -> Any:
     return tf.function(face_logit, input_signature=[tf.TensorSpec([None, size, size, 3], tf.uint8)])
 
 
+def onet_logit_openvino(size: int) -> Any:
+    """``onet_logit`` with ONet on OpenVINO fp32 (the detector's converted network).
+
+    The same 48 x 48 area resize (TensorFlow's) and logit; ONet's outputs agree with
+    TensorFlow's to float rounding, and it runs 3-4x faster on the CPU.
+    """
+    import tensorflow as tf
+
+    from facedash.faces.mtcnn_nets import OpenVINONets
+
+    nets = OpenVINONets.load()
+    shrink = tf.function(
+        lambda x: (
+            (tf.image.resize(tf.cast(x, tf.float32), (ONET_SIZE, ONET_SIZE), "area") - 127.5)
+            / 128.0
+        ),
+        input_signature=[tf.TensorSpec([None, size, size, 3], tf.uint8)],
+    )
+
+    def face_logit(faces: np.ndarray) -> np.ndarray:
+        small = shrink(tf.constant(np.asarray(faces, dtype=np.uint8))).numpy()
+        p = np.clip(nets.onet(small)[2][:, 1], np.float32(1e-7), np.float32(1.0 - 1e-7))
+        out: np.ndarray = np.log(p) - np.log(np.float32(1.0) - p)
+        return out
+
+    return face_logit
+
+
 class FeatureExtractor:
     """Batched, thread-safe features (``layer``, pooled) and embeddings of aligned uint8 faces.
 
