@@ -65,7 +65,7 @@ def stages(detector, images: list[np.ndarray]) -> dict[str, float]:
             x, levels = fn(batch)
             levels = [level.numpy() for level in levels]  # wait for the resize itself
             spent["pyramid"] = spent.get("pyramid", 0.0) + time.perf_counter() - t
-            return x, [_Eager(level) for level in levels]
+            return x, [cascade_module._Host(level) for level in levels]
 
         return run
 
@@ -78,16 +78,6 @@ def stages(detector, images: list[np.ndarray]) -> dict[str, float]:
         nets.pnet, nets.rnet, nets.onet, cascade_module._crops, cascade._pyramid_fn = saved
     spent["rest"] = total - sum(spent.values())
     return {k: 1000 * v / len(images) for k, v in spent.items()}
-
-
-class _Eager:
-    """A computed pyramid level handed back where the cascade expects a tensor."""
-
-    def __init__(self, array: np.ndarray) -> None:
-        self.array = array
-
-    def numpy(self) -> np.ndarray:
-        return self.array
 
 
 def main() -> None:

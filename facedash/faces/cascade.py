@@ -82,11 +82,6 @@ class Cascade:
             self._rnet = tf.function(rnet, input_signature=[spec([None, 24, 24, 3], tf.float32)])
             self._onet = tf.function(onet, input_signature=[spec([None, 48, 48, 3], tf.float32)])
 
-    @property
-    def runtime(self) -> str:
-        """``openvino`` or ``tensorflow``: what runs the three networks."""
-        return "openvino" if self._ov is not None else "tensorflow"
-
     @classmethod
     def from_package(
         cls, min_face_size: int = 20, device: str = "CPU:0", runtime: str = "tensorflow"
@@ -104,7 +99,7 @@ class Cascade:
         return cls(package_models(device), min_face_size)
 
     def _pyramid_fn(self, side: int) -> Any:
-        """Compiled graph: uint8 batch -> (normalised batch, PNet outputs per level)."""
+        """Compiled graph: uint8 batch -> (normalised batch, per level PNet's outputs, or the level itself for OpenVINO)."""
         fn = self._pyramids.get(side)
         if fn is None:
             tf = self._tf

@@ -72,6 +72,13 @@ def onet_model(device: str = "CPU:0") -> Any:
     return MTCNN(device=device).stages[2]._model
 
 
+def _onet_input(tf: Any, faces: Any) -> Any:
+    """uint8 faces -> ONet's input: 48 x 48 by area resize, normalised as MTCNN does."""
+    return (
+        tf.image.resize(tf.cast(faces, tf.float32), (ONET_SIZE, ONET_SIZE), "area") - 127.5
+    ) / 128.0
+
+
 def onet_logit(size: int, device: str = "CPU:0") -> Any:
     """A compiled ``faces (N, size, size, 3) uint8 -> ONet's face logit (N,)`` (the crop at 48 x 48)."""
     import tensorflow as tf
@@ -79,8 +86,7 @@ def onet_logit(size: int, device: str = "CPU:0") -> Any:
     onet = onet_model(device)
 
     def face_logit(x: Any) -> Any:
-        small = tf.image.resize(tf.cast(x, tf.float32), (ONET_SIZE, ONET_SIZE), "area")
-        p = onet((small - 127.5) / 128.0, training=False)[2][:, 1]
+        p = onet(_onet_input(tf, x), training=False)[2][:, 1]
         p = tf.clip_by_value(p, 1e-7, 1.0 - 1e-7)
         return tf.math.log(p) - tf.math.log(1.0 - p)
 
@@ -99,10 +105,7 @@ def onet_logit_openvino(size: int) -> Any:
 
     nets = OpenVINONets.load()
     shrink = tf.function(
-        lambda x: (
-            (tf.image.resize(tf.cast(x, tf.float32), (ONET_SIZE, ONET_SIZE), "area") - 127.5)
-            / 128.0
-        ),
+        lambda x: _onet_input(tf, x),
         input_signature=[tf.TensorSpec([None, size, size, 3], tf.uint8)],
     )
 
